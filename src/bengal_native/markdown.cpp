@@ -1,0 +1,920 @@
+// The HTML emitter. md4c parses and calls back; this file turns the callbacks into HTML and
+// collects everything else a page needs (ids, TOC, xrefs, images, warnings) in the same pass.
+//
+// Output follows cmark's HTML shape (the shape of the CommonMark spec's examples): a block tag
+// always starts on a new line, void elements are written XHTML-style ("<hr />").
+
+#include "bengal_native/markdown.hpp"
+
+#include <md4c.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include "bengal_native/entities.hpp"
+#include "bengal_native/slug.hpp"
+#include "bengal_native/utf8.hpp"
+
+namespace bengal {
+namespace {
+
+// ---- escaping -------------------------------------------------------------------------------
+
+constexpr std::array<std::uint8_t, 256> make_html_escape_table() {
+    std::array<std::uint8_t, 256> t{};
+    t['&'] = 1;
+    t['<'] = 2;
+    t['>'] = 3;
+    t['"'] = 4;
+    return t;
+}
+constexpr auto kHtmlEscape = make_html_escape_table();
+constexpr std::string_view kHtmlEscapes[] = {"", "&amp;", "&lt;", "&gt;", "&quot;"};
+
+void escape_html(std::string& out, const char* s, std::size_t n) {
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint8_t e = kHtmlEscape[static_cast<unsigned char>(s[i])];
+        if (e == 0) continue;
+        out.append(s + run, i - run);
+        out.append(kHtmlEscapes[e]);
+        run = i + 1;
+    }
+    out.append(s + run, n - run);
+}
+inline void escape_html(std::string& out, std::string_view s) { escape_html(out, s.data(), s.size()); }
+
+// Characters kept as-is in URLs (cmark's set); '&' becomes "&amp;", "'" becomes "&#x27;" and
+// everything else is percent-encoded byte by byte. Existing %XX escapes are kept.
+constexpr std::array<bool, 256> make_url_safe_table() {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+    for (char c : std::string_view("-_.+!*(),%#@?=;:/,+$~")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+}
+constexpr auto kUrlSafe = make_url_safe_table();
+
+void escape_url(std::string& out, std::string_view s) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (kUrlSafe[c]) {
+            out.push_back(ch);
+        } else if (c == '&') {
+            out.append("&amp;");
+        } else if (c == '\'') {
+            out.append("&#x27;");
+        } else {
+            out.push_back('%');
+            out.push_back(kHex[c >> 4]);
+            out.push_back(kHex[c & 15]);
+        }
+    }
+}
+
+// md4c attributes arrive as substrings typed normal / entity / NUL; decode them to plain text.
+std::string attribute_text(const MD_ATTRIBUTE& a) {
+    std::string out;
+    if (a.text == nullptr || a.size == 0) return out;
+    if (a.substr_offsets == nullptr || a.substr_types == nullptr) {
+        out.assign(a.text, a.size);
+        return out;
+    }
+    for (int i = 0; a.substr_offsets[i] < a.size; ++i) {
+        const MD_OFFSET off = a.substr_offsets[i];
+        const MD_OFFSET end = a.substr_offsets[i + 1];
+        std::string_view piece(a.text + off, end - off);
+        switch (a.substr_types[i]) {
+            case MD_TEXT_NULLCHAR: out.append(kReplacementChar); break;
+            case MD_TEXT_ENTITY: decode_entity(piece, out); break;
+            default: out.append(piece); break;
+        }
+    }
+    return out;
+}
+
+// ---- GFM tag filter ---------------------------------------------------------------------------
+
+bool ascii_ieq(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+        if (x != b[i]) return false;
+    }
+    return true;
+}
+
+void append_tagfiltered(std::string& out, std::string_view html) {
+    static constexpr std::string_view kFiltered[] = {"title", "textarea", "style", "xmp", "iframe",
+                                                     "noembed", "noframes", "script", "plaintext"};
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < html.size(); ++i) {
+        if (html[i] != '<') continue;
+        std::size_t j = i + 1;
+        if (j < html.size() && html[j] == '/') ++j;
+        std::size_t k = j;
+        while (k < html.size() && ((html[k] >= 'a' && html[k] <= 'z') || (html[k] >= 'A' && html[k] <= 'Z'))) ++k;
+        if (k == j) continue;
+        const bool boundary = k == html.size() || html[k] == '>' || html[k] == ' ' || html[k] == '\t' ||
+                              html[k] == '\n' || html[k] == '\r' || html[k] == '\f' ||
+                              (html[k] == '/' && k + 1 < html.size() && html[k + 1] == '>');
+        if (!boundary) continue;
+        const std::string_view name = html.substr(j, k - j);
+        for (auto f : kFiltered) {
+            if (ascii_ieq(name, f)) {
+                out.append(html.substr(run, i - run));
+                out.append("&lt;");
+                run = i + 1;
+                break;
+            }
+        }
+    }
+    out.append(html.substr(run));
+}
+
+// ---- directives -----------------------------------------------------------------------------
+
+struct DirectiveKind {
+    std::string_view name;
+    std::string_view title;
+};
+constexpr DirectiveKind kDirectives[] = {
+    {"note", "Note"},         {"tip", "Tip"},         {"important", "Important"},
+    {"warning", "Warning"},   {"caution", "Caution"}, {"danger", "Danger"},
+    {"seealso", "See also"},
+};
+
+const DirectiveKind* find_directive(std::string_view name) {
+    for (const auto& d : kDirectives)
+        if (d.name == name) return &d;
+    return nullptr;
+}
+
+// Parses a fence info string of the form "{name} optional title". Returns false when the info
+// string is not a directive at all (then the fence is ordinary code).
+bool parse_directive_info(std::string_view info, std::string& name, std::string& title) {
+    if (info.size() < 3 || info.front() != '{') return false;
+    const std::size_t close = info.find('}');
+    if (close == std::string_view::npos || close < 2) return false;
+    std::string_view n = info.substr(1, close - 1);
+    for (char c : n) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        c == '-' || c == '_' || c == ':';
+        if (!ok) return false;
+    }
+    name.assign(n);
+    std::string_view rest = info.substr(close + 1);
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+    while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
+    title.assign(rest);
+    return true;
+}
+
+bool is_custom_id_char(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == ':' || c == '.' || c >= 0x80;
+}
+
+// If `text` ends with "{#id}" (after trailing spaces), returns the length of that suffix
+// including the spaces before it, and sets `id`. Otherwise returns 0.
+std::size_t custom_id_suffix(std::string_view text, std::string& id) {
+    std::size_t end = text.size();
+    while (end > 0 && (text[end - 1] == ' ' || text[end - 1] == '\t')) --end;
+    if (end < 4 || text[end - 1] != '}') return 0;
+    const std::size_t open = text.rfind("{#", end - 1);
+    if (open == std::string_view::npos) return 0;
+    std::string_view cand = text.substr(open + 2, end - 1 - (open + 2));
+    if (cand.empty()) return 0;
+    for (char c : cand)
+        if (!is_custom_id_char(static_cast<unsigned char>(c))) return 0;
+    std::size_t start = open;
+    while (start > 0 && (text[start - 1] == ' ' || text[start - 1] == '\t')) --start;
+    id.assign(cand);
+    return text.size() - start;
+}
+
+// ---- the renderer state ---------------------------------------------------------------------
+
+struct Document {
+    const char* begin = nullptr;
+    std::size_t size = 0;
+    int line_base = 1;                         // line number of this document's first line
+    mutable std::vector<std::size_t> newlines;  // offsets of '\n', built on first use
+    mutable bool indexed = false;
+
+    bool contains(const char* p) const { return p >= begin && p < begin + size; }
+    int line_of(const char* p) const {
+        if (!contains(p)) return 0;
+        if (!indexed) {
+            const char* s = begin;
+            const char* e = begin + size;
+            while (s < e) {
+                const void* nl = std::memchr(s, '\n', static_cast<std::size_t>(e - s));
+                if (nl == nullptr) break;
+                newlines.push_back(static_cast<std::size_t>(static_cast<const char*>(nl) - begin));
+                s = static_cast<const char*>(nl) + 1;
+            }
+            indexed = true;
+        }
+        const auto off = static_cast<std::size_t>(p - begin);
+        const auto before = std::lower_bound(newlines.begin(), newlines.end(), off) - newlines.begin();
+        return line_base + static_cast<int>(before);
+    }
+};
+
+class Renderer {
+public:
+    Renderer(const RenderOptions& opt, const XrefIndex* index, RenderResult& res)
+        : opt_(opt), index_(index), res_(res), out_(&res.html) {}
+
+    void render_document(std::string_view text, int line_base, int depth);
+
+private:
+    // md4c trampolines ----------------------------------------------------------------------
+    static int cb_enter_block(MD_BLOCKTYPE t, void* d, void* u) noexcept {
+        return static_cast<Renderer*>(u)->guard([&](Renderer& r) { r.enter_block(t, d); });
+    }
+    static int cb_leave_block(MD_BLOCKTYPE t, void* d, void* u) noexcept {
+        return static_cast<Renderer*>(u)->guard([&](Renderer& r) { r.leave_block(t, d); });
+    }
+    static int cb_enter_span(MD_SPANTYPE t, void* d, void* u) noexcept {
+        return static_cast<Renderer*>(u)->guard([&](Renderer& r) { r.enter_span(t, d); });
+    }
+    static int cb_leave_span(MD_SPANTYPE t, void* d, void* u) noexcept {
+        return static_cast<Renderer*>(u)->guard([&](Renderer& r) { r.leave_span(t, d); });
+    }
+    static int cb_text(MD_TEXTTYPE t, const MD_CHAR* s, MD_SIZE n, void* u) noexcept {
+        return static_cast<Renderer*>(u)->guard([&](Renderer& r) { r.text(t, s, n); });
+    }
+    // Callbacks must not throw into C: an exception (only bad_alloc can happen) aborts the parse
+    // and is re-thrown once md_parse has returned.
+    template <class F>
+    int guard(F&& f) noexcept {
+        try {
+            f(*this);
+            return 0;
+        } catch (...) {
+            error_ = std::current_exception();
+            return 1;
+        }
+    }
+
+    void enter_block(MD_BLOCKTYPE type, void* detail);
+    void leave_block(MD_BLOCKTYPE type, void* detail);
+    void enter_span(MD_SPANTYPE type, void* detail);
+    void leave_span(MD_SPANTYPE type, void* detail);
+    void text(MD_TEXTTYPE type, const char* s, std::size_t n);
+
+    // helpers ----------------------------------------------------------------------------------
+    void put(std::string_view s) { out_->append(s); }
+    void put(char c) { out_->push_back(c); }
+    void cr() {
+        if (!out_->empty() && out_->back() != '\n') out_->push_back('\n');
+    }
+    bool in_alt() const { return image_depth_ > 0; }
+    void note_position(const char* p) {
+        if (doc_ != nullptr && doc_->contains(p)) last_pos_ = p;
+    }
+    int current_line() const { return doc_ ? doc_->line_of(last_pos_) : 0; }
+    int line_at(const char* p) const {
+        if (doc_ && doc_->contains(p)) return doc_->line_of(p);
+        return current_line();
+    }
+    void warn(int line, std::string msg) { res_.warnings.push_back(RenderWarning{line, std::move(msg)}); }
+    // Plain text of the heading being rendered (for ids and the TOC).
+    void plain(std::string_view s) {
+        if (in_heading_) heading_text_.append(s);
+        if (wikilink_active_) wikilink_text_.append(s);
+    }
+
+    void open_heading(const MD_BLOCK_H_DETAIL* d);
+    void close_heading();
+    void open_code(const MD_BLOCK_CODE_DETAIL* d);
+    void close_code();
+    void render_directive();
+    void open_wikilink(const MD_SPAN_WIKILINK_DETAIL* d);
+    void close_wikilink();
+    std::string resolve_anchor_id(std::string_view anchor) const { return slugify(anchor); }
+
+    const RenderOptions& opt_;
+    const XrefIndex* index_;
+    RenderResult& res_;
+    std::string* out_;
+    std::exception_ptr error_;
+
+    const Document* doc_ = nullptr;
+    const char* last_pos_ = nullptr;
+    int depth_ = 0;
+
+    SlugRegistry ids_;
+
+    // heading being rendered
+    bool in_heading_ = false;
+    unsigned heading_level_ = 0;
+    std::string heading_html_;
+    std::string heading_text_;
+    std::string* heading_saved_out_ = nullptr;
+    int heading_line_ = 0;
+
+    int image_depth_ = 0;
+
+    // code block being collected as a directive body
+    bool in_code_ = false;
+    bool code_is_directive_ = false;
+    std::string directive_name_;
+    std::string directive_title_;
+    std::string directive_body_;
+    int code_first_line_ = 0;  // line of the first body line; 0 until known
+    int code_open_line_ = 0;
+    std::string pending_code_warning_;
+
+    // wikilink being rendered
+    bool wikilink_active_ = false;
+    std::string wikilink_target_;
+    std::size_t wikilink_mark_ = 0;
+    std::string wikilink_text_;
+    bool wikilink_has_label_ = false;
+    int wikilink_line_ = 0;
+    std::vector<std::pair<std::string, int>> same_page_anchors_;  // checked at the end
+
+    friend RenderResult bengal::render_markdown(std::string_view, const RenderOptions&, const XrefIndex*);
+};
+
+unsigned parser_flags(const RenderOptions& o) {
+    unsigned f = 0;
+    if (o.tables) f |= MD_FLAG_TABLES;
+    if (o.strikethrough) f |= MD_FLAG_STRIKETHROUGH;
+    if (o.tasklists) f |= MD_FLAG_TASKLISTS;
+    if (o.autolinks) f |= MD_FLAG_PERMISSIVEAUTOLINKS;
+    if (!o.unsafe_html) f |= MD_FLAG_NOHTML;
+    if (o.xrefs && !o.spec_mode) f |= MD_FLAG_WIKILINKS;
+    return f;
+}
+
+void Renderer::render_document(std::string_view text, int line_base, int depth) {
+    Document doc;
+    doc.begin = text.data();
+    doc.size = text.size();
+    doc.line_base = line_base;
+    const Document* saved_doc = doc_;
+    const char* saved_pos = last_pos_;
+    const int saved_depth = depth_;
+    doc_ = &doc;
+    last_pos_ = text.data();
+    depth_ = depth;
+
+    MD_PARSER parser{};
+    parser.abi_version = 0;
+    parser.flags = parser_flags(opt_);
+    parser.enter_block = &Renderer::cb_enter_block;
+    parser.leave_block = &Renderer::cb_leave_block;
+    parser.enter_span = &Renderer::cb_enter_span;
+    parser.leave_span = &Renderer::cb_leave_span;
+    parser.text = &Renderer::cb_text;
+    const int rc = md_parse(text.data(), static_cast<MD_SIZE>(text.size()), &parser, this);
+
+    doc_ = saved_doc;
+    last_pos_ = saved_pos;
+    depth_ = saved_depth;
+    if (error_) {
+        auto e = error_;
+        error_ = nullptr;
+        std::rethrow_exception(e);
+    }
+    if (rc != 0) warn(line_base, "the Markdown parser stopped early (out of memory?); output is incomplete");
+}
+
+// ---- blocks ---------------------------------------------------------------------------------
+
+void Renderer::enter_block(MD_BLOCKTYPE type, void* detail) {
+    switch (type) {
+        case MD_BLOCK_DOC: break;
+        case MD_BLOCK_QUOTE: cr(); put("<blockquote>\n"); break;
+        case MD_BLOCK_UL: cr(); put("<ul>\n"); break;
+        case MD_BLOCK_OL: {
+            const auto* d = static_cast<const MD_BLOCK_OL_DETAIL*>(detail);
+            cr();
+            if (d->start == 1) {
+                put("<ol>\n");
+            } else {
+                put("<ol start=\"");
+                put(std::to_string(d->start));
+                put("\">\n");
+            }
+            break;
+        }
+        case MD_BLOCK_LI: {
+            const auto* d = static_cast<const MD_BLOCK_LI_DETAIL*>(detail);
+            cr();
+            put("<li>");
+            if (d->is_task) {
+                put(d->task_mark == ' ' ? "<input disabled=\"\" type=\"checkbox\"> "
+                                        : "<input checked=\"\" disabled=\"\" type=\"checkbox\"> ");
+            }
+            break;
+        }
+        case MD_BLOCK_HR: cr(); put("<hr />\n"); break;
+        case MD_BLOCK_H: cr(); open_heading(static_cast<const MD_BLOCK_H_DETAIL*>(detail)); break;
+        case MD_BLOCK_CODE: cr(); open_code(static_cast<const MD_BLOCK_CODE_DETAIL*>(detail)); break;
+        case MD_BLOCK_HTML: cr(); break;
+        case MD_BLOCK_P: cr(); put("<p>"); break;
+        case MD_BLOCK_TABLE: cr(); put("<table>\n"); break;
+        case MD_BLOCK_THEAD: put("<thead>\n"); break;
+        case MD_BLOCK_TBODY: put("<tbody>\n"); break;
+        case MD_BLOCK_TR: put("<tr>\n"); break;
+        case MD_BLOCK_TH:
+        case MD_BLOCK_TD: {
+            const auto* d = static_cast<const MD_BLOCK_TD_DETAIL*>(detail);
+            put(type == MD_BLOCK_TH ? "<th" : "<td");
+            switch (d->align) {
+                case MD_ALIGN_LEFT: put(" align=\"left\""); break;
+                case MD_ALIGN_CENTER: put(" align=\"center\""); break;
+                case MD_ALIGN_RIGHT: put(" align=\"right\""); break;
+                default: break;
+            }
+            put('>');
+            break;
+        }
+    }
+}
+
+void Renderer::leave_block(MD_BLOCKTYPE type, void* detail) {
+    (void)detail;
+    switch (type) {
+        case MD_BLOCK_DOC: break;
+        case MD_BLOCK_QUOTE: cr(); put("</blockquote>\n"); break;
+        case MD_BLOCK_UL: cr(); put("</ul>\n"); break;
+        case MD_BLOCK_OL: cr(); put("</ol>\n"); break;
+        case MD_BLOCK_LI: put("</li>\n"); break;
+        case MD_BLOCK_HR: break;
+        case MD_BLOCK_H: close_heading(); break;
+        case MD_BLOCK_CODE: close_code(); break;
+        case MD_BLOCK_HTML: break;
+        case MD_BLOCK_P: put("</p>\n"); break;
+        case MD_BLOCK_TABLE: put("</table>\n"); break;
+        case MD_BLOCK_THEAD: put("</thead>\n"); break;
+        case MD_BLOCK_TBODY: put("</tbody>\n"); break;
+        case MD_BLOCK_TR: put("</tr>\n"); break;
+        case MD_BLOCK_TH: put("</th>\n"); break;
+        case MD_BLOCK_TD: put("</td>\n"); break;
+    }
+}
+
+void Renderer::open_heading(const MD_BLOCK_H_DETAIL* d) {
+    heading_level_ = d->level;
+    if (opt_.spec_mode || !opt_.heading_ids) {
+        put("<h");
+        put(static_cast<char>('0' + d->level));
+        put('>');
+        return;
+    }
+    in_heading_ = true;
+    heading_html_.clear();
+    heading_text_.clear();
+    heading_saved_out_ = out_;
+    out_ = &heading_html_;
+    heading_line_ = 0;
+}
+
+void Renderer::close_heading() {
+    const char level = static_cast<char>('0' + heading_level_);
+    if (!in_heading_) {
+        put("</h");
+        put(level);
+        put(">\n");
+        return;
+    }
+    in_heading_ = false;
+    out_ = heading_saved_out_;
+
+    std::string id;
+    std::string custom;
+    const std::size_t text_suffix = custom_id_suffix(heading_text_, custom);
+    bool used_custom = false;
+    if (text_suffix > 0) {
+        std::string html_custom;
+        const std::size_t html_suffix = custom_id_suffix(heading_html_, html_custom);
+        // The id must be plain text at the very end of the heading in both forms (not inside a
+        // code span or a link), which is what makes the two suffixes agree.
+        if (html_suffix > 0 && html_custom == custom) {
+            heading_text_.resize(heading_text_.size() - text_suffix);
+            heading_html_.resize(heading_html_.size() - html_suffix);
+            used_custom = true;
+            if (!ids_.claim(custom)) {
+                warn(heading_line_, "duplicate heading id '" + custom + "'; ids must be unique in a page");
+            }
+            id = std::move(custom);
+        }
+    }
+    if (!used_custom) id = ids_.unique(slugify(heading_text_));
+
+    put("<h");
+    put(level);
+    put(" id=\"");
+    escape_html(*out_, id);
+    put("\">");
+    put(heading_html_);
+    put("</h");
+    put(level);
+    put(">\n");
+    res_.toc.push_back(TocEntry{static_cast<int>(heading_level_), std::move(id), heading_text_});
+}
+
+void Renderer::open_code(const MD_BLOCK_CODE_DETAIL* d) {
+    in_code_ = true;
+    code_is_directive_ = false;
+    code_first_line_ = 0;
+    code_open_line_ = current_line();
+    const std::string info = attribute_text(d->info);
+    std::string name, title;
+    if (d->fence_char != 0 && opt_.directives && !opt_.spec_mode && parse_directive_info(info, name, title)) {
+        if (find_directive(name) != nullptr && depth_ < opt_.max_directive_depth) {
+            code_is_directive_ = true;
+            directive_name_ = std::move(name);
+            directive_title_ = std::move(title);
+            directive_body_.clear();
+            return;
+        }
+        std::string known;
+        for (const auto& k : kDirectives) {
+            if (!known.empty()) known += ", ";
+            known += k.name;
+        }
+        if (find_directive(name) != nullptr) {
+            pending_code_warning_ = "directive '{" + name + "}' nested deeper than " +
+                                    std::to_string(opt_.max_directive_depth) +
+                                    " levels; rendered as a code block";
+        } else {
+            pending_code_warning_ = "unknown directive '{" + name +
+                                    "}'; rendered as a code block (known directives: " + known + ")";
+        }
+        put("<pre><code>");
+        return;
+    }
+    const std::string lang = attribute_text(d->lang);
+    if (lang.empty()) {
+        put("<pre><code>");
+    } else {
+        put("<pre><code class=\"language-");
+        escape_html(*out_, lang);
+        put("\">");
+    }
+}
+
+void Renderer::close_code() {
+    in_code_ = false;
+    if (!pending_code_warning_.empty()) {
+        // The fence line is the line before the first body line.
+        warn(code_first_line_ > 0 ? code_first_line_ - 1 : current_line(), std::move(pending_code_warning_));
+        pending_code_warning_.clear();
+    }
+    if (!code_is_directive_) {
+        put("</code></pre>\n");
+        return;
+    }
+    code_is_directive_ = false;
+    render_directive();
+}
+
+void Renderer::render_directive() {
+    // Move the state out first: the nested parse reuses these members.
+    std::string name = std::move(directive_name_);
+    std::string title = std::move(directive_title_);
+    std::string body = std::move(directive_body_);
+    int body_line = code_first_line_ ? code_first_line_ : code_open_line_ + 1;
+    const DirectiveKind* kind = find_directive(name);
+
+    // MyST-style options: leading ":key: value" lines.
+    std::string extra_class;
+    std::string div_id;
+    std::size_t pos = 0;
+    while (pos < body.size() && body[pos] == ':') {
+        const std::size_t eol = std::min(body.find('\n', pos), body.size());
+        std::string_view line(body.data() + pos, eol - pos);
+        const std::size_t colon = line.find(':', 1);
+        if (colon == std::string_view::npos) break;
+        std::string_view key = line.substr(1, colon - 1);
+        std::string_view value = line.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == '\r'))
+            value.remove_suffix(1);
+        if (key == "class") {
+            extra_class.assign(value);
+        } else if (key == "name") {
+            div_id.assign(value);
+        } else {
+            warn(body_line, "unknown option ':" + std::string(key) + ":' for directive '{" + name +
+                                "}' (known options: class, name)");
+        }
+        pos = eol < body.size() ? eol + 1 : eol;
+        ++body_line;
+    }
+
+    cr();
+    put("<div class=\"admonition ");
+    put(kind->name);
+    if (!extra_class.empty()) {
+        put(' ');
+        escape_html(*out_, extra_class);
+    }
+    put('"');
+    if (!div_id.empty()) {
+        put(" id=\"");
+        escape_html(*out_, div_id);
+        put('"');
+        if (!ids_.claim(div_id)) warn(body_line, "duplicate id '" + div_id + "' in page");
+    }
+    put(">\n<p class=\"admonition-title\">");
+    escape_html(*out_, title.empty() ? kind->title : std::string_view(title));
+    put("</p>\n");
+    render_document(std::string_view(body).substr(pos), body_line, depth_ + 1);
+    cr();
+    put("</div>\n");
+}
+
+// ---- spans ----------------------------------------------------------------------------------
+
+void Renderer::enter_span(MD_SPANTYPE type, void* detail) {
+    if (in_alt()) {
+        if (type == MD_SPAN_IMG) ++image_depth_;
+        return;
+    }
+    switch (type) {
+        case MD_SPAN_EM: put("<em>"); break;
+        case MD_SPAN_STRONG: put("<strong>"); break;
+        case MD_SPAN_CODE: put("<code>"); break;
+        case MD_SPAN_DEL: put("<del>"); break;
+        case MD_SPAN_U: put("<u>"); break;
+        case MD_SPAN_A: {
+            const auto* d = static_cast<const MD_SPAN_A_DETAIL*>(detail);
+            put("<a href=\"");
+            escape_url(*out_, attribute_text(d->href));
+            put('"');
+            if (d->title.size > 0) {
+                put(" title=\"");
+                escape_html(*out_, attribute_text(d->title));
+                put('"');
+            }
+            put('>');
+            break;
+        }
+        case MD_SPAN_IMG: {
+            const auto* d = static_cast<const MD_SPAN_IMG_DETAIL*>(detail);
+            std::string src = attribute_text(d->src);
+            put("<img src=\"");
+            escape_url(*out_, src);
+            put("\" alt=\"");
+            res_.images.push_back(std::move(src));
+            ++image_depth_;
+            break;
+        }
+        case MD_SPAN_WIKILINK: open_wikilink(static_cast<const MD_SPAN_WIKILINK_DETAIL*>(detail)); break;
+        case MD_SPAN_LATEXMATH:
+        case MD_SPAN_LATEXMATH_DISPLAY: break;
+    }
+}
+
+void Renderer::leave_span(MD_SPANTYPE type, void* detail) {
+    if (in_alt()) {
+        if (type != MD_SPAN_IMG) return;
+        if (--image_depth_ > 0) return;
+        const auto* d = static_cast<const MD_SPAN_IMG_DETAIL*>(detail);
+        put('"');
+        if (d->title.size > 0) {
+            put(" title=\"");
+            escape_html(*out_, attribute_text(d->title));
+            put('"');
+        }
+        put(" />");
+        return;
+    }
+    switch (type) {
+        case MD_SPAN_EM: put("</em>"); break;
+        case MD_SPAN_STRONG: put("</strong>"); break;
+        case MD_SPAN_CODE: put("</code>"); break;
+        case MD_SPAN_DEL: put("</del>"); break;
+        case MD_SPAN_U: put("</u>"); break;
+        case MD_SPAN_A: put("</a>"); break;
+        case MD_SPAN_IMG: break;
+        case MD_SPAN_WIKILINK: close_wikilink(); break;
+        case MD_SPAN_LATEXMATH:
+        case MD_SPAN_LATEXMATH_DISPLAY: break;
+    }
+}
+
+void Renderer::open_wikilink(const MD_SPAN_WIKILINK_DETAIL* d) {
+    wikilink_active_ = true;
+    wikilink_target_ = attribute_text(d->target);
+    wikilink_mark_ = out_->size();
+    wikilink_text_.clear();
+    // md4c points the target into the source when it needed no decoding; the character after
+    // it tells whether a "|label" follows. Otherwise fall back to comparing the label text.
+    wikilink_has_label_ = false;
+    const char* t = d->target.text;
+    if (doc_ != nullptr && doc_->contains(t) && doc_->contains(t + d->target.size)) {
+        wikilink_has_label_ = t[d->target.size] == '|';
+        wikilink_line_ = doc_->line_of(t);
+        last_pos_ = t;
+    } else {
+        wikilink_has_label_ = true;  // decided at close by comparing texts
+        wikilink_line_ = current_line();
+    }
+    if (in_heading_) heading_line_ = wikilink_line_;
+}
+
+void Renderer::close_wikilink() {
+    wikilink_active_ = false;
+    std::string label_html = out_->substr(wikilink_mark_);
+    out_->resize(wikilink_mark_);
+    bool has_label = wikilink_has_label_;
+    if (has_label && !(doc_ && doc_->contains(wikilink_target_.data()))) {
+        // Fallback path: a label that is exactly the target text means none was given.
+        std::string escaped_target;
+        escape_html(escaped_target, wikilink_target_);
+        if (label_html == escaped_target) has_label = false;
+    }
+
+    std::string_view target = wikilink_target_;
+    while (!target.empty() && (target.front() == ' ' || target.front() == '\t')) target.remove_prefix(1);
+    while (!target.empty() && (target.back() == ' ' || target.back() == '\t')) target.remove_suffix(1);
+    std::string_view path = target;
+    std::string_view anchor;
+    bool has_anchor = false;
+    if (const std::size_t hash = target.find('#'); hash != std::string_view::npos) {
+        path = target.substr(0, hash);
+        anchor = target.substr(hash + 1);
+        has_anchor = true;
+    }
+
+    XrefRecord rec;
+    rec.target.assign(target);
+    rec.line = wikilink_line_;
+    std::string url;
+    std::string default_text;
+    if (path.empty() && has_anchor) {
+        // [[#anchor]]: a heading of this page, checked once the whole page is known.
+        url = "#" + resolve_anchor_id(anchor);
+        default_text.assign(anchor);
+        rec.resolved = true;
+        same_page_anchors_.emplace_back(url.substr(1), rec.line);
+    } else if (const XrefTarget* hit = (index_ != nullptr && !path.empty()) ? index_->find(path) : nullptr) {
+        url = hit->url;
+        if (has_anchor && !anchor.empty()) {
+            url += "#";
+            url += resolve_anchor_id(anchor);
+        }
+        default_text = hit->title;
+        rec.resolved = true;
+    }
+
+    std::string& out = *out_;
+    if (rec.resolved) {
+        out.append("<a class=\"xref\" href=\"");
+        escape_url(out, url);
+        out.append("\">");
+        rec.url = std::move(url);
+    } else {
+        out.append("<span class=\"broken-ref\" data-ref=\"");
+        escape_html(out, target);
+        out.append("\">");
+        default_text.assign(target);
+        warn(rec.line, "unresolved cross-reference [[" + std::string(target) + "]]");
+    }
+    if (has_label) {
+        out.append(label_html);
+        rec.text = wikilink_text_;
+    } else {
+        escape_html(out, default_text);
+        if (in_heading_) {
+            // The target text went into the heading's plain text; use the shown text instead.
+            if (heading_text_.size() >= wikilink_text_.size())
+                heading_text_.resize(heading_text_.size() - wikilink_text_.size());
+            heading_text_.append(default_text);
+        }
+        rec.text = std::move(default_text);
+    }
+    out.append(rec.resolved ? "</a>" : "</span>");
+    res_.xrefs.push_back(std::move(rec));
+}
+
+// ---- text -----------------------------------------------------------------------------------
+
+void Renderer::text(MD_TEXTTYPE type, const char* s, std::size_t n) {
+    note_position(s);
+    if (in_heading_ && heading_line_ == 0) heading_line_ = current_line();
+    if (in_code_ && code_first_line_ == 0 && doc_ && doc_->contains(s)) code_first_line_ = doc_->line_of(s);
+    if (code_is_directive_) {
+        if (type == MD_TEXT_NULLCHAR) {
+            directive_body_.append(kReplacementChar);
+        } else {
+            directive_body_.append(s, n);
+        }
+        return;
+    }
+    switch (type) {
+        case MD_TEXT_NULLCHAR:
+            put(kReplacementChar);
+            plain(kReplacementChar);
+            break;
+        case MD_TEXT_BR:
+            put(in_alt() ? "\n" : "<br />\n");
+            plain(" ");
+            break;
+        case MD_TEXT_SOFTBR:
+            put('\n');
+            plain(" ");
+            break;
+        case MD_TEXT_HTML:
+            if (in_alt()) {
+                escape_html(*out_, s, n);
+            } else if (opt_.tagfilter) {
+                append_tagfiltered(*out_, std::string_view(s, n));
+            } else {
+                out_->append(s, n);
+            }
+            break;
+        case MD_TEXT_ENTITY: {
+            std::string decoded;
+            decode_entity(std::string_view(s, n), decoded);
+            escape_html(*out_, decoded);
+            plain(decoded);
+            break;
+        }
+        case MD_TEXT_CODE:
+        case MD_TEXT_LATEXMATH:
+        case MD_TEXT_NORMAL:
+        default:
+            escape_html(*out_, s, n);
+            plain(std::string_view(s, n));
+            break;
+    }
+}
+
+}  // namespace
+
+// ---- public API -------------------------------------------------------------------------------
+
+const std::vector<std::string>& known_directives() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> v;
+        for (const auto& d : kDirectives) v.emplace_back(d.name);
+        return v;
+    }();
+    return names;
+}
+
+RenderResult render_markdown(std::string_view source, const RenderOptions& options, const XrefIndex* index) {
+    RenderResult res;
+    std::string sanitized;
+    if (const std::size_t bad = find_invalid_utf8(source); bad != std::string_view::npos) {
+        sanitized = sanitize_utf8(source);
+        source = sanitized;
+        res.warnings.push_back(RenderWarning{
+            0, "invalid UTF-8 at byte offset " + std::to_string(bad) + "; bad bytes were replaced with U+FFFD"});
+    }
+    if (source.size() > std::numeric_limits<MD_SIZE>::max() / 2) {
+        res.warnings.push_back(RenderWarning{0, "document too large (over 2 GiB); not rendered"});
+        return res;
+    }
+    res.html.reserve(source.size() + source.size() / 4 + 64);
+    Renderer r(options, index, res);
+    r.render_document(source, 1, 0);
+    // Same-page [[#anchor]] links can only be checked once every heading id is known.
+    for (const auto& [anchor, line] : r.same_page_anchors_) {
+        if (!r.ids_.contains(anchor)) {
+            res.warnings.push_back(
+                RenderWarning{line, "cross-reference [[#" + anchor + "]] names no heading of this page"});
+            for (auto& x : res.xrefs)
+                if (x.line == line && x.url == "#" + anchor) x.resolved = false;
+        }
+    }
+    return res;
+}
+
+std::vector<RenderResult> render_markdown_batch(const std::vector<std::string>& sources,
+                                                const RenderOptions& options, const XrefIndex* index) {
+    std::vector<RenderResult> results(sources.size());
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, sources.size(), 1),
+                      [&](const tbb::blocked_range<std::size_t>& range) {
+                          for (std::size_t i = range.begin(); i != range.end(); ++i) {
+                              try {
+                                  results[i] = render_markdown(sources[i], options, index);
+                              } catch (const std::exception& e) {
+                                  results[i] = RenderResult{};
+                                  results[i].warnings.push_back(
+                                      RenderWarning{0, std::string("rendering failed: ") + e.what()});
+                              }
+                          }
+                      });
+    return results;
+}
+
+}  // namespace bengal
