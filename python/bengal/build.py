@@ -105,10 +105,20 @@ def build_site(site: Path, output: Path | None = None) -> BuildReport:
         pages.append(SourcePage(path, rel, meta, body, body_line))
 
     # assemble: the cross-reference index
+    # Keys in priority order (first add wins): content paths, ids, file stems, titles.
     index = bengal_native.XrefIndex()
-    for page in pages:
-        title = str(page.meta.get("title") or Path(page.rel).stem)
-        index.add(page.rel[:-3], _url_for(page.rel), title)
+    entries = [
+        (p, _url_for(p.rel), str(p.meta.get("title") or Path(p.rel).stem)) for p in pages
+    ]
+    for page, url, title in entries:
+        index.add(bengal_native.XrefIndex.normalize_path(page.rel), url, title)
+    for page, url, title in entries:
+        if page.meta.get("id"):
+            index.add(f"id:{page.meta['id']}", url, title)
+    for page, url, title in entries:
+        index.add(Path(page.rel).stem, url, title)
+    for _page, url, title in entries:
+        index.add(title, url, title)
 
     # render Markdown (native, parallel, GIL released)
     results = bengal_native.render_markdown_batch([p.body for p in pages], xref_index=index)

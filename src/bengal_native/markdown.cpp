@@ -325,6 +325,7 @@ private:
     int heading_line_ = 0;
 
     int image_depth_ = 0;
+    bool in_table_cell_ = false;
 
     // code block being collected as a directive body
     bool in_code_ = false;
@@ -433,6 +434,7 @@ void Renderer::enter_block(MD_BLOCKTYPE type, void* detail) {
         case MD_BLOCK_TH:
         case MD_BLOCK_TD: {
             const auto* d = static_cast<const MD_BLOCK_TD_DETAIL*>(detail);
+            in_table_cell_ = true;
             put(type == MD_BLOCK_TH ? "<th" : "<td");
             switch (d->align) {
                 case MD_ALIGN_LEFT: put(" align=\"left\""); break;
@@ -463,19 +465,13 @@ void Renderer::leave_block(MD_BLOCKTYPE type, void* detail) {
         case MD_BLOCK_THEAD: put("</thead>\n"); break;
         case MD_BLOCK_TBODY: put("</tbody>\n"); break;
         case MD_BLOCK_TR: put("</tr>\n"); break;
-        case MD_BLOCK_TH: put("</th>\n"); break;
-        case MD_BLOCK_TD: put("</td>\n"); break;
+        case MD_BLOCK_TH: in_table_cell_ = false; put("</th>\n"); break;
+        case MD_BLOCK_TD: in_table_cell_ = false; put("</td>\n"); break;
     }
 }
 
 void Renderer::open_heading(const MD_BLOCK_H_DETAIL* d) {
     heading_level_ = d->level;
-    if (opt_.spec_mode || !opt_.heading_ids) {
-        put("<h");
-        put(static_cast<char>('0' + d->level));
-        put('>');
-        return;
-    }
     in_heading_ = true;
     heading_html_.clear();
     heading_text_.clear();
@@ -486,14 +482,27 @@ void Renderer::open_heading(const MD_BLOCK_H_DETAIL* d) {
 
 void Renderer::close_heading() {
     const char level = static_cast<char>('0' + heading_level_);
-    if (!in_heading_) {
+    in_heading_ = false;
+    out_ = heading_saved_out_;
+    // md4c keeps tabs that separate the marker or closing sequence from the text.
+    auto trim = [](std::string& s) {
+        std::size_t b = 0, e = s.size();
+        while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
+        while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
+        s.assign(s, b, e - b);
+    };
+    trim(heading_html_);
+    trim(heading_text_);
+    if (opt_.spec_mode || !opt_.heading_ids) {
+        put("<h");
+        put(level);
+        put('>');
+        put(heading_html_);
         put("</h");
         put(level);
         put(">\n");
         return;
     }
-    in_heading_ = false;
-    out_ = heading_saved_out_;
 
     std::string id;
     std::string custom;
@@ -849,6 +858,23 @@ void Renderer::text(MD_TEXTTYPE type, const char* s, std::size_t n) {
             break;
         }
         case MD_TEXT_CODE:
+            if (in_table_cell_ && !in_code_) {
+                // GFM: "\|" in a table cell is the cell's pipe escape, removed before inline
+                // parsing, so it shows as "|" even inside a code span (md4c 0.4.8 keeps it).
+                std::string_view v(s, n);
+                std::size_t run = 0;
+                for (std::size_t k = 0; k + 1 < v.size(); ++k) {
+                    if (v[k] == '\\' && v[k + 1] == '|') {
+                        escape_html(*out_, v.substr(run, k - run));
+                        plain(v.substr(run, k - run));
+                        run = k + 1;
+                    }
+                }
+                escape_html(*out_, v.substr(run));
+                plain(v.substr(run));
+                break;
+            }
+            [[fallthrough]];
         case MD_TEXT_LATEXMATH:
         case MD_TEXT_NORMAL:
         default:
