@@ -1,145 +1,580 @@
-"""The build, stage by stage: content files -> rendered pages in the output directory.
+"""The build, in order. This is the one place where the stage order is written:
 
-This is the foundation's minimal pipeline (discover -> parse -> render Markdown natively ->
-wrap in a page template -> write). The full SSG (sections, taxonomies, themes, feeds, ...)
-grows here, and this module stays the one place where the stage order is written.
+    config -> discover -> parse -> data -> assemble -> markdown -> templates (+ asset
+    extraction and write-behind output, per worker) -> static files -> site-wide outputs
+
+Each stage is timed (`bengal build --stats`). Template rendering runs in a fork-based process
+pool on a GIL build of CPython (threads on a free-threaded one); the parent stops oneTBB's
+worker threads before forking (shared/NOTES.md, "fork() and threads"), and every worker opens
+its own native writer. Pages are dealt to workers round-robin in output-path order, and a
+page's HTML depends only on the site model, so the output is the same for any worker count.
 """
 
 from __future__ import annotations
 
-import html
+import hashlib
+import json
+import multiprocessing
 import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
+from typing import Any
 
 import bengal_native
+from bengal import outputs
+from bengal.assemble import Assembly, ParsedSource, assemble
+from bengal.config import load_config
+from bengal.discover import SourceTree, discover
+from bengal.errors import BengalError, BuildError, ContentError, TemplateError
+from bengal.frontmatter import split, yaml_error
+from bengal.model import Page, Site
+from bengal.render import (
+    THEME_DIR,
+    Templates,
+    pager_output_path,
+    render_jobs,
+    render_markdown_stage,
+)
 
-PAGE_TEMPLATE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-</head>
-<body>
-<main>
-{toc}{body}</main>
-</body>
-</html>
-"""
+STATE_DIR = ".bengal"
 
 
 @dataclass
-class BuildReport:
+class BuildOptions:
+    drafts: bool | None = None
+    baseurl: str | None = None
+    output: Path | None = None
+    clean: bool = False
+    strict: bool = False
+    workers: int | None = None
+    progress: Callable[[str, int, int], None] | None = None  # (stage, done, total)
+
+
+@dataclass
+class Message:
+    file: str
+    line: int
+    text: str
+
+    def __str__(self) -> str:
+        if self.file and self.line:
+            return f"{self.file}:{self.line}: {self.text}"
+        if self.file:
+            return f"{self.file}: {self.text}"
+        return self.text
+
+
+@dataclass
+class BuildResult:
     output_dir: Path
-    pages: int = 0
-    warnings: list[str] = field(default_factory=list)
+    pages: int = 0  # HTML documents written (pages, lists, pagers, terms)
+    files: int = 0  # every file written or kept (HTML, feeds, static, assets)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds (wall)
+    cpu: dict[str, float] = field(default_factory=dict)  # stage -> seconds summed over workers
+    workers: int = 1
+    written: int = 0
+    skipped_identical: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@contextmanager
+def _stage(
+    result: BuildResult, name: str, progress: Callable[[str, int, int], None] | None = None
+) -> Iterator[None]:
+    if progress is not None:
+        progress(name, 0, 0)
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        result.timings[name] = result.timings.get(name, 0.0) + time.perf_counter() - t0
+
+
+# ---- parse ----------------------------------------------------------------------------------
+
+
+def parse_sources(tree: SourceTree) -> tuple[list[ParsedSource], list[ContentError]]:
+    sources: list[ParsedSource] = []
+    errors: list[ContentError] = []
+    base = tree.content_dir
+    for rel in tree.content:
+        try:
+            data = (base / rel).read_bytes()
+        except OSError as exc:
+            errors.append(ContentError(f"cannot read: {exc.strerror}", file=rel))
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            errors.append(
+                ContentError(
+                    f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8",
+                    file=rel,
+                    line=line,
+                )
+            )
+            continue
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        try:
+            raw, body, body_line = split(text, rel)
+        except ContentError as exc:
+            errors.append(exc)
+            continue
+        sources.append(ParsedSource(rel, raw, body, body_line))
+    return sources, errors
+
+
+def load_data(root: Path, tree: SourceTree) -> tuple[dict[str, Any], list[str]]:
+    """data/a/b.yaml -> site.data["a"]["b"]."""
+    import yaml
+
+    from bengal.config import tomllib
+
+    data: dict[str, Any] = {}
+    errors: list[str] = []
+    for rel in tree.data:
+        path = root / "data" / rel
+        try:
+            text = path.read_text(encoding="utf-8")
+            if rel.endswith((".yaml", ".yml")):
+                value = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+            elif rel.endswith(".json"):
+                value = json.loads(text)
+            else:
+                value = tomllib.loads(text)
+        except UnicodeDecodeError as exc:
+            errors.append(f"data/{rel}: not valid UTF-8 (byte {exc.start})")
+            continue
+        except yaml.YAMLError as exc:
+            line, reason = yaml_error(exc)
+            errors.append(f"data/{rel}:{line}: cannot parse YAML: {reason}")
+            continue
+        except ValueError as exc:  # json.JSONDecodeError and tomllib.TOMLDecodeError
+            errors.append(f"data/{rel}: cannot parse: {exc}")
+            continue
+        parts = rel.rsplit(".", 1)[0].split("/")
+        node = data
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return data, errors
+
+
+# ---- assets and static files ----------------------------------------------------------------
 
 
 @dataclass
-class SourcePage:
-    path: Path
-    rel: str
-    meta: dict[str, object]
-    body: str
-    body_line: int  # line of the body's first line in the file
+class AssetPlan:
+    """assets/ (theme + site) -> output paths, fingerprinted when configured."""
+
+    sources: dict[str, Path] = field(default_factory=dict)  # assets-relative -> file
+    outputs: dict[str, str] = field(default_factory=dict)  # assets-relative -> output path
 
 
-def split_front_matter(text: str, rel: str) -> tuple[dict[str, object], str, int]:
-    """Split YAML front matter (between '---' lines) from the body."""
-    if not text.startswith("---"):
-        return {}, text, 1
-    lines = text.split("\n")
-    if lines[0].rstrip() != "---":
-        return {}, text, 1
-    for i in range(1, len(lines)):
-        if lines[i].rstrip() in ("---", "..."):
-            raw = "\n".join(lines[1:i])
+def plan_assets(root: Path, tree: SourceTree, fingerprint: bool) -> AssetPlan:
+    from bengal.discover import walk
+
+    plan = AssetPlan()
+    for rel in walk(THEME_DIR / "assets"):
+        plan.sources[rel] = THEME_DIR / "assets" / rel
+    for rel in tree.assets:  # the site's own assets override the theme's
+        plan.sources[rel] = root / "assets" / rel
+    for rel, path in sorted(plan.sources.items()):
+        out = f"assets/{rel}"
+        if fingerprint:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+            stem, dot, ext = out.rpartition(".")
+            out = f"{stem}.{digest}.{ext}" if dot and "/" not in ext else f"{out}.{digest}"
+        plan.outputs[rel] = out
+    return plan
+
+
+def copy_file(src: Path, dst: Path) -> bool:
+    """Copy unless dst already has src's size and mtime; atomic (temp + rename). True if copied."""
+    try:
+        s = src.stat()
+        d = dst.stat()
+        if s.st_size == d.st_size and s.st_mtime_ns == d.st_mtime_ns:
+            return False
+    except FileNotFoundError:
+        pass
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".~bengal.{os.getpid()}.{dst.name}.tmp")
+    try:
+        shutil.copyfile(src, tmp)
+        shutil.copystat(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return True
+
+
+def copy_files(
+    root: Path, tree: SourceTree, site: Site, plan: AssetPlan, out: Path
+) -> tuple[int, list[str]]:
+    """static/, assets/ and content resources -> output. Returns (files kept/copied, errors)."""
+    errors: list[str] = []
+    count = 0
+    jobs: list[tuple[Path, str]] = []
+    for rel in tree.static:
+        jobs.append((root / "static" / rel, rel))
+    for rel, src in sorted(plan.sources.items()):
+        jobs.append((src, plan.outputs[rel]))
+    # Files beside Markdown under content/: a leaf bundle's resources go next to its page,
+    # others keep their path below the section's URL.
+    bundles = {p.bundle_dir: p for p in site.pages if p.bundle_dir}
+    for rel in tree.content_files:
+        d = rel.rpartition("/")[0]
+        owner = None
+        probe = d
+        while probe:
+            if probe in bundles:
+                owner = bundles[probe]
+                break
+            probe = probe.rpartition("/")[0]
+        if owner is not None:
+            base = owner.output_path.rpartition("/")[0]
+            assert owner.bundle_dir is not None
+            sub = rel[len(owner.bundle_dir) + 1 :]
+            jobs.append((root / "content" / rel, f"{base}/{sub}" if base else sub))
+        else:
+            sec = site.sections.get(d)
+            if sec is not None and sec.index is not None:
+                base = sec.index.output_path.rpartition("/")[0]
+                name = rel.rpartition("/")[2]
+                jobs.append((root / "content" / rel, f"{base}/{name}" if base else name))
+            else:
+                jobs.append((root / "content" / rel, rel))
+    for src, dst in jobs:
+        try:
+            copy_file(src, out / dst)
+            count += 1
+        except OSError as exc:
+            errors.append(f"{src}: cannot copy to {dst}: {exc.strerror or exc}")
+    return count, errors
+
+
+# ---- template workers -----------------------------------------------------------------------
+
+_W: dict[str, Any] = {}  # the state a forked worker inherits
+
+
+@dataclass
+class ShardResult:
+    pages: int = 0
+    written: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    assets: list[tuple[str, list[tuple[str, bool]]]] = field(default_factory=list)
+    templates: list[tuple[str, list[str]]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+_TEMPLATES: Templates | None = None  # one environment per process, made on first use
+
+
+def _render_chunk(chunk: int) -> ShardResult:
+    """Render every `chunks`-th job starting at `chunk`, extract its assets and write it. Runs
+    in a worker process (or in the parent for one worker) and returns only small results."""
+    global _TEMPLATES
+    jobs: list[tuple[Page, int]] = _W["jobs"]
+    chunks: int = _W["chunks"]
+    if _TEMPLATES is None:
+        _TEMPLATES = _W["templates_factory"]()
+    templates = _TEMPLATES
+    out_dir: Path = _W["out_dir"]
+    progress: Callable[[int], None] | None = _W.get("inline_progress")
+    res = ShardResult()
+    t_tpl = t_assets = 0.0
+    writer = bengal_native.OutputWriter(str(out_dir), max_buffer_mb=64, threads=1)
+    try:
+        for i, (page, number) in enumerate(jobs[chunk::chunks]):
+            t0 = time.perf_counter()
             try:
-                meta = yaml.safe_load(raw) or {}
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                where = f":{mark.line + 2}" if mark is not None else ""
-                raise ValueError(f"{rel}{where}: invalid YAML front matter: {exc}") from None
-            if not isinstance(meta, dict):
-                raise ValueError(f"{rel}:1: front matter must be a mapping, got {type(meta).__name__}")
-            return meta, "\n".join(lines[i + 1 :]), i + 2
-    raise ValueError(f"{rel}:1: front matter opened with '---' is never closed")
-
-
-def _url_for(rel: str) -> str:
-    stem = rel[:-3] if rel.endswith(".md") else rel
-    if stem in ("_index", "index"):
-        return "/"
-    for leaf in ("/_index", "/index"):
-        if stem.endswith(leaf):
-            stem = stem[: -len(leaf)]
-    return f"/{stem}/"
-
-
-def build_site(site: Path, output: Path | None = None) -> BuildReport:
-    content = site / "content"
-    out_dir = output if output is not None else site / "public"
-    report = BuildReport(output_dir=out_dir)
-
-    # discover
-    files = sorted(p for p in content.rglob("*.md") if p.is_file()) if content.is_dir() else []
-
-    # parse
-    pages: list[SourcePage] = []
-    for path in files:
-        rel = path.relative_to(content).as_posix()
+                html = templates.render(page, number)
+            except TemplateError as exc:
+                res.errors.append(str(exc))
+                continue
+            t1 = time.perf_counter()
+            refs = bengal_native.extract_assets(html)
+            t2 = time.perf_counter()
+            t_tpl += t1 - t0
+            t_assets += t2 - t1
+            path = pager_output_path(page, number)
+            writer.write(path, html)
+            res.pages += 1
+            if refs:
+                res.assets.append((path, [(r.url, r.is_external) for r in refs]))
+            if progress is not None and i % 64 == 63:
+                progress(64)
+    finally:
+        t3 = time.perf_counter()
         try:
-            text = path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            report.errors.append(f"{rel}: not valid UTF-8 (byte {exc.start}); save it as UTF-8")
-            continue
+            writer.close()
+        except OSError as exc:
+            res.errors.append(f"writing output: {exc}")
+        stats = writer.stats()
+        res.written = int(stats["files_written"])
+        res.skipped = int(stats["skipped_identical"])
+        res.seconds["write (wait)"] = time.perf_counter() - t3
+        res.seconds["write (busy)"] = float(stats["seconds_busy"])
+    res.seconds["templates"] = t_tpl
+    res.seconds["asset extraction"] = t_assets
+    res.warnings.extend(templates.warnings)
+    templates.warnings.clear()
+    return res
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        return os.cpu_count() or 1
+
+
+def _gil_enabled() -> bool:
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else bool(check())
+
+
+def run_chunks(workers: int, report: Callable[[int, int], None] | None) -> list[ShardResult]:
+    """Render all jobs with `workers` processes (threads on a free-threaded Python). Jobs are
+    dealt round-robin into chunks; the chunk boundaries never change what a page contains."""
+    global _TEMPLATES
+    total = len(_W["jobs"])
+    done = 0
+    if workers <= 1:
+        _W["chunks"] = 1
+
+        def tick(n: int) -> None:
+            nonlocal done
+            done += n
+            if report is not None:
+                report(done, total)
+
+        _W["inline_progress"] = tick
         try:
-            meta, body, body_line = split_front_matter(text, rel)
-        except ValueError as exc:
-            report.errors.append(str(exc))
-            continue
-        pages.append(SourcePage(path, rel, meta, body, body_line))
+            return [_render_chunk(0)]
+        finally:
+            _TEMPLATES = None
+    chunks = workers * 4
+    _W["chunks"] = chunks
+    results: list[ShardResult] = []
+    if not _gil_enabled():
+        from concurrent.futures import ThreadPoolExecutor
 
-    # assemble: the cross-reference index
-    # Keys in priority order (first add wins): content paths, ids, file stems, titles.
-    index = bengal_native.XrefIndex()
-    entries = [
-        (p, _url_for(p.rel), str(p.meta.get("title") or Path(p.rel).stem)) for p in pages
-    ]
-    for page, url, title in entries:
-        index.add(bengal_native.XrefIndex.normalize_path(page.rel), url, title)
-    for page, url, title in entries:
-        if page.meta.get("id"):
-            index.add(f"id:{page.meta['id']}", url, title)
-    for page, url, title in entries:
-        index.add(Path(page.rel).stem, url, title)
-    for _page, url, title in entries:
-        index.add(title, url, title)
+        with ThreadPoolExecutor(workers) as ex:
+            return list(ex.map(_render_chunk, range(chunks)))
+    # No oneTBB worker thread may be alive across fork() (shared/NOTES.md).
+    bengal_native.release_worker_threads()
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers) as pool:
+        for i, res in enumerate(pool.imap(_render_chunk, range(chunks))):
+            results.append(res)
+            done += res.pages
+            if report is not None:
+                report(min(done, total), total)
+            _ = i
+    return results
 
-    # render Markdown (native, parallel, GIL released)
-    results = bengal_native.render_markdown_batch([p.body for p in pages], xref_index=index)
 
-    # wrap + write
-    for page, res in zip(pages, results):
-        for w in res.warnings:
-            line = w.line + page.body_line - 1 if w.line else 0
-            report.warnings.append(f"{page.rel}:{line}: {w.message}" if line else f"{page.rel}: {w.message}")
-        title = str(page.meta.get("title") or (res.toc[0].text if res.toc else Path(page.rel).stem))
-        toc = ""
-        if len(res.toc) > 1:
-            items = "".join(
-                f'<li><a href="#{html.escape(e.id)}">{html.escape(e.text)}</a></li>' for e in res.toc
-            )
-            toc = f'<nav class="toc"><ul>{items}</ul></nav>\n'
-        doc = PAGE_TEMPLATE.format(title=html.escape(title), toc=toc, body=res.html)
-        target = out_dir / _url_for(page.rel).strip("/") / "index.html"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-        tmp.write_text(doc, encoding="utf-8")
-        os.replace(tmp, target)
-        report.pages += 1
-    return report
+# ---- the build ------------------------------------------------------------------------------
+
+
+def build(root: Path, options: BuildOptions | None = None) -> BuildResult:
+    """Build the site in `root`. Raises ConfigError for configuration problems; everything
+    about content and templates is collected in the result (errors, warnings)."""
+    opts = options or BuildOptions()
+    root = root.resolve()
+    overrides: dict[str, dict[str, Any]] = {}
+    if opts.drafts is not None:
+        overrides.setdefault("build", {})["drafts"] = opts.drafts
+    if opts.baseurl:
+        overrides.setdefault("site", {})["baseurl"] = opts.baseurl
+    t_start = time.perf_counter()
+    config = load_config(root, overrides=overrides)
+    out_dir = opts.output.resolve() if opts.output else config.output_dir
+    result = BuildResult(output_dir=out_dir)
+    result.timings["config"] = time.perf_counter() - t_start
+    result.warnings.extend(config.warnings)
+    if out_dir == root or out_dir in root.parents:
+        raise BuildError(f"output directory {out_dir} contains the site; choose another")
+
+    if opts.clean and out_dir.exists():
+        with _stage(result, "clean"):
+            clean_output(out_dir)
+
+    with _stage(result, "discover", opts.progress):
+        tree = discover(root)
+    with _stage(result, "parse", opts.progress):
+        sources, parse_errors = parse_sources(tree)
+    result.errors.extend(str(e) for e in parse_errors)
+    with _stage(result, "data", opts.progress):
+        data, data_errors = load_data(root, tree)
+    result.errors.extend(data_errors)
+
+    with _stage(result, "assemble", opts.progress):
+        asm: Assembly = assemble(config, sources, data)
+        site = asm.site
+    result.errors.extend(str(e) for e in asm.errors)
+    result.warnings.extend(asm.warnings)
+
+    with _stage(result, "markdown", opts.progress):
+        md = render_markdown_stage(site, asm.xref_index, config, asm.ambiguous_keys)
+    for file, line, text in md.warnings:
+        result.warnings.append(str(Message(file, line, text)))
+    for file, line, text in md.broken:
+        (result.errors if opts.strict else result.warnings).append(str(Message(file, line, text)))
+
+    fingerprint = bool(config.build["fingerprint_assets"])
+    with _stage(result, "asset plan"):
+        plan = plan_assets(root, tree, fingerprint)
+
+    def ref(key: str) -> str:
+        """Template helper: the URL of a page by xref key, like [[key]] or [[key#anchor]]."""
+        path, _, anchor = key.partition("#")
+        hit = asm.xref_index.lookup(path) if path else None
+        if hit is None:
+            raise TemplateError(f"ref({key!r}): no page answers to {path!r}")
+        url = str(hit[0])
+        return f"{url}#{bengal_native.slugify(anchor)}" if anchor else url
+
+    base_path = site.baseurl.split("://", 1)[-1].partition("/")[2]
+
+    def asset_url(rel: str) -> str:
+        out = plan.outputs.get(rel.lstrip("/"))
+        if out is None:
+            raise TemplateError(f"asset_url({rel!r}): no such file under assets/")
+        return "/" + (base_path + out if base_path else out)
+
+    cache_dir = root / STATE_DIR / "jinja"
+    workers = opts.workers if opts.workers is not None else int(config.build["workers"])
+    if workers <= 0:
+        workers = _cpu_count()
+    jobs = render_jobs(site, int(config.pagination["per_page"]))
+    workers = max(1, min(workers, len(jobs) // 50 or 1))
+    result.workers = workers
+    _W.clear()
+    _W.update(
+        jobs=jobs,
+        out_dir=out_dir,
+        templates_factory=lambda: Templates(root, site, config, cache_dir, ref, asset_url),
+    )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BuildError(f"cannot create output directory {out_dir}: {exc.strerror}") from None
+    progress = opts.progress
+    if progress is not None:
+        progress("rendering pages", 0, len(jobs))
+    with _stage(result, "render+write"):
+        shard_results = run_chunks(
+            workers, (lambda d, t: progress("rendering pages", d, t)) if progress else None
+        )
+    _W.clear()
+    asset_refs: list[tuple[str, list[tuple[str, bool]]]] = []
+    for sr in shard_results:
+        result.pages += sr.pages
+        result.written += sr.written
+        result.skipped_identical += sr.skipped
+        result.errors.extend(sr.errors)
+        result.warnings.extend(w for w in sr.warnings if w not in result.warnings)
+        asset_refs.extend(sr.assets)
+        for k, v in sr.seconds.items():
+            result.cpu[k] = result.cpu.get(k, 0.0) + v
+
+    with _stage(result, "static files", opts.progress):
+        copied, copy_errors = copy_files(root, tree, site, plan, out_dir)
+    result.errors.extend(copy_errors)
+
+    with _stage(result, "site-wide", opts.progress):
+        files: dict[str, bytes] = {
+            "sitemap.xml": outputs.sitemap(site),
+            "search.json": outputs.search_index(site),
+        }
+        files.update(outputs.feeds(site))
+        alias_files, alias_errors = outputs.aliases(site)
+        files.update(alias_files)
+        result.errors.extend(alias_errors)
+        if "robots.txt" not in tree.static:
+            files["robots.txt"] = outputs.robots(site)
+        writer = bengal_native.OutputWriter(str(out_dir), max_buffer_mb=64, threads=1)
+        with writer:
+            for path, blob in sorted(files.items()):
+                writer.write(path, blob)
+        st = writer.stats()
+        result.written += int(st["files_written"])
+        result.skipped_identical += int(st["skipped_identical"])
+    # After every file is in place: feeds and sitemap are link targets too.
+    with _stage(result, "asset check"):
+        result.warnings.extend(check_local_assets(asset_refs, out_dir, site))
+
+    result.files = result.pages + copied + len(files)
+    result.timings["total"] = time.perf_counter() - t_start
+    return result
+
+
+def check_local_assets(
+    refs: list[tuple[str, list[tuple[str, bool]]]], out_dir: Path, site: Site
+) -> list[str]:
+    """Warn about local references (images, scripts, styles) that name no output file."""
+    from urllib.parse import unquote, urlparse
+
+    base_path = urlparse(site.baseurl).path or "/"
+    warnings: list[str] = []
+    exists_cache: dict[str, bool] = {}
+    for page_path, items in sorted(refs):
+        for url, external in items:
+            if external:
+                continue
+            path = unquote(url.split("#", 1)[0].split("?", 1)[0])
+            if not path:
+                continue
+            if path.startswith("/"):
+                if not path.startswith(base_path):
+                    continue
+                target = path[len(base_path) :]
+            else:
+                target = os_path_join(page_path.rpartition("/")[0], path)
+            if target.endswith("/") or target == "":
+                target += "index.html"
+            ok = exists_cache.get(target)
+            if ok is None:
+                ok = exists_cache[target] = (out_dir / target).is_file()
+            if not ok:
+                page = site.page_by_url.get(page_path)
+                who = page.source if page is not None and page.source else page_path
+                warnings.append(f"{who}: references {url}, which is not in the output")
+    return warnings
+
+
+def os_path_join(base: str, rel: str) -> str:
+    import posixpath
+
+    return posixpath.normpath(posixpath.join(base, rel)) if base else posixpath.normpath(rel)
+
+
+def clean_output(out_dir: Path) -> None:
+    """Empty the output directory (keeping the directory itself, which a server may watch)."""
+    for entry in out_dir.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+__all__ = ["BengalError", "BuildOptions", "BuildResult", "build"]

@@ -1,46 +1,201 @@
-"""Command-line interface: argument parsing only; the work happens in bengal.build."""
+"""Command-line interface: argument parsing and reporting only; the work is in bengal.build.
+
+Exit codes: 0 success, 1 content or build errors, 2 usage or configuration errors.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 from pathlib import Path
 
 from bengal import __version__
+from bengal.errors import BengalError, BuildError, ConfigError
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bengal", description="A fast static site generator.")
     p.add_argument("--version", action="version", version=f"bengal {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
     b = sub.add_parser("build", help="build a site into its output directory")
     b.add_argument("site", nargs="?", default=".", help="site directory (default: .)")
-    b.add_argument("--output", "-o", help="output directory (default: SITE/public)")
-    b.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    b.add_argument("--drafts", action="store_true", default=None, help="include draft pages")
+    b.add_argument("--baseurl", help="override [site] baseurl")
+    b.add_argument("-o", "--output", help="output directory (default: [build] output_dir)")
+    b.add_argument("--clean", action="store_true", help="empty the output directory first")
+    b.add_argument("--strict", action="store_true", help="treat broken references as errors")
+    b.add_argument("--workers", type=int, help="template rendering processes (default: cores)")
+    b.add_argument("--stats", action="store_true", help="print the time spent in each stage")
+    b.add_argument("--profile-out", metavar="FILE", help="write a cProfile profile of the build")
+    g = b.add_mutually_exclusive_group()
+    g.add_argument("-v", "--verbose", action="store_true", help="print every warning in full")
+    g.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+
+    n = sub.add_parser("new", help="create something new")
+    nsub = n.add_subparsers(dest="what", metavar="WHAT")
+    ns = nsub.add_parser("site", help="scaffold a new site that builds at once")
+    ns.add_argument("name", help="directory to create")
+
+    c = sub.add_parser("clean", help="remove the output directory and build caches")
+    c.add_argument("site", nargs="?", default=".", help="site directory (default: .)")
     return p
+
+
+def _err(msg: str) -> None:
+    print(f"error: {msg}", file=sys.stderr)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from bengal.build import BuildOptions, build
+
+    site = Path(args.site)
+    if not site.is_dir():
+        _err(f"site directory not found: {site}")
+        return 2
+    if args.workers is not None and args.workers < 1:
+        _err("--workers must be at least 1")
+        return 2
+    from bengal.progress import Progress
+
+    progress = Progress(enabled=not args.quiet)
+    opts = BuildOptions(
+        progress=progress,
+        drafts=args.drafts,
+        baseurl=args.baseurl,
+        output=Path(args.output) if args.output else None,
+        clean=args.clean,
+        strict=args.strict,
+        workers=args.workers,
+    )
+    try:
+        if args.profile_out:
+            import cProfile
+
+            prof = cProfile.Profile()
+            result = prof.runcall(build, site, opts)
+            prof.dump_stats(args.profile_out)
+        else:
+            result = build(site, opts)
+    except ConfigError as exc:
+        progress.close()
+        _err(str(exc))
+        return 2
+    except BuildError as exc:
+        progress.close()
+        _err(str(exc))
+        return 1
+    except BengalError as exc:
+        progress.close()
+        _err(str(exc))
+        return 1
+    progress.close()
+
+    if not args.quiet:
+        limit = None if args.verbose else 50
+        for w in result.warnings[:limit]:
+            print(f"warning: {w}", file=sys.stderr)
+        if limit is not None and len(result.warnings) > limit:
+            print(
+                f"warning: ... and {len(result.warnings) - limit} more (use -v to see all)",
+                file=sys.stderr,
+            )
+    for e in result.errors:
+        _err(e)
+    if args.stats:
+        print(format_stats(result))
+    if not args.quiet:
+        total = result.timings.get("total", 0.0)
+        print(
+            f"built {result.pages} pages ({result.files} files) into {result.output_dir} "
+            f"in {total * 1000:.0f} ms"
+            + (f" with {result.workers} workers" if result.workers > 1 else "")
+        )
+    if result.errors:
+        print(
+            f"{len(result.errors)} error(s), {len(result.warnings)} warning(s); the pages "
+            "without errors were built",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def format_stats(result: object) -> str:
+    timings: dict[str, float] = getattr(result, "timings", {})
+    cpu: dict[str, float] = getattr(result, "cpu", {})
+    total = timings.get("total", 0.0) or 1e-9
+    lines = ["stage                 ms      share", "-" * 36]
+    for name, sec in timings.items():
+        if name == "total":
+            continue
+        lines.append(f"{name:<18}{sec * 1000:>8.1f}  {100 * sec / total:>6.1f}%")
+    lines.append(f"{'total':<18}{total * 1000:>8.1f}")
+    if cpu:
+        lines.append("")
+        lines.append("inside render+write (seconds summed over workers)")
+        for name, sec in cpu.items():
+            lines.append(f"  {name:<20}{sec * 1000:>8.1f} ms")
+    return "\n".join(lines)
+
+
+def cmd_new_site(args: argparse.Namespace) -> int:
+    from bengal.scaffold import create_site
+
+    target = Path(args.name)
+    if target.exists() and any(target.iterdir()):
+        _err(f"{target} exists and is not empty; choose a new directory")
+        return 2
+    create_site(target)
+    print(f"created a new site in {target}\nnext: bengal build {target}")
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from bengal.build import STATE_DIR
+    from bengal.config import load_config
+
+    site = Path(args.site)
+    try:
+        config = load_config(site.resolve())
+    except ConfigError as exc:
+        _err(str(exc))
+        return 2
+    removed = []
+    for path in (config.output_dir, site.resolve() / STATE_DIR):
+        if path.exists():
+            shutil.rmtree(path)
+            removed.append(str(path))
+    print("removed " + ", ".join(removed) if removed else "nothing to clean")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help/--version
+        return int(exc.code or 0)
     if args.command is None:
         parser.print_help()
         return 2
-    if args.command == "build":
-        from bengal.build import build_site
-
-        site = Path(args.site)
-        if not site.is_dir():
-            print(f"bengal: site directory not found: {site}", file=sys.stderr)
-            return 2
-        out = Path(args.output) if args.output else None
-        report = build_site(site, out)
-        for w in report.warnings:
-            print(f"warning: {w}", file=sys.stderr)
-        for e in report.errors:
-            print(f"error: {e}", file=sys.stderr)
-        if not args.quiet:
-            print(f"built {report.pages} pages into {report.output_dir}")
-        return 1 if report.errors else 0
-    parser.error(f"unknown command {args.command}")
+    try:
+        if args.command == "build":
+            return cmd_build(args)
+        if args.command == "new":
+            if args.what != "site":
+                _err("say what to create: bengal new site NAME")
+                return 2
+            return cmd_new_site(args)
+        if args.command == "clean":
+            return cmd_clean(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os._exit(main())

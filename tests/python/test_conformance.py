@@ -27,7 +27,8 @@ COMMONMARK_KNOWN_FAILURES = {
     173: "spec 0.31 added <textarea> to HTML block condition 1; md4c 0.4.8 does not know it",
     356: "spec 0.31 counts Unicode symbols (Sc, Sm, So) as punctuation for emphasis; md4c 0.4.8 "
     "only counts Unicode punctuation (P*)",
-    627: "spec 0.31 changed the HTML comment rule ('--' allowed inside); md4c 0.4.8 uses the old rule",
+    627: "spec 0.31 changed the HTML comment rule ('--' allowed inside); md4c 0.4.8 uses the "
+    "old rule",
     628: "spec 0.31 accepts <!--> and <!---> as comments; md4c 0.4.8 uses the old rule",
 }
 GFM_KNOWN_FAILURES = {

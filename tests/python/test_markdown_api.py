@@ -68,22 +68,36 @@ def test_same_page_anchor() -> None:
 
 def test_unresolved_xref_is_rendered_and_reported() -> None:
     r = bn.render_markdown('a\n\nb [[ghost|the "ghost" & co]] c\n', xref_index=make_index())
-    assert '<span class="broken-ref" data-ref="ghost">the &quot;ghost&quot; &amp; co</span>' in r.html
+    assert (
+        '<span class="broken-ref" data-ref="ghost">the &quot;ghost&quot; &amp; co</span>' in r.html
+    )
     (x,) = r.xrefs
     assert (x.target, x.resolved, x.line, x.url) == ("ghost", False, 3, "")
 
 
 def test_xrefs_inside_code_are_left_alone() -> None:
-    r = bn.render_markdown("`[[docs/setup]]`\n\n```\n[[docs/setup]]\n```\n", xref_index=make_index())
+    r = bn.render_markdown(
+        "`[[docs/setup]]`\n\n```\n[[docs/setup]]\n```\n", xref_index=make_index()
+    )
     assert r.xrefs == []
     assert "<code>[[docs/setup]]</code>" in r.html
     assert "<pre><code>[[docs/setup]]\n</code></pre>" in r.html
 
 
 def test_heading_ids_duplicates_and_custom() -> None:
-    src = "# Intro\n## Intro\n## Intro\n## Setup {#custom-setup}\n## `code {#x}`\n## Fish &amp; Chips\n"
+    src = (
+        "# Intro\n## Intro\n## Intro\n## Setup {#custom-setup}\n## `code {#x}`\n"
+        "## Fish &amp; Chips\n"
+    )
     r = bn.render_markdown(src)
-    assert [e.id for e in r.toc] == ["intro", "intro-1", "intro-2", "custom-setup", "code-x", "fish-chips"]
+    assert [e.id for e in r.toc] == [
+        "intro",
+        "intro-1",
+        "intro-2",
+        "custom-setup",
+        "code-x",
+        "fish-chips",
+    ]
     assert r.toc[3].text == "Setup"
     assert '<h2 id="custom-setup">Setup</h2>' in r.html
     assert r.toc[5].text == "Fish & Chips"
@@ -128,7 +142,9 @@ def test_fenced_code_escaping() -> None:
 
 def test_raw_html_switch() -> None:
     assert bn.render_markdown("<b>x</b>\n").html == "<p><b>x</b></p>\n"
-    assert bn.render_markdown("<b>x</b>\n", unsafe_html=False).html == "<p>&lt;b&gt;x&lt;/b&gt;</p>\n"
+    assert (
+        bn.render_markdown("<b>x</b>\n", unsafe_html=False).html == "<p>&lt;b&gt;x&lt;/b&gt;</p>\n"
+    )
 
 
 def test_bytes_and_invalid_utf8() -> None:
@@ -150,10 +166,12 @@ def test_type_error_for_other_inputs() -> None:
 
 
 def test_batch_equals_sequential() -> None:
-    docs = [f"# Page {i}\n\n[[docs/setup]] [[x{i}]]\n\n```{{note}}\nn{i}\n```\n" for i in range(200)]
+    docs = [
+        f"# Page {i}\n\n[[docs/setup]] [[x{i}]]\n\n```{{note}}\nn{i}\n```\n" for i in range(200)
+    ]
     ix = make_index()
     batch = bn.render_markdown_batch(docs, xref_index=ix)
-    for doc, b in zip(docs, batch):
+    for doc, b in zip(docs, batch, strict=False):
         s = bn.render_markdown(doc, xref_index=ix)
         assert (b.html, [tuple(e) for e in b.toc], b.images) == (
             s.html,

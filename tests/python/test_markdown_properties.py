@@ -12,7 +12,8 @@ import bengal_native as bn
 
 # Markdown-ish alphabet: the characters that steer the parser, plus text and Unicode.
 MD_CHARS = st.sampled_from(
-    list("#*_`~[]()<>!|\\-+=:{}.&;\n \t") + ["[[", "]]", "```", "{note}", "{#id}", "&amp;", "é", "日", "\x00"]
+    list("#*_`~[]()<>!|\\-+=:{}.&;\n \t")
+    + ["[[", "]]", "```", "{note}", "{#id}", "&amp;", "é", "日", "\x00"]
 )
 markdownish = st.lists(st.one_of(MD_CHARS, st.text(max_size=5)), max_size=80).map("".join)
 
@@ -68,7 +69,7 @@ def test_batch_equals_sequential(docs: list[str]) -> None:
     ix = _index()
     batch = bn.render_markdown_batch(docs, xref_index=ix)
     assert len(batch) == len(docs)
-    for doc, b in zip(docs, batch):
+    for doc, b in zip(docs, batch, strict=False):
         s = bn.render_markdown(doc, xref_index=ix)
         assert b.html == s.html
         assert [tuple(e) for e in b.toc] == [tuple(e) for e in s.toc]

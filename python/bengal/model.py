@@ -1,0 +1,203 @@
+"""The content model: Site, Section, Page, Term. Data only; no I/O.
+
+Templates see these objects, so their attribute names are the template API (docs/content/
+templates.md). Derived values (URLs, neighbours, terms) are filled during assembly; rendered
+values (content, toc, summary) after the Markdown stage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+
+from bengal.frontmatter import FrontMatter
+
+
+@dataclass(eq=False)
+class Term:
+    taxonomy: str  # plural name, e.g. "tags"
+    name: str
+    slug: str
+    url: str = ""
+    pages: list[Page] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.pages)
+
+
+@dataclass(eq=False)
+class Page:
+    """A content page. kind: "page" (regular), "section", "home", "term", "terms", "404"."""
+
+    source: str  # content-relative path ("docs/setup.md"); "" for generated pages
+    kind: str
+    fm: FrontMatter
+    body: str = ""
+    body_line: int = 1
+    title: str = ""
+    url: str = ""  # site-relative URL path, "/docs/setup/"
+    permalink: str = ""  # absolute URL with baseurl
+    output_path: str = ""  # output-relative file path, "docs/setup/index.html"
+    section: Section | None = None
+    bundle_dir: str | None = None  # leaf bundle: content-relative directory with resources
+    content: Markup = field(default_factory=lambda: Markup(""))
+    toc: list[tuple[int, str, str]] = field(default_factory=list)
+    anchors: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    word_count: int = 0
+    summary: Markup = field(default_factory=lambda: Markup(""))
+    prev: Page | None = None  # neighbours within the section, in the section's order
+    next: Page | None = None
+    terms: dict[str, list[Term]] = field(default_factory=dict)
+    # for term / terms pages
+    term: Term | None = None
+    taxonomy: str = ""
+    list_pages: list[Page] = field(default_factory=list)
+
+    # Front matter, exposed directly for templates.
+    @property
+    def date(self) -> dt.datetime | None:
+        return self.fm.date
+
+    @property
+    def lastmod(self) -> dt.datetime | None:
+        return self.fm.lastmod or self.fm.date
+
+    @property
+    def draft(self) -> bool:
+        return self.fm.draft
+
+    @property
+    def weight(self) -> int:
+        return self.fm.weight
+
+    @property
+    def description(self) -> str:
+        return self.fm.description or ""
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.fm.params
+
+    @property
+    def type(self) -> str:
+        if self.fm.type:
+            return self.fm.type
+        if self.source and "/" in self.source:
+            return self.source.split("/", 1)[0]
+        return "page"
+
+    @property
+    def tags(self) -> list[Term]:
+        return self.terms.get("tags", [])
+
+    @property
+    def categories(self) -> list[Term]:
+        return self.terms.get("categories", [])
+
+    @property
+    def reading_time(self) -> int:
+        return max(1, round(self.word_count / 220))
+
+    @property
+    def is_home(self) -> bool:
+        return self.kind == "home"
+
+    @property
+    def is_section(self) -> bool:
+        return self.kind in ("section", "home")
+
+    @property
+    def show_toc(self) -> bool:
+        return self.fm.toc and len(self.toc) > 1
+
+    @property
+    def ancestors(self) -> list[Section]:
+        """Sections from the home down to this page's own section (breadcrumbs)."""
+        chain: list[Section] = []
+        s = self.section
+        while s is not None:
+            chain.append(s)
+            s = s.parent
+        chain.reverse()
+        return chain
+
+    def __repr__(self) -> str:
+        return f"<Page {self.kind} {self.source or self.url}>"
+
+
+@dataclass(eq=False)
+class Section:
+    path: str  # content-relative directory, "" for the home section
+    title: str = ""
+    parent: Section | None = None
+    index: Page | None = None  # the _index.md page (or a generated one)
+    pages: list[Page] = field(default_factory=list)  # regular pages, sorted
+    subsections: list[Section] = field(default_factory=list)
+    cascade: dict[str, Any] = field(default_factory=dict)  # merged, nearer wins
+
+    @property
+    def url(self) -> str:
+        return self.index.url if self.index else "/"
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1] if self.path else ""
+
+    @property
+    def depth(self) -> int:
+        return 0 if not self.path else self.path.count("/") + 1
+
+    def walk_pages(self) -> list[Page]:
+        """Regular pages of this section and every subsection, in tree order."""
+        out = list(self.pages)
+        for sub in self.subsections:
+            out.extend(sub.walk_pages())
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Section {self.path or '/'}>"
+
+
+@dataclass
+class MenuItem:
+    name: str
+    url: str
+    weight: int
+    identifier: str
+    parent: str = ""
+    children: list[MenuItem] = field(default_factory=list)
+    page: Page | None = None
+
+    def is_active(self, page: Page) -> bool:
+        """True on the item's own page and, for section links, anywhere below it."""
+        if self.url == page.url:
+            return True
+        return self.url != "/" and page.url.startswith(self.url) and self.url.endswith("/")
+
+
+@dataclass
+class Site:
+    title: str
+    baseurl: str
+    language: str
+    description: str
+    author: str
+    params: dict[str, Any]
+    data: dict[str, Any]
+    home: Section | None = None
+    sections: dict[str, Section] = field(default_factory=dict)  # path -> Section
+    pages: list[Page] = field(default_factory=list)  # every content page (regular + sections)
+    regular_pages: list[Page] = field(default_factory=list)
+    page_by_path: dict[str, Page] = field(default_factory=dict)  # content path -> Page
+    page_by_url: dict[str, Page] = field(default_factory=dict)
+    taxonomies: dict[str, dict[str, Term]] = field(default_factory=dict)  # plural -> slug -> Term
+    menus: dict[str, list[MenuItem]] = field(default_factory=dict)
+    build_date: dt.datetime | None = None  # newest page date (never the wall clock)
+
+    def get_page(self, path: str) -> Page | None:
+        return self.page_by_path.get(path)

@@ -1,0 +1,413 @@
+"""Rendering: Markdown bodies -> HTML (native batch), and pages -> full HTML documents (Jinja2).
+
+Markdown: every content page's body goes through `bengal_native.render_markdown_batch` in one
+call (parallel, GIL released). Templates: a Jinja2 environment with autoescape and a bytecode
+cache; the site's templates/ directory overrides the theme's.
+"""
+
+from __future__ import annotations
+
+import html as html_module
+import math
+import posixpath
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+
+import bengal_native
+from bengal.config import Config
+from bengal.errors import TemplateError
+from bengal.model import Page, Site
+
+THEME_DIR = Path(__file__).resolve().parent / "theme"
+
+_MORE = "<!--more-->"
+_FIRST_P = re.compile(r"<p>(.*?)</p>", re.S)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def plain_text(html: str) -> str:
+    """Tags stripped, whitespace folded, character references decoded."""
+    return html_module.unescape(" ".join(_TAGS.sub("", html).split()))
+
+
+SUMMARY_WORDS = 70
+
+
+@dataclass
+class MarkdownReport:
+    warnings: list[tuple[str, int, str]] = field(default_factory=list)  # file, line, message
+    broken: list[tuple[str, int, str]] = field(default_factory=list)
+
+
+def render_markdown_stage(
+    site: Site,
+    index: bengal_native.XrefIndex,
+    config: Config,
+    ambiguous: dict[str, list[str]],
+) -> MarkdownReport:
+    report = MarkdownReport()
+    todo = [p for p in site.pages if p.source]
+    from urllib.parse import urlparse
+
+    base_path = urlparse(site.baseurl).path or "/"
+    results = bengal_native.render_markdown_batch(
+        [p.body for p in todo],
+        xref_index=index,
+        unsafe_html=bool(config.markdown["raw_html"]),
+        url_prefix=base_path.rstrip("/"),
+    )
+    toc_min = int(config.markdown["toc_min"])
+    toc_max = int(config.markdown["toc_depth"])
+    for page, res in zip(todo, results, strict=False):
+        html = res.html
+        # A body that opens with "# <page title>" repeats the title the template shows; drop it.
+        toc0 = res.toc[0] if res.toc else None
+        if (
+            html.startswith("<h1")
+            and toc0 is not None
+            and toc0.level == 1
+            and toc0.text == page.title
+        ):
+            html = html[html.index("</h1>\n") + 6 :]
+        page.content = Markup(html)
+        toc = [(e.level, e.id, e.text) for e in res.toc]
+        page.anchors = [t[1] for t in toc]
+        page.toc = [t for t in toc if toc_min <= t[0] <= toc_max]
+        page.images = list(res.images)
+        page.word_count = res.words
+        page.summary = summarize(page, html)
+        offset = page.body_line - 1
+        for w in res.warnings:
+            line = w.line + offset if w.line else 0
+            if w.message.startswith("unresolved cross-reference"):
+                report.broken.append((page.source, line, w.message))
+            else:
+                report.warnings.append((page.source, line, w.message))
+        for x in res.xrefs:
+            if not x.resolved:
+                continue
+            key = x.target.split("#", 1)[0].strip()
+            folded = key.casefold()
+            owners = ambiguous.get(folded)
+            if owners and bengal_native.XrefIndex.normalize_path(key) not in index:
+                report.warnings.append(
+                    (
+                        page.source,
+                        x.line + offset,
+                        f"[[{x.target}]] is ambiguous: {', '.join(owners)} all answer to "
+                        f"'{key}'; it links to {owners[0]} (write the full path to choose)",
+                    )
+                )
+    # Cross-page anchors can be checked now that every page's headings are known.
+    for page, res in zip(todo, results, strict=False):
+        for x in res.xrefs:
+            if not x.resolved or "#" not in x.url or x.url.startswith("#"):
+                continue
+            url, _, frag = x.url.partition("#")
+            target = site.page_by_url.get(_output_path_of(url, site))
+            if target is not None and frag not in target.anchors:
+                report.broken.append(
+                    (
+                        page.source,
+                        x.line + page.body_line - 1,
+                        f"[[{x.target}]]: {target.source or target.url} has no heading '#{frag}'",
+                    )
+                )
+    return report
+
+
+def _output_path_of(url: str, site: Site) -> str:
+    from urllib.parse import urlparse
+
+    base = urlparse(site.baseurl).path or "/"
+    path = url[len(base) - 1 :] if url.startswith(base) else url
+    if path.endswith("/"):
+        return path.lstrip("/") + "index.html"
+    return path.lstrip("/")
+
+
+def summarize(page: Page, html: str) -> Markup:
+    """Front matter summary, else the content before <!--more-->, else the first paragraph
+    (at most SUMMARY_WORDS words). Always plain text: a summary is shown on other pages, where
+    the page's relative links and #anchors would not resolve."""
+    if page.fm.summary:
+        return escape(page.fm.summary)
+    cut = html.find(_MORE)
+    if cut >= 0:
+        return escape(plain_text(html[:cut]))
+    m = _FIRST_P.search(html)
+    if m:
+        words = plain_text(m.group(1)).split(" ")
+        text = " ".join(words[:SUMMARY_WORDS]) + (" …" if len(words) > SUMMARY_WORDS else "")
+        return escape(text)
+    if page.fm.description:
+        return escape(page.fm.description)
+    return Markup("")
+
+
+# ---- templates ------------------------------------------------------------------------------
+
+
+@dataclass
+class Paginator:
+    items: list[Page]
+    number: int  # 1-based
+    total: int
+    per_page: int
+    base_url: str
+    total_items: int
+
+    @property
+    def has_prev(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.total
+
+    def url_for(self, n: int) -> str:
+        return self.base_url if n == 1 else f"{self.base_url}page/{n}/"
+
+    @property
+    def prev_url(self) -> str:
+        return self.url_for(self.number - 1) if self.has_prev else ""
+
+    @property
+    def next_url(self) -> str:
+        return self.url_for(self.number + 1) if self.has_next else ""
+
+    @property
+    def pages(self) -> list[tuple[int, str]]:
+        return [(n, self.url_for(n)) for n in range(1, self.total + 1)]
+
+
+def pager_count(page: Page, per_page: int) -> int:
+    if page.kind not in ("home", "section", "term"):
+        return 1
+    return max(1, math.ceil(len(page.list_pages) / per_page))
+
+
+def paginator_for(page: Page, number: int, per_page: int) -> Paginator | None:
+    if page.kind not in ("home", "section", "term"):
+        return None
+    items = page.list_pages
+    total = max(1, math.ceil(len(items) / per_page))
+    start = (number - 1) * per_page
+    return Paginator(
+        items=items[start : start + per_page],
+        number=number,
+        total=total,
+        per_page=per_page,
+        base_url=page.url,
+        total_items=len(items),
+    )
+
+
+def pager_output_path(page: Page, number: int) -> str:
+    if number == 1:
+        return page.output_path
+    base = page.output_path
+    if base.endswith("index.html"):
+        base = base[: -len("index.html")]
+    else:  # ugly URLs: /section.html -> /section/page/2/
+        base = base.rsplit(".", 1)[0] + "/"
+    return f"{base}page/{number}/index.html"
+
+
+def template_candidates(page: Page) -> list[str]:
+    chosen = []
+    if page.fm.template:
+        t = page.fm.template
+        chosen.append(t if t.endswith(".html") else t + ".html")
+    kind = page.kind
+    if kind == "page":
+        return chosen + [f"{page.type}/single.html", "single.html"]
+    if kind == "section":
+        return chosen + [f"{page.type}/list.html", "section.html", "list.html"]
+    if kind == "home":
+        return chosen + ["home.html", "index.html", "list.html"]
+    if kind == "term":
+        return [f"{page.taxonomy}/term.html", "term.html", "list.html"]
+    if kind == "terms":
+        return [f"{page.taxonomy}/terms.html", "terms.html"]
+    if kind == "404":
+        return ["404.html"]
+    return chosen + ["single.html"]
+
+
+class Templates:
+    """The Jinja2 environment and the template lookup of one build (or one worker)."""
+
+    def __init__(
+        self,
+        site_root: Path,
+        site: Site,
+        config: Config,
+        cache_dir: Path | None,
+        ref: Callable[[str], str],
+        asset_url: Callable[[str], str],
+    ):
+        search = []
+        user_dir = site_root / "templates"
+        self.user_dir = user_dir
+        if user_dir.is_dir():
+            search.append(str(user_dir))
+        search.append(str(THEME_DIR / "templates"))
+        bcc = None
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            bcc = jinja2.FileSystemBytecodeCache(str(cache_dir))
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(search),
+            autoescape=jinja2.select_autoescape(("html", "htm", "xml")),
+            bytecode_cache=bcc,
+            undefined=jinja2.ChainableUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+        self.site = site
+        self.config = config
+        self.per_page = int(config.pagination["per_page"])
+        self.env.globals.update(
+            site=site,
+            menus=site.menus,
+            config=config,
+            params=site.params,
+            url_for=self.url_for,
+            ref=ref,
+            asset_url=asset_url,
+        )
+        self.env.filters["date_format"] = _date_format
+        self.env.filters["isodate"] = lambda d: d.isoformat() if d else ""
+        self.env.filters["plain"] = plain_text
+        self.env.filters["absurl"] = self.absurl
+        self._lookup: dict[tuple[str, ...], tuple[jinja2.Template, str]] = {}
+        self._base_path = site.baseurl.split("://", 1)[-1].partition("/")[2]
+        self.warnings: list[str] = []
+        self.used: dict[str, set[str]] = {}  # output path -> template names used
+
+    def url_for(self, target: Any) -> str:
+        """A page, a section, or a site-relative path ("/about/", "css/x.css") -> link URL."""
+        if isinstance(target, Page):
+            return target.url
+        url = getattr(target, "url", None)
+        if isinstance(url, str):
+            return url
+        s = str(target)
+        if "://" in s or s.startswith(("#", "mailto:")):
+            return s
+        return "/" + posixpath.join(self._base_path, s.lstrip("/"))
+
+    def absurl(self, url: str) -> str:
+        if "://" in url:
+            return url
+        root = self.site.baseurl.split("://", 1)
+        if len(root) == 2:
+            host = root[1].split("/", 1)[0]
+            return f"{root[0]}://{host}{url if url.startswith('/') else '/' + url}"
+        return url
+
+    def select(self, page: Page) -> tuple[jinja2.Template, str]:
+        names = tuple(template_candidates(page))
+        hit = self._lookup.get(names)
+        if hit is not None:
+            return hit
+        for i, name in enumerate(names):
+            try:
+                tpl = self.env.get_template(name)
+            except jinja2.TemplateNotFound:
+                if i == 0 and page.fm.template and page.kind in ("page", "section", "home"):
+                    self.warnings.append(
+                        f"{page.source}: template '{name}' (from front matter) not found; "
+                        f"using the normal lookup ({', '.join(names[1:])})"
+                    )
+                continue
+            except jinja2.TemplateSyntaxError as exc:
+                raise TemplateError(
+                    f"syntax error: {exc.message}",
+                    template=self.display_name(exc.filename or name),
+                    line=exc.lineno,
+                ) from None
+            self._lookup[names] = (tpl, name)
+            return tpl, name
+        raise TemplateError(
+            f"no template for {page.kind} page {page.source or page.url}; looked for: "
+            + ", ".join(names)
+        )
+
+    def display_name(self, filename: str) -> str:
+        """A template file as the user knows it: templates/x.html or theme:x.html."""
+        for prefix, label in (
+            (str(self.user_dir) + "/", "templates/"),
+            (str(THEME_DIR / "templates") + "/", "theme:"),
+        ):
+            if filename.startswith(prefix):
+                return label + filename[len(prefix) :]
+        return filename
+
+    def render(self, page: Page, pager: int = 1) -> str:
+        tpl, name = self.select(page)
+        paginator = paginator_for(page, pager, self.per_page)
+        ctx = {
+            "page": page,
+            "section": page.section,
+            "content": page.content,
+            "toc": page.toc,
+            "paginator": paginator,
+        }
+        try:
+            return tpl.render(ctx)
+        except jinja2.TemplateError as exc:
+            raise self._error(exc, name, page) from None
+        except TemplateError as exc:
+            raise TemplateError(
+                f"{exc.reason} (while rendering {page.source or page.url})",
+                template=self.display_name(tpl.filename or name),
+            ) from None
+        except Exception as exc:  # a filter or helper raised: name the template and page
+            raise TemplateError(
+                f"{type(exc).__name__}: {exc} (while rendering {page.source or page.url})",
+                template=self.display_name(tpl.filename or name),
+            ) from None
+
+    def _error(self, exc: jinja2.TemplateError, name: str, page: Page) -> TemplateError:
+        line = getattr(exc, "lineno", None)
+        tname = getattr(exc, "filename", None) or name
+        what = page.source or page.url
+        if isinstance(exc, jinja2.TemplateNotFound):
+            return TemplateError(
+                f"template '{exc.name}' not found (included while rendering {what}); looked in "
+                + ", ".join(self.env.loader.searchpath),  # type: ignore[union-attr]
+                template=self.display_name(tname),
+            )
+        return TemplateError(
+            f"{type(exc).__name__}: {exc} (while rendering {what})",
+            template=self.display_name(str(tname)),
+            line=line,
+        )
+
+
+def _date_format(value: Any, fmt: str = "%B %-d, %Y") -> str:
+    if value is None:
+        return ""
+    return str(value.strftime(fmt))
+
+
+def render_jobs(site: Site, per_page: int) -> list[tuple[Page, int]]:
+    """Every output page: (page, pager number), in output-path order."""
+    jobs: list[tuple[Page, int]] = []
+    for page in site.pages:
+        for n in range(1, pager_count(page, per_page) + 1):
+            jobs.append((page, n))
+    return jobs
+
+
+def iter_shard(jobs: list[tuple[Page, int]], shard: int, shards: int) -> Iterable[tuple[Page, int]]:
+    return jobs[shard::shards]
