@@ -1,0 +1,105 @@
+"""benchmarks/bench_markdown.py runs end to end on a tiny corpus. Never asserts a speed: only that
+numbers were produced, results written, and absent peers skipped with a reason."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # benchmarks/ is a top-level directory, not an installed package
+
+from benchmarks import bench_markdown  # noqa: E402
+
+pytest.importorskip("bengal_native")
+
+
+def _run(tmp_path: Path, *extra: str) -> dict[str, Any]:
+    out = tmp_path / "results"
+    argv = ["--pages", "20", "--repeat", "1", "--out", str(out), *extra]
+    assert bench_markdown.main(argv) == 0
+    (json_file,) = out.glob("markdown-*.json")
+    (md_file,) = out.glob("markdown-*.md")
+    assert json_file.stem == md_file.stem
+    report: dict[str, Any] = json.loads(json_file.read_text("utf-8"))
+    assert md_file.read_text("utf-8") == bench_markdown.render_table(report)
+    return report
+
+
+def _assert_positive(row: dict[str, Any]) -> None:
+    assert row["mb_per_s_median"] > 0 and row["mb_per_s_best"] >= row["mb_per_s_median"]
+    assert row["ms_per_page_median"] > 0
+    assert all(s > 0 for s in row["seconds"])
+
+
+def test_runs_with_peers_absent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # None in sys.modules makes the import fail, as if the package were not installed.
+    monkeypatch.setitem(sys.modules, "mistune", None)
+    monkeypatch.setitem(sys.modules, "markdown_it", None)
+    monkeypatch.delenv("BENGAL_MD_BENCH", raising=False)
+    report = _run(
+        tmp_path, "--no-build-harness", "--harness-build-dir", str(tmp_path / "no-harness")
+    )
+    out = capsys.readouterr().out
+
+    assert report["corpus"]["documents"] >= 21 and report["corpus"]["bytes"] > 20 * 2000
+    assert report["repeat"] == 1
+    assert set(report["results"]) == {"bengal", "bengal_batch"}
+    for row in report["results"].values():
+        _assert_positive(row)
+        assert len(row["seconds"]) == 1
+        # 20 pages render in milliseconds: a round repeats the corpus to fill ~0.25 s.
+        assert row["passes_per_round"] > 1
+    assert set(report["skipped"]) == {"md_html", "mistune", "markdown_it"}
+    assert "not built" in report["skipped"]["md_html"]
+    assert "not installed" in report["skipped"]["mistune"]
+    for label in ("md4c md_html", "mistune", "markdown-it-py"):
+        assert f"skipped {label}" in out
+    verdicts = {t["name"]: t["verdict"] for t in report["targets"]}
+    assert verdicts["render_markdown (Python, 1 thread) vs md_html"] == "not measured"
+    assert verdicts["render_markdown (Python, 1 thread) vs mistune"] == "not measured"
+    batch = [v for name, v in verdicts.items() if name.startswith("render_markdown_batch")]
+    assert batch and batch[0] != "not measured"
+    assert report["machine"]["cpu_count"] >= 1 and report["machine"]["cpu_model"]
+
+
+def test_runs_every_available_peer_and_updates_docs(tmp_path: Path) -> None:
+    # The md4c harness is used when one is at hand ($BENGAL_MD_BENCH or build/bench); CMake is
+    # never run from the tests.
+    docs = tmp_path / "performance.md"
+    docs.write_text("# Performance\n\nIntro kept as is.\n", encoding="utf-8")
+    quick = ("--no-build-harness", "--min-round-seconds", "0", "--update-docs", str(docs))
+    report = _run(tmp_path, *quick)
+
+    harness_available = bool(os.environ.get("BENGAL_MD_BENCH")) or (
+        bench_markdown.DEFAULT_HARNESS_DIR / bench_markdown.HARNESS_NAME
+    ).is_file()
+    expected = {"bengal", "bengal_batch"}
+    if harness_available:
+        expected |= {"md_html", "cpp_bengal", "cpp_bengal_plain"}
+    for module, key in (("mistune", "mistune"), ("markdown_it", "markdown_it")):
+        if importlib.util.find_spec(module) is not None:
+            expected.add(key)
+    assert set(report["results"]) == expected
+    for row in report["results"].values():
+        _assert_positive(row)
+
+    text = docs.read_text("utf-8")
+    assert text.startswith("# Performance\n\nIntro kept as is.\n")
+    assert text.count("## Markdown rendering") == 1
+    assert "python -m benchmarks.bench_markdown --pages 20" in text
+    assert "| bengal_native.render_markdown (Python loop, 1 thread) |" in text
+    # A second run replaces the generated section instead of appending another one.
+    _run(tmp_path / "again", *quick)
+    again = docs.read_text("utf-8")
+    assert again.count(bench_markdown.DOCS_BEGIN) == 1
+    assert again.count("## Markdown rendering") == 1
