@@ -44,6 +44,8 @@ def char_class(cp: int) -> int:
     ch = chr(cp)
     if ch in "\t\n\v\f\r ":
         return SPACE
+    if 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF:
+        return DROP  # variation selectors only style the character before them (emoji)
     cat = unicodedata.category(ch)
     if cat == "Zs":
         return SPACE

@@ -36,14 +36,33 @@ constexpr std::array<std::uint8_t, 256> make_html_escape_table() {
 constexpr auto kHtmlEscape = make_html_escape_table();
 constexpr std::string_view kHtmlEscapes[] = {"", "&amp;", "&lt;", "&gt;", "&quot;"};
 
+// True when any byte of `w` is one of & < > " (SWAR: a byte equal to c makes (w ^ c*k) zero).
+inline bool has_html_special(std::uint64_t w) {
+    constexpr std::uint64_t k01 = 0x0101010101010101ULL, k80 = 0x8080808080808080ULL;
+    auto zero_byte = [&](std::uint64_t v) { return (v - k01) & ~v & k80; };
+    return (zero_byte(w ^ (k01 * '&')) | zero_byte(w ^ (k01 * '<')) | zero_byte(w ^ (k01 * '>')) |
+            zero_byte(w ^ (k01 * '"'))) != 0;
+}
+
 void escape_html(std::string& out, const char* s, std::size_t n) {
     std::size_t run = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::uint8_t e = kHtmlEscape[static_cast<unsigned char>(s[i])];
-        if (e == 0) continue;
-        out.append(s + run, i - run);
-        out.append(kHtmlEscapes[e]);
-        run = i + 1;
+    std::size_t i = 0;
+    while (i < n) {
+        // Skip eight clean bytes at a time; most text has nothing to escape.
+        while (i + 8 <= n) {
+            std::uint64_t w;
+            std::memcpy(&w, s + i, 8);
+            if (has_html_special(w)) break;
+            i += 8;
+        }
+        const std::size_t stop = std::min(n, i + 8);
+        for (; i < stop; ++i) {
+            const std::uint8_t e = kHtmlEscape[static_cast<unsigned char>(s[i])];
+            if (e == 0) continue;
+            out.append(s + run, i - run);
+            out.append(kHtmlEscapes[e]);
+            run = i + 1;
+        }
     }
     out.append(s + run, n - run);
 }
@@ -61,11 +80,11 @@ constexpr std::array<bool, 256> make_url_safe_table() {
 }
 constexpr auto kUrlSafe = make_url_safe_table();
 
-void escape_url(std::string& out, std::string_view s) {
+void escape_url(std::string& out, std::string_view s, bool keep_non_ascii = false) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     for (char ch : s) {
         const auto c = static_cast<unsigned char>(ch);
-        if (kUrlSafe[c]) {
+        if (kUrlSafe[c] || (keep_non_ascii && c >= 0x80)) {
             out.push_back(ch);
         } else if (c == '&') {
             out.append("&amp;");
@@ -206,27 +225,36 @@ std::size_t custom_id_suffix(std::string_view text, std::string& id) {
 struct Document {
     const char* begin = nullptr;
     std::size_t size = 0;
-    int line_base = 1;                         // line number of this document's first line
-    mutable std::vector<std::size_t> newlines;  // offsets of '\n', built on first use
-    mutable bool indexed = false;
+    // The line of this document's first line is only computed when a line number is needed:
+    // for a directive body, `origin` points at the body's first line in the enclosing document.
+    const Document* parent = nullptr;
+    const char* origin = nullptr;
+    int line_offset = 0;                       // extra lines (directive options) before `begin`
+    mutable int line_base = 0;                 // 0 until computed
+    // Line lookups come in document order, so the newline count is carried forward from the
+    // previous answer instead of indexing the whole document.
+    mutable std::size_t counted_to = 0;
+    mutable int counted_lines = 0;
+
+    int base() const {
+        if (line_base == 0) {
+            const int at = parent != nullptr ? parent->line_of(origin) : 1;
+            line_base = (at > 0 ? at : 1) + line_offset;
+        }
+        return line_base;
+    }
 
     bool contains(const char* p) const { return p >= begin && p < begin + size; }
     int line_of(const char* p) const {
         if (!contains(p)) return 0;
-        if (!indexed) {
-            const char* s = begin;
-            const char* e = begin + size;
-            while (s < e) {
-                const void* nl = std::memchr(s, '\n', static_cast<std::size_t>(e - s));
-                if (nl == nullptr) break;
-                newlines.push_back(static_cast<std::size_t>(static_cast<const char*>(nl) - begin));
-                s = static_cast<const char*>(nl) + 1;
-            }
-            indexed = true;
-        }
         const auto off = static_cast<std::size_t>(p - begin);
-        const auto before = std::lower_bound(newlines.begin(), newlines.end(), off) - newlines.begin();
-        return line_base + static_cast<int>(before);
+        if (off >= counted_to) {
+            counted_lines += static_cast<int>(std::count(begin + counted_to, begin + off, '\n'));
+        } else {  // a step back (a heading's start after its last xref): uncount the distance
+            counted_lines -= static_cast<int>(std::count(begin + off, begin + counted_to, '\n'));
+        }
+        counted_to = off;
+        return base() + counted_lines;
     }
 };
 
@@ -235,7 +263,10 @@ public:
     Renderer(const RenderOptions& opt, const XrefIndex* index, RenderResult& res)
         : opt_(opt), index_(index), res_(res), out_(&res.html) {}
 
-    void render_document(std::string_view text, int line_base, int depth);
+    // `parent`/`origin`/`line_offset` locate a nested document (a directive body) in the
+    // enclosing one for line numbers; all null/0 for the page itself.
+    void render_document(std::string_view text, const Document* parent, const char* origin,
+                         int line_offset, int depth);
 
 private:
     // md4c trampolines ----------------------------------------------------------------------
@@ -276,6 +307,22 @@ private:
     // helpers ----------------------------------------------------------------------------------
     void put(std::string_view s) { out_->append(s); }
     void put(char c) { out_->push_back(c); }
+    // A link or image URL; root-relative ones ("/x", not "//host") get the site's base path.
+    void put_local_url(std::string_view url) {
+        if (!opt_.url_prefix.empty() && url.size() >= 1 && url[0] == '/' && (url.size() == 1 || url[1] != '/'))
+            escape_url(*out_, opt_.url_prefix);
+        escape_url(*out_, url);
+    }
+    // Words = starts of runs of non-spaces. Written without a loop-carried dependency so the
+    // compiler vectorizes it: this runs over every byte of prose.
+    void count_words(const char* s, std::size_t n) {
+        if (n == 0) return;
+        const auto* u = reinterpret_cast<const unsigned char*>(s);
+        std::size_t words = (u[0] != ' ' && !in_word_) ? 1 : 0;
+        for (std::size_t i = 1; i < n; ++i) words += (u[i] != ' ') & (u[i - 1] == ' ');
+        in_word_ = u[n - 1] != ' ';
+        res_.words += words;
+    }
     void cr() {
         if (!out_->empty() && out_->back() != '\n') out_->push_back('\n');
     }
@@ -293,15 +340,46 @@ private:
     void plain(std::string_view s) {
         if (in_heading_) heading_text_.append(s);
         if (wikilink_active_) wikilink_text_.append(s);
+        if (summary_active_ && res_.summary.size() < kSummaryMaxBytes) res_.summary.append(s);
     }
+    static constexpr std::size_t kSummaryMaxBytes = 4096;
 
     void open_heading(const MD_BLOCK_H_DETAIL* d);
     void close_heading();
     void open_code(const MD_BLOCK_CODE_DETAIL* d);
     void close_code();
     void render_directive();
+    // md4c ignores [[...]] whose target is longer than 100 characters; say so instead of
+    // silently printing the brackets.
+    void check_unrecognized_xref(const char* s, std::size_t n) {
+        std::string_view chunk(s, n);
+        if (chunk.find("[[") == std::string_view::npos || doc_ == nullptr || !doc_->contains(s)) return;
+        const char* end = doc_->begin + doc_->size;
+        for (std::size_t at = chunk.find("[["); at != std::string_view::npos; at = chunk.find("[[", at + 2)) {
+            const char* open = s + at;
+            const char* eol = static_cast<const char*>(std::memchr(open, '\n', static_cast<std::size_t>(end - open)));
+            std::string_view line(open, static_cast<std::size_t>((eol ? eol : end) - open));
+            const std::size_t close = line.find("]]");
+            if (close == std::string_view::npos) continue;
+            std::string_view inner = line.substr(2, close - 2);
+            const std::size_t bar = inner.find('|');
+            const std::string_view target = inner.substr(0, bar);
+            if (target.size() > 100 && target.find("[[") == std::string_view::npos) {
+                warn(doc_->line_of(open), "[[" + std::string(target.substr(0, 40)) +
+                                              "...]] is not a cross-reference: targets are limited to 100 "
+                                              "characters; shorten it or write a normal link");
+            }
+        }
+    }
     void open_wikilink(const MD_SPAN_WIKILINK_DETAIL* d);
     void close_wikilink();
+    void write_deferred_anchor(std::string id, std::string target, const std::string& label_html,
+                               const std::string& text, XrefRecord rec);
+
+public:
+    void finish_deferred();
+
+private:
     std::string resolve_anchor_id(std::string_view anchor) const { return slugify(anchor); }
 
     const RenderOptions& opt_;
@@ -322,10 +400,14 @@ private:
     std::string heading_html_;
     std::string heading_text_;
     std::string* heading_saved_out_ = nullptr;
-    int heading_line_ = 0;
+    const char* heading_pos_ = nullptr;  // where the heading's text starts (for line numbers)
 
     int image_depth_ = 0;
     bool in_table_cell_ = false;
+    bool in_word_ = false;  // word counting across text chunks
+    int block_depth_ = 0;
+    bool summary_active_ = false;
+    bool summary_done_ = false;
 
     // code block being collected as a directive body
     bool in_code_ = false;
@@ -333,8 +415,9 @@ private:
     std::string directive_name_;
     std::string directive_title_;
     std::string directive_body_;
-    int code_first_line_ = 0;  // line of the first body line; 0 until known
-    int code_open_line_ = 0;
+    // The fence line of the code block being rendered (its info string lies on it); null when
+    // unknown (an indented block, or an info string md4c had to copy).
+    const char* code_fence_pos_ = nullptr;
     std::string pending_code_warning_;
 
     // wikilink being rendered
@@ -343,8 +426,15 @@ private:
     std::size_t wikilink_mark_ = 0;
     std::string wikilink_text_;
     bool wikilink_has_label_ = false;
+    bool wikilink_label_known_ = false;
+    const char* wikilink_first_child_ = nullptr;  // where the link's text starts in the source
     int wikilink_line_ = 0;
-    std::vector<std::pair<std::string, int>> same_page_anchors_;  // checked at the end
+    struct Deferred {
+        std::string id;         // heading id the link needs
+        std::string target;     // as written, for data-ref
+        std::size_t record;     // index into res_.xrefs
+    };
+    std::vector<Deferred> deferred_;  // [[#anchor]] links to headings not seen yet
 
     friend RenderResult bengal::render_markdown(std::string_view, const RenderOptions&, const XrefIndex*);
 };
@@ -360,11 +450,14 @@ unsigned parser_flags(const RenderOptions& o) {
     return f;
 }
 
-void Renderer::render_document(std::string_view text, int line_base, int depth) {
+void Renderer::render_document(std::string_view text, const Document* parent, const char* origin,
+                               int line_offset, int depth) {
     Document doc;
     doc.begin = text.data();
     doc.size = text.size();
-    doc.line_base = line_base;
+    doc.parent = parent;
+    doc.origin = origin;
+    doc.line_offset = line_offset;
     const Document* saved_doc = doc_;
     const char* saved_pos = last_pos_;
     const int saved_depth = depth_;
@@ -390,12 +483,16 @@ void Renderer::render_document(std::string_view text, int line_base, int depth) 
         error_ = nullptr;
         std::rethrow_exception(e);
     }
-    if (rc != 0) warn(line_base, "the Markdown parser stopped early (out of memory?); output is incomplete");
+    if (rc != 0) warn(0, "the Markdown parser stopped early (out of memory?); output is incomplete");
 }
 
 // ---- blocks ---------------------------------------------------------------------------------
 
 void Renderer::enter_block(MD_BLOCKTYPE type, void* detail) {
+    in_word_ = false;
+    if (type != MD_BLOCK_DOC) ++block_depth_;
+    // The first top-level paragraph's plain text is the page's automatic summary.
+    if (type == MD_BLOCK_P && block_depth_ == 1 && depth_ == 0 && !summary_done_) summary_active_ = true;
     switch (type) {
         case MD_BLOCK_DOC: break;
         case MD_BLOCK_QUOTE: cr(); put("<blockquote>\n"); break;
@@ -450,6 +547,12 @@ void Renderer::enter_block(MD_BLOCKTYPE type, void* detail) {
 
 void Renderer::leave_block(MD_BLOCKTYPE type, void* detail) {
     (void)detail;
+    if (type != MD_BLOCK_DOC) --block_depth_;
+    if (type == MD_BLOCK_P && summary_active_) {
+        summary_active_ = false;
+        summary_done_ = true;
+        while (!res_.summary.empty() && res_.summary.back() == ' ') res_.summary.pop_back();
+    }
     switch (type) {
         case MD_BLOCK_DOC: break;
         case MD_BLOCK_QUOTE: cr(); put("</blockquote>\n"); break;
@@ -477,7 +580,7 @@ void Renderer::open_heading(const MD_BLOCK_H_DETAIL* d) {
     heading_text_.clear();
     heading_saved_out_ = out_;
     out_ = &heading_html_;
-    heading_line_ = 0;
+    heading_pos_ = nullptr;
 }
 
 void Renderer::close_heading() {
@@ -518,7 +621,7 @@ void Renderer::close_heading() {
             heading_html_.resize(heading_html_.size() - html_suffix);
             used_custom = true;
             if (!ids_.claim(custom)) {
-                warn(heading_line_, "duplicate heading id '" + custom + "'; ids must be unique in a page");
+                warn(line_at(heading_pos_), "duplicate heading id '" + custom + "'; ids must be unique in a page");
             }
             id = std::move(custom);
         }
@@ -540,8 +643,9 @@ void Renderer::close_heading() {
 void Renderer::open_code(const MD_BLOCK_CODE_DETAIL* d) {
     in_code_ = true;
     code_is_directive_ = false;
-    code_first_line_ = 0;
-    code_open_line_ = current_line();
+    code_fence_pos_ = (doc_ != nullptr && d->info.text != nullptr && doc_->contains(d->info.text))
+                          ? d->info.text
+                          : last_pos_;  // approximate: the last text seen before the block
     const std::string info = attribute_text(d->info);
     std::string name, title;
     if (d->fence_char != 0 && opt_.directives && !opt_.spec_mode && parse_directive_info(info, name, title)) {
@@ -582,7 +686,7 @@ void Renderer::close_code() {
     in_code_ = false;
     if (!pending_code_warning_.empty()) {
         // The fence line is the line before the first body line.
-        warn(code_first_line_ > 0 ? code_first_line_ - 1 : current_line(), std::move(pending_code_warning_));
+        warn(line_at(code_fence_pos_), std::move(pending_code_warning_));
         pending_code_warning_.clear();
     }
     if (!code_is_directive_) {
@@ -598,12 +702,16 @@ void Renderer::render_directive() {
     std::string name = std::move(directive_name_);
     std::string title = std::move(directive_title_);
     std::string body = std::move(directive_body_);
-    int body_line = code_first_line_ ? code_first_line_ : code_open_line_ + 1;
+    // Line numbers inside the body count from the fence line (computed only when needed).
+    const char* fence = code_fence_pos_;
+    int body_extra = 1;  // the body starts on the line after the fence
+    auto body_line = [&] { return line_at(fence) + body_extra; };
     const DirectiveKind* kind = find_directive(name);
 
     // MyST-style options: leading ":key: value" lines.
     std::string extra_class;
     std::string div_id;
+    int name_line = 0;
     std::size_t pos = 0;
     while (pos < body.size() && body[pos] == ':') {
         const std::size_t eol = std::min(body.find('\n', pos), body.size());
@@ -619,12 +727,13 @@ void Renderer::render_directive() {
             extra_class.assign(value);
         } else if (key == "name") {
             div_id.assign(value);
+            name_line = body_line();
         } else {
-            warn(body_line, "unknown option ':" + std::string(key) + ":' for directive '{" + name +
-                                "}' (known options: class, name)");
+            warn(body_line(), "unknown option ':" + std::string(key) + ":' for directive '{" + name +
+                                  "}' (known options: class, name)");
         }
         pos = eol < body.size() ? eol + 1 : eol;
-        ++body_line;
+        ++body_extra;
     }
 
     cr();
@@ -639,12 +748,13 @@ void Renderer::render_directive() {
         put(" id=\"");
         escape_html(*out_, div_id);
         put('"');
-        if (!ids_.claim(div_id)) warn(body_line, "duplicate id '" + div_id + "' in page");
+        if (!ids_.claim(div_id)) warn(name_line, "duplicate id '" + div_id + "' in page");
     }
     put(">\n<p class=\"admonition-title\">");
     escape_html(*out_, title.empty() ? kind->title : std::string_view(title));
     put("</p>\n");
-    render_document(std::string_view(body).substr(pos), body_line, depth_ + 1);
+    render_document(std::string_view(body).substr(pos), fence != nullptr ? doc_ : nullptr, fence, body_extra,
+                    depth_ + 1);
     cr();
     put("</div>\n");
 }
@@ -665,7 +775,7 @@ void Renderer::enter_span(MD_SPANTYPE type, void* detail) {
         case MD_SPAN_A: {
             const auto* d = static_cast<const MD_SPAN_A_DETAIL*>(detail);
             put("<a href=\"");
-            escape_url(*out_, attribute_text(d->href));
+            put_local_url(attribute_text(d->href));
             put('"');
             if (d->title.size > 0) {
                 put(" title=\"");
@@ -679,7 +789,7 @@ void Renderer::enter_span(MD_SPANTYPE type, void* detail) {
             const auto* d = static_cast<const MD_SPAN_IMG_DETAIL*>(detail);
             std::string src = attribute_text(d->src);
             put("<img src=\"");
-            escape_url(*out_, src);
+            put_local_url(src);
             put("\" alt=\"");
             res_.images.push_back(std::move(src));
             ++image_depth_;
@@ -727,16 +837,95 @@ void Renderer::open_wikilink(const MD_SPAN_WIKILINK_DETAIL* d) {
     // md4c points the target into the source when it needed no decoding; the character after
     // it tells whether a "|label" follows. Otherwise fall back to comparing the label text.
     wikilink_has_label_ = false;
+    wikilink_label_known_ = false;
+    wikilink_first_child_ = nullptr;
     const char* t = d->target.text;
     if (doc_ != nullptr && doc_->contains(t) && doc_->contains(t + d->target.size)) {
         wikilink_has_label_ = t[d->target.size] == '|';
+        wikilink_label_known_ = true;
         wikilink_line_ = doc_->line_of(t);
         last_pos_ = t;
     } else {
         wikilink_has_label_ = true;  // decided at close by comparing texts
         wikilink_line_ = current_line();
     }
-    if (in_heading_) heading_line_ = wikilink_line_;
+    if (in_heading_ && heading_pos_ == nullptr && doc_ != nullptr && doc_->contains(t)) heading_pos_ = t;
+}
+
+// Placeholders are "\0O<n>\0" and "\0C<n>\0": a NUL never reaches the HTML otherwise (input
+// NULs become U+FFFD before parsing), so they cannot collide with content.
+void Renderer::write_deferred_anchor(std::string id, std::string target, const std::string& label_html,
+                                     const std::string& text, XrefRecord rec) {
+    const std::size_t n = deferred_.size();
+    std::string& out = *out_;
+    out.push_back('\0');
+    out.push_back('O');
+    out.append(std::to_string(n));
+    out.push_back('\0');
+    if (!label_html.empty()) {
+        out.append(label_html);
+    } else {
+        escape_html(out, text);
+    }
+    out.push_back('\0');
+    out.push_back('C');
+    out.append(std::to_string(n));
+    out.push_back('\0');
+    rec.text = text;
+    rec.url = "#" + id;
+    rec.resolved = true;  // settled in finish_deferred()
+    deferred_.push_back(Deferred{std::move(id), std::move(target), res_.xrefs.size()});
+    res_.xrefs.push_back(std::move(rec));
+}
+
+void Renderer::finish_deferred() {
+    if (deferred_.empty()) return;
+    std::vector<bool> ok(deferred_.size());
+    for (std::size_t i = 0; i < deferred_.size(); ++i) {
+        const Deferred& d = deferred_[i];
+        ok[i] = ids_.contains(d.id);
+        if (!ok[i]) {
+            XrefRecord& rec = res_.xrefs[d.record];
+            rec.resolved = false;
+            rec.url.clear();
+            warn(rec.line, "unresolved cross-reference [[" + d.target + "]]: no heading '" + d.id +
+                               "' on this page");
+        }
+    }
+    const std::string& in = res_.html;
+    std::string out;
+    out.reserve(in.size() + 64 * deferred_.size());
+    std::size_t pos = 0;
+    while (true) {
+        const std::size_t nul = in.find('\0', pos);
+        if (nul == std::string::npos) break;
+        out.append(in, pos, nul - pos);
+        const std::size_t end = in.find('\0', nul + 1);
+        if (end == std::string::npos || end < nul + 3) {  // cannot happen; never emit a NUL
+            pos = nul + 1;
+            continue;
+        }
+        const char kind = in[nul + 1];
+        const std::size_t i = std::stoul(in.substr(nul + 2, end - nul - 2));
+        if (i < deferred_.size()) {
+            if (kind == 'O') {
+                if (ok[i]) {
+                    out.append("<a class=\"xref\" href=\"#");
+                    escape_url(out, deferred_[i].id, true);
+                    out.append("\">");
+                } else {
+                    out.append("<span class=\"broken-ref\" data-ref=\"");
+                    escape_html(out, deferred_[i].target);
+                    out.append("\">");
+                }
+            } else {
+                out.append(ok[i] ? "</a>" : "</span>");
+            }
+        }
+        pos = end + 1;
+    }
+    out.append(in, pos, std::string::npos);
+    res_.html = std::move(out);
 }
 
 void Renderer::close_wikilink() {
@@ -744,14 +933,34 @@ void Renderer::close_wikilink() {
     std::string label_html = out_->substr(wikilink_mark_);
     out_->resize(wikilink_mark_);
     bool has_label = wikilink_has_label_;
-    if (has_label && !(doc_ && doc_->contains(wikilink_target_.data()))) {
-        // Fallback path: a label that is exactly the target text means none was given.
-        std::string escaped_target;
-        escape_html(escaped_target, wikilink_target_);
-        if (label_html == escaped_target) has_label = false;
+    if (!wikilink_label_known_) {
+        // md4c decoded the target (an entity or backslash escape in it), so it is not a view of
+        // the source. Without a label md4c emits the target itself as the link's text, so equal
+        // plain texts mean no label was given.
+        wikilink_line_ = current_line();  // the link's text has been seen by now
+        if (wikilink_first_child_ != nullptr && doc_ != nullptr && wikilink_first_child_ > doc_->begin) {
+            // The link's text starts right after "[[" (no label) or after "|" (a label).
+            has_label = wikilink_first_child_[-1] == '|';
+        } else {
+            has_label = wikilink_text_ != wikilink_target_;
+        }
     }
 
     std::string_view target = wikilink_target_;
+    // In a table cell "|" must be written "\|", and md4c hands the target over with the escape
+    // resolved: [[page\|text]] in a cell arrives as target "page|text". Split it the way
+    // [[page|text]] is split elsewhere.
+    std::string cell_label;
+    if (in_table_cell_) {
+        if (const std::size_t bar = target.find('|'); bar != std::string_view::npos) {
+            cell_label.assign(target.substr(bar + 1));
+            target = target.substr(0, bar);
+            label_html.clear();
+            escape_html(label_html, cell_label);
+            has_label = true;
+            wikilink_text_ = cell_label;
+        }
+    }
     while (!target.empty() && (target.front() == ' ' || target.front() == '\t')) target.remove_prefix(1);
     while (!target.empty() && (target.back() == ' ' || target.back() == '\t')) target.remove_suffix(1);
     std::string_view path = target;
@@ -769,11 +978,17 @@ void Renderer::close_wikilink() {
     std::string url;
     std::string default_text;
     if (path.empty() && has_anchor) {
-        // [[#anchor]]: a heading of this page, checked once the whole page is known.
-        url = "#" + resolve_anchor_id(anchor);
+        std::string id = resolve_anchor_id(anchor);
         default_text.assign(anchor);
+        if (!ids_.contains(id)) {
+            // [[#anchor]] to a heading further down: whether it exists is known only at the end
+            // of the page, so the tags are written as placeholders and filled in then.
+            write_deferred_anchor(std::move(id), std::string(target), has_label ? label_html : "",
+                                  has_label ? wikilink_text_ : default_text, std::move(rec));
+            return;
+        }
+        url = "#" + id;
         rec.resolved = true;
-        same_page_anchors_.emplace_back(url.substr(1), rec.line);
     } else if (const XrefTarget* hit = (index_ != nullptr && !path.empty()) ? index_->find(path) : nullptr) {
         url = hit->url;
         if (has_anchor && !anchor.empty()) {
@@ -787,7 +1002,8 @@ void Renderer::close_wikilink() {
     std::string& out = *out_;
     if (rec.resolved) {
         out.append("<a class=\"xref\" href=\"");
-        escape_url(out, url);
+        // IRI form (UTF-8 kept): the same bytes as the heading ids and TOC links it points at.
+        escape_url(out, url, true);
         out.append("\">");
         rec.url = std::move(url);
     } else {
@@ -818,8 +1034,9 @@ void Renderer::close_wikilink() {
 
 void Renderer::text(MD_TEXTTYPE type, const char* s, std::size_t n) {
     note_position(s);
-    if (in_heading_ && heading_line_ == 0) heading_line_ = current_line();
-    if (in_code_ && code_first_line_ == 0 && doc_ && doc_->contains(s)) code_first_line_ = doc_->line_of(s);
+    if (in_heading_ && heading_pos_ == nullptr) heading_pos_ = last_pos_;
+    if (wikilink_active_ && wikilink_first_child_ == nullptr && doc_ != nullptr && doc_->contains(s))
+        wikilink_first_child_ = s;
     if (code_is_directive_) {
         if (type == MD_TEXT_NULLCHAR) {
             directive_body_.append(kReplacementChar);
@@ -838,6 +1055,7 @@ void Renderer::text(MD_TEXTTYPE type, const char* s, std::size_t n) {
             plain(" ");
             break;
         case MD_TEXT_SOFTBR:
+            in_word_ = false;
             put('\n');
             plain(" ");
             break;
@@ -858,6 +1076,7 @@ void Renderer::text(MD_TEXTTYPE type, const char* s, std::size_t n) {
             break;
         }
         case MD_TEXT_CODE:
+            if (!in_code_) count_words(s, n);
             if (in_table_cell_ && !in_code_) {
                 // GFM: "\|" in a table cell is the cell's pipe escape, removed before inline
                 // parsing, so it shows as "|" even inside a code span (md4c 0.4.8 keeps it).
@@ -878,6 +1097,10 @@ void Renderer::text(MD_TEXTTYPE type, const char* s, std::size_t n) {
         case MD_TEXT_LATEXMATH:
         case MD_TEXT_NORMAL:
         default:
+            if (type == MD_TEXT_NORMAL) {
+                count_words(s, n);
+                if (opt_.xrefs && !opt_.spec_mode && !in_alt()) check_unrecognized_xref(s, n);
+            }
             escape_html(*out_, s, n);
             plain(std::string_view(s, n));
             break;
@@ -899,29 +1122,47 @@ const std::vector<std::string>& known_directives() {
 
 RenderResult render_markdown(std::string_view source, const RenderOptions& options, const XrefIndex* index) {
     RenderResult res;
-    std::string sanitized;
-    if (const std::size_t bad = find_invalid_utf8(source); bad != std::string_view::npos) {
-        sanitized = sanitize_utf8(source);
-        source = sanitized;
-        res.warnings.push_back(RenderWarning{
-            0, "invalid UTF-8 at byte offset " + std::to_string(bad) + "; bad bytes were replaced with U+FFFD"});
-    }
     if (source.size() > std::numeric_limits<MD_SIZE>::max() / 2) {
         res.warnings.push_back(RenderWarning{0, "document too large (over 2 GiB); not rendered"});
         return res;
     }
-    res.html.reserve(source.size() + source.size() / 4 + 64);
-    Renderer r(options, index, res);
-    r.render_document(source, 1, 0);
-    // Same-page [[#anchor]] links can only be checked once every heading id is known.
-    for (const auto& [anchor, line] : r.same_page_anchors_) {
-        if (!r.ids_.contains(anchor)) {
-            res.warnings.push_back(
-                RenderWarning{line, "cross-reference [[#" + anchor + "]] names no heading of this page"});
-            for (auto& x : res.xrefs)
-                if (x.line == line && x.url == "#" + anchor) x.resolved = false;
-        }
+    // md4c gets its own NUL-terminated copy: md4c 0.4.8 can look one byte past the end it was
+    // given, and a view into a larger buffer would let it see the caller's next bytes. The copy
+    // is also where bad input is repaired: invalid UTF-8 and NUL become U+FFFD, CR and CRLF
+    // line endings become LF (md4c would not turn NULs in code spans into U+FFFD).
+    std::string text;
+    if (const std::size_t bad = options.input_is_valid_utf8 ? std::string_view::npos : find_invalid_utf8(source);
+        bad != std::string_view::npos) {
+        text = sanitize_utf8(source);
+        res.warnings.push_back(RenderWarning{
+            0, "invalid UTF-8 at byte offset " + std::to_string(bad) + "; bad bytes were replaced with U+FFFD"});
+    } else {
+        text.assign(source);
     }
+    if (std::memchr(text.data(), '\0', text.size()) != nullptr ||
+        std::memchr(text.data(), '\r', text.size()) != nullptr) {
+        std::string fixed;
+        fixed.reserve(text.size() + 16);
+        for (std::size_t i = 0; i < text.size(); ++i) {
+            const char c = text[i];
+            if (c == '\0') {
+                fixed.append(kReplacementChar);
+            } else if (c == '\r') {
+                fixed.push_back('\n');
+                if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
+            } else {
+                fixed.push_back(c);
+            }
+        }
+        text = std::move(fixed);
+    }
+    res.html.reserve(text.size() + text.size() / 4 + 64);
+    Renderer r(options, index, res);
+    r.render_document(text, nullptr, nullptr, 0, 0);
+    r.finish_deferred();
+    // Warnings in line order, wherever they were found (deferred checks come last otherwise).
+    std::stable_sort(res.warnings.begin(), res.warnings.end(),
+                     [](const RenderWarning& a, const RenderWarning& b) { return a.line < b.line; });
     return res;
 }
 

@@ -26,6 +26,12 @@ struct RenderOptions {
     bool xrefs = true;         // [[target]], [[target|text]], [[target#anchor]], [[id:x]], [[#a]]
     bool directives = true;    // ```{note} ... ``` admonitions
     int max_directive_depth = 16;
+    // The caller guarantees the input is valid UTF-8 (e.g. it came from a Python str), so the
+    // validation pass is skipped. Wrong use cannot crash, but bad bytes would reach the output.
+    bool input_is_valid_utf8 = false;
+    // Prepended to root-relative link and image URLs ("/img/a.png" -> "/blog/img/a.png") for
+    // sites served below a path. Empty, or a path without a trailing slash ("/blog").
+    std::string url_prefix;
 };
 
 struct TocEntry {
@@ -53,6 +59,8 @@ struct RenderResult {
     std::vector<XrefRecord> xrefs;
     std::vector<std::string> images;  // image sources in document order, as written (decoded)
     std::vector<RenderWarning> warnings;
+    std::size_t words = 0;  // words of prose (code blocks excluded), for reading time
+    std::string summary;    // plain text of the first top-level paragraph (at most ~4 KB)
 };
 
 // Renders `source`. Invalid UTF-8 is replaced with U+FFFD and reported as a warning naming the
