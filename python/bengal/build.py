@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -351,9 +352,14 @@ def _gil_enabled() -> bool:
     return True if check is None else bool(check())
 
 
-def run_chunks(workers: int, report: Callable[[int, int], None] | None) -> list[ShardResult]:
+def run_chunks(
+    workers: int,
+    report: Callable[[int, int], None] | None,
+    background: Callable[[], None] = lambda: None,
+) -> list[ShardResult]:
     """Render all jobs with `workers` processes (threads on a free-threaded Python). Jobs are
-    dealt round-robin into chunks; the chunk boundaries never change what a page contains."""
+    dealt round-robin into chunks; the chunk boundaries never change what a page contains.
+    `background` (file copying) runs in the parent while the workers render."""
     global _TEMPLATES
     total = len(_W["jobs"])
     done = 0
@@ -368,9 +374,11 @@ def run_chunks(workers: int, report: Callable[[int, int], None] | None) -> list[
 
         _W["inline_progress"] = tick
         try:
-            return [_render_chunk(0)]
+            single = [_render_chunk(0)]
         finally:
             _TEMPLATES = None
+        background()
+        return single
     chunks = workers * 4
     _W["chunks"] = chunks
     results: list[ShardResult] = []
@@ -378,17 +386,25 @@ def run_chunks(workers: int, report: Callable[[int, int], None] | None) -> list[
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(workers) as ex:
-            return list(ex.map(_render_chunk, range(chunks)))
+            futures = list(ex.map(_render_chunk, range(chunks)))
+        background()
+        return futures
     # No oneTBB worker thread may be alive across fork() (shared/NOTES.md).
     bengal_native.release_worker_threads()
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers) as pool:
-        for i, res in enumerate(pool.imap(_render_chunk, range(chunks))):
-            results.append(res)
-            done += res.pages
-            if report is not None:
-                report(min(done, total), total)
-            _ = i
+        # The workers exist now; a thread started in the parent from here on is never forked.
+        pending = pool.imap(_render_chunk, range(chunks))
+        copier = threading.Thread(target=background, name="bengal-copy")
+        copier.start()
+        try:
+            for res in pending:
+                results.append(res)
+                done += res.pages
+                if report is not None:
+                    report(min(done, total), total)
+        finally:
+            copier.join()
     return results
 
 
@@ -481,9 +497,21 @@ def build(root: Path, options: BuildOptions | None = None) -> BuildResult:
     progress = opts.progress
     if progress is not None:
         progress("rendering pages", 0, len(jobs))
+    copy_outcome: dict[str, Any] = {}
+
+    def copy_static() -> None:
+        t0 = time.perf_counter()
+        try:
+            copy_outcome["result"] = copy_files(root, tree, site, plan, out_dir)
+        except BaseException as exc:  # reported below; never lost in the thread
+            copy_outcome["error"] = exc
+        copy_outcome["seconds"] = time.perf_counter() - t0
+
     with _stage(result, "render+write"):
         shard_results = run_chunks(
-            workers, (lambda d, t: progress("rendering pages", d, t)) if progress else None
+            workers,
+            (lambda d, t: progress("rendering pages", d, t)) if progress else None,
+            background=copy_static,
         )
     _W.clear()
     asset_refs: list[tuple[str, list[tuple[str, bool]]]] = []
@@ -497,8 +525,11 @@ def build(root: Path, options: BuildOptions | None = None) -> BuildResult:
         for k, v in sr.seconds.items():
             result.cpu[k] = result.cpu.get(k, 0.0) + v
 
-    with _stage(result, "static files", opts.progress):
-        copied, copy_errors = copy_files(root, tree, site, plan, out_dir)
+    # Static files were copied by the parent while the workers rendered.
+    if "error" in copy_outcome:
+        raise copy_outcome["error"]
+    copied, copy_errors = copy_outcome["result"]
+    result.cpu["static files (in parallel)"] = copy_outcome["seconds"]
     result.errors.extend(copy_errors)
 
     with _stage(result, "site-wide", opts.progress):
@@ -522,6 +553,9 @@ def build(root: Path, options: BuildOptions | None = None) -> BuildResult:
     # After every file is in place: feeds and sitemap are link targets too.
     with _stage(result, "asset check"):
         result.warnings.extend(check_local_assets(asset_refs, out_dir, site))
+
+    with _stage(result, "asset map"):
+        result.warnings.extend(save_asset_map(root / STATE_DIR, asset_refs))
 
     result.files = result.pages + copied + len(files)
     result.timings["total"] = time.perf_counter() - t_start
@@ -559,6 +593,31 @@ def check_local_assets(
                 page = site.page_by_url.get(page_path)
                 who = page.source if page is not None and page.source else page_path
                 warnings.append(f"{who}: references {url}, which is not in the output")
+    return warnings
+
+
+ASSET_MAP_FILE = "asset_deps.json"
+
+
+def save_asset_map(state_dir: Path, refs: list[tuple[str, list[tuple[str, bool]]]]) -> list[str]:
+    """Record which output page uses which local asset (.bengal/asset_deps.json), so that a
+    later build knows the pages an asset change affects. Returns warnings."""
+    warnings: list[str] = []
+    path = state_dir / ASSET_MAP_FILE
+    previous, status, message = bengal_native.AssetDependencyMap.load(str(path))
+    if status.name not in ("OK", "MISSING"):
+        warnings.append(f"{path}: {message}; the asset map is rebuilt from this build")
+    del previous
+    amap = bengal_native.AssetDependencyMap()
+    for page_path, items in sorted(refs):
+        local = [url for url, external in items if not external]
+        if local:
+            amap.set_page_assets(page_path, local)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        amap.save(str(path))
+    except OSError as exc:
+        warnings.append(f"cannot save {path}: {exc.strerror or exc}")
     return warnings
 
 

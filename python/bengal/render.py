@@ -27,7 +27,6 @@ from bengal.model import Page, Site
 THEME_DIR = Path(__file__).resolve().parent / "theme"
 
 _MORE = "<!--more-->"
-_FIRST_P = re.compile(r"<p>(.*?)</p>", re.S)
 _TAGS = re.compile(r"<[^>]+>")
 
 
@@ -81,7 +80,7 @@ def render_markdown_stage(
         page.toc = [t for t in toc if toc_min <= t[0] <= toc_max]
         page.images = list(res.images)
         page.word_count = res.words
-        page.summary = summarize(page, html)
+        page.summary = summarize(page, html, res.summary)
         offset = page.body_line - 1
         for w in res.warnings:
             line = w.line + offset if w.line else 0
@@ -132,7 +131,7 @@ def _output_path_of(url: str, site: Site) -> str:
     return path.lstrip("/")
 
 
-def summarize(page: Page, html: str) -> Markup:
+def summarize(page: Page, html: str, first_paragraph: str) -> Markup:
     """Front matter summary, else the content before <!--more-->, else the first paragraph
     (at most SUMMARY_WORDS words). Always plain text: a summary is shown on other pages, where
     the page's relative links and #anchors would not resolve."""
@@ -141,9 +140,8 @@ def summarize(page: Page, html: str) -> Markup:
     cut = html.find(_MORE)
     if cut >= 0:
         return escape(plain_text(html[:cut]))
-    m = _FIRST_P.search(html)
-    if m:
-        words = plain_text(m.group(1)).split(" ")
+    if first_paragraph:
+        words = first_paragraph.split()
         text = " ".join(words[:SUMMARY_WORDS]) + (" …" if len(words) > SUMMARY_WORDS else "")
         return escape(text)
     if page.fm.description:
