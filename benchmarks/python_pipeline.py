@@ -80,7 +80,11 @@ def run(site: Path, out: Path, per_page: int = 10) -> dict[str, Any]:
             meta = yaml.safe_load(text[4:end]) or {}
             body = text[end + 4 :]
         stem = rel[:-3]
-        url = "/" if stem == "_index" else "/" + stem.replace("/_index", "").replace("/index", "") + "/"
+        url = (
+            "/"
+            if stem == "_index"
+            else "/" + stem.replace("/_index", "").replace("/index", "") + "/"
+        )
         pages.append(
             {
                 "rel": rel,
@@ -100,9 +104,13 @@ def run(site: Path, out: Path, per_page: int = 10) -> dict[str, Any]:
             sections.setdefault(p["section"], []).append(p)
     for members in sections.values():
         members.sort(key=lambda p: (p["date"], p["title"]), reverse=True)
-        for a, b in zip(members, members[1:]):
+        for a, b in zip(members, members[1:], strict=False):
             a["next"], b["prev"] = b, a
-    menu = [{"name": s.split("/")[0].title(), "url": f"/{s.split('/')[0]}/"} for s in sorted(sections) if s][:8]
+    menu = [
+        {"name": s.split("/")[0].title(), "url": f"/{s.split('/')[0]}/"}
+        for s in sorted(sections)
+        if s
+    ][:8]
 
     def xref(m: re.Match[str]) -> str:
         target = by_url.get(m.group(1).strip())
@@ -135,14 +143,27 @@ def run(site: Path, out: Path, per_page: int = 10) -> dict[str, Any]:
         if p["is_list"]:
             items = sections.get(p["section"] if p["rel"] != "_index.md" else "", [])
             if p["rel"] == "_index.md":
-                items = sorted((q for q in pages if not q["is_list"]), key=lambda q: q["date"], reverse=True)
+                items = sorted(
+                    (q for q in pages if not q["is_list"]), key=lambda q: q["date"], reverse=True
+                )
             chunks = [items[i : i + per_page] for i in range(0, max(len(items), 1), per_page)]
             for n, chunk in enumerate(chunks, 1):
                 url = p["url"] if n == 1 else f"{p['url']}page/{n}/"
                 nxt = f"{p['url']}page/{n + 1}/" if n < len(chunks) else None
-                write(url, tpl.render(page=p, items=chunk, next_url=nxt, menu=menu, site_title=site_title))
+                write(
+                    url,
+                    tpl.render(page=p, items=chunk, next_url=nxt, menu=menu, site_title=site_title),
+                )
         else:
-            write(p["url"], tpl.render(page=p, content=jinja2.utils.markupsafe.Markup(p["content"]), menu=menu, site_title=site_title))
+            write(
+                p["url"],
+                tpl.render(
+                    page=p,
+                    content=jinja2.utils.markupsafe.Markup(p["content"]),
+                    menu=menu,
+                    site_title=site_title,
+                ),
+            )
     tags: dict[str, list[dict[str, Any]]] = {}
     for p in pages:
         for t in p["tags"]:
@@ -153,7 +174,10 @@ def run(site: Path, out: Path, per_page: int = 10) -> dict[str, Any]:
         for n, chunk in enumerate(chunks, 1):
             url = f"/tags/{t}/" if n == 1 else f"/tags/{t}/page/{n}/"
             page = {"title": t, "url": url, "crumbs": [], "date": ""}
-            write(url, tpl.render(page=page, items=chunk, next_url=None, menu=menu, site_title=site_title))
+            write(
+                url,
+                tpl.render(page=page, items=chunk, next_url=None, menu=menu, site_title=site_title),
+            )
     return {"pages": count, "seconds": time.perf_counter() - t0, "asset_refs": assets}
 
 
@@ -163,7 +187,9 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     args = ap.parse_args()
     res = run(args.site, args.out)
-    print(f"{res['pages']} pages in {res['seconds']:.2f} s ({res['pages'] / res['seconds']:.0f} pages/s)")
+    print(
+        f"{res['pages']} pages in {res['seconds']:.2f} s ({res['pages'] / res['seconds']:.0f} pages/s)"
+    )
     os._exit(0)
 
 

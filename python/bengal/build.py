@@ -411,11 +411,43 @@ def run_chunks(
 # ---- the build ------------------------------------------------------------------------------
 
 
+@contextmanager
+def site_lock(root: Path) -> Iterator[None]:
+    """One build per site at a time: an exclusive flock on .bengal/build.lock. The kernel drops
+    the lock when the process dies (even by kill -9), so a crashed build never blocks the next."""
+    import fcntl
+
+    state = root / STATE_DIR
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        fd = os.open(state / "build.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise BuildError(f"cannot create {state / 'build.lock'}: {exc.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "another process"
+            raise BuildError(
+                f"another bengal build is running on {root} (pid {holder}); wait for it to finish"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def build(root: Path, options: BuildOptions | None = None) -> BuildResult:
-    """Build the site in `root`. Raises ConfigError for configuration problems; everything
-    about content and templates is collected in the result (errors, warnings)."""
-    opts = options or BuildOptions()
+    """Build the site in `root`. Raises ConfigError for configuration problems and BuildError
+    when another build holds the site; everything about content and templates is collected in
+    the result (errors, warnings)."""
     root = root.resolve()
+    with site_lock(root):
+        return _build(root, options or BuildOptions())
+
+
+def _build(root: Path, opts: BuildOptions) -> BuildResult:
     overrides: dict[str, dict[str, Any]] = {}
     if opts.drafts is not None:
         overrides.setdefault("build", {})["drafts"] = opts.drafts

@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--strict", action="store_true", help="treat broken references as errors")
     b.add_argument("--workers", type=int, help="template rendering processes (default: cores)")
     b.add_argument("--stats", action="store_true", help="print the time spent in each stage")
+    b.add_argument("--stats-json", metavar="FILE", help="write stage timings and counts as JSON")
     b.add_argument("--profile-out", metavar="FILE", help="write a cProfile profile of the build")
     g = b.add_mutually_exclusive_group()
     g.add_argument("-v", "--verbose", action="store_true", help="print every warning in full")
@@ -106,6 +107,26 @@ def cmd_build(args: argparse.Namespace) -> int:
         _err(e)
     if args.stats:
         print(format_stats(result))
+    if args.stats_json:
+        import json
+
+        Path(args.stats_json).write_text(
+            json.dumps(
+                {
+                    "pages": result.pages,
+                    "files": result.files,
+                    "written": result.written,
+                    "skipped_identical": result.skipped_identical,
+                    "workers": result.workers,
+                    "errors": len(result.errors),
+                    "warnings": len(result.warnings),
+                    "timings": result.timings,
+                    "cpu": result.cpu,
+                },
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
     if not args.quiet:
         total = result.timings.get("total", 0.0)
         print(

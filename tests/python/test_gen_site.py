@@ -246,11 +246,12 @@ def test_renders_without_broken_xrefs(site: SiteManifest) -> None:
     index = bn.XrefIndex()
     for t in site.xref_targets:
         assert index.add(t.key, t.url, t.title)
-    rels, bodies = zip(*iter_bodies(site.root))
+    rels, bodies = zip(*iter_bodies(site.root), strict=False)
     results = bn.render_markdown_batch(list(bodies), xref_index=index)
-    toc = {"/" + _key_of(rel) + "/": {e.id for e in r.toc} for rel, r in zip(rels, results)}
+    pairs = zip(rels, results, strict=False)
+    toc = {"/" + _key_of(rel) + "/": {e.id for e in r.toc} for rel, r in pairs}
     checked = 0
-    for rel, r in zip(rels, results):
+    for rel, r in zip(rels, results, strict=False):
         assert not r.warnings, f"{rel}: {[str(w) for w in r.warnings]}"
         assert not r.broken_xrefs
         assert [e.id for e in r.toc] == _heading_ids(bodies[rels.index(rel)])

@@ -266,3 +266,44 @@ def test_asset_map_is_saved_and_a_corrupt_one_is_replaced(make_site: SiteFactory
     assert any("asset map is rebuilt" in w for w in second.warnings)
     assert second.errors == []
     assert bengal_native.AssetDependencyMap.load(str(path))[1].name == "OK"
+
+
+def test_concurrent_build_is_refused(make_site: SiteFactory) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    from bengal.errors import BuildError
+
+    site = make_site(SITE)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import sys, time
+                from pathlib import Path
+                from bengal.build import site_lock
+                with site_lock(Path({str(site)!r})):
+                    print("locked", flush=True)
+                    time.sleep(30)
+                """
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(
+            BuildError, match=rf"another bengal build is running .*pid {holder.pid}"
+        ):
+            run(site)
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+    # The lock dies with its holder, even on SIGKILL.
+    assert run(site).errors == []
