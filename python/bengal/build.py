@@ -32,7 +32,8 @@ from bengal.assemble import Assembly, ParsedSource, assemble
 from bengal.config import load_config
 from bengal.discover import SourceTree, discover
 from bengal.errors import BengalError, BuildError, ContentError, TemplateError
-from bengal.frontmatter import split, yaml_error
+from bengal.frontmatter import parse as parse_front_matter
+from bengal.frontmatter import split_raw, yaml_error
 from bengal.model import Page, Site
 from bengal.render import (
     THEME_DIR,
@@ -104,9 +105,42 @@ def _stage(
 # ---- parse ----------------------------------------------------------------------------------
 
 
-def parse_sources(tree: SourceTree) -> tuple[list[ParsedSource], list[ContentError]]:
+# Below this many front matter blocks, parsing in the parent beats starting processes.
+PARALLEL_PARSE_MIN = 800
+
+
+def _parse_chunk(items: list[tuple[str, str, str]]) -> list[tuple[Any, ...]]:
+    """Worker side of the parallel front matter parse: ("ok", data) or ("err", msg, line)."""
+    out: list[tuple[Any, ...]] = []
+    for raw, parser, rel in items:
+        try:
+            out.append(("ok", parse_front_matter(raw, parser, rel)))
+        except ContentError as exc:
+            out.append(("err", exc.reason, exc.line))
+    return out
+
+
+def _parse_all(items: list[tuple[str, str, str]], workers: int) -> list[tuple[Any, ...]]:
+    """YAML/TOML front matter of every page. PyYAML's constructor is Python code (~0.1 ms a
+    page), so a large site parses in a fork-based pool; no native thread exists yet at this
+    point, which keeps fork() safe (shared/NOTES.md)."""
+    if workers <= 1 or len(items) < PARALLEL_PARSE_MIN:
+        return _parse_chunk(items)
+    size = max(100, len(items) // (workers * 4))
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers) as pool:
+        parts = pool.map(_parse_chunk, chunks, chunksize=1)
+    return [r for part in parts for r in part]
+
+
+def parse_sources(
+    tree: SourceTree, workers: int = 1
+) -> tuple[list[ParsedSource], list[ContentError]]:
     sources: list[ParsedSource] = []
     errors: list[ContentError] = []
+    pending: list[tuple[str, str, str, int]] = []  # rel, body, parser, body line
+    fm_items: list[tuple[str, str, str]] = []
     base = tree.content_dir
     for rel in tree.content:
         try:
@@ -129,11 +163,23 @@ def parse_sources(tree: SourceTree) -> tuple[list[ParsedSource], list[ContentErr
         if "\r" in text:
             text = text.replace("\r\n", "\n")
         try:
-            raw, body, body_line = split(text, rel)
+            parser, raw_fm, body, body_line = split_raw(text, rel)
         except ContentError as exc:
             errors.append(exc)
             continue
-        sources.append(ParsedSource(rel, raw, body, body_line))
+        pending.append((rel, body, parser or "", body_line))
+        if parser:
+            fm_items.append((raw_fm, parser, rel))
+    parsed = iter(_parse_all(fm_items, workers))
+    for rel, body, parser, body_line in pending:
+        meta: dict[str, Any] = {}
+        if parser:
+            outcome = next(parsed)
+            if outcome[0] == "err":
+                errors.append(ContentError(outcome[1], file=rel, line=outcome[2]))
+                continue
+            meta = outcome[1]
+        sources.append(ParsedSource(rel, meta, body, body_line))
     return sources, errors
 
 
@@ -468,8 +514,11 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
 
     with _stage(result, "discover", opts.progress):
         tree = discover(root)
+    workers = opts.workers if opts.workers is not None else int(config.build["workers"])
+    if workers <= 0:
+        workers = _cpu_count()
     with _stage(result, "parse", opts.progress):
-        sources, parse_errors = parse_sources(tree)
+        sources, parse_errors = parse_sources(tree, workers)
     result.errors.extend(str(e) for e in parse_errors)
     with _stage(result, "data", opts.progress):
         data, data_errors = load_data(root, tree)
@@ -510,9 +559,6 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
         return "/" + (base_path + out if base_path else out)
 
     cache_dir = root / STATE_DIR / "jinja"
-    workers = opts.workers if opts.workers is not None else int(config.build["workers"])
-    if workers <= 0:
-        workers = _cpu_count()
     jobs = render_jobs(site, int(config.pagination["per_page"]))
     workers = max(1, min(workers, len(jobs) // 50 or 1))
     result.workers = workers

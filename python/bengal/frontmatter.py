@@ -58,6 +58,12 @@ class FrontMatter:
 
 def split(text: str, file: str) -> tuple[dict[str, Any], str, int]:
     """Return (raw metadata, body, line number of the body's first line)."""
+    parser, raw_fm, body, body_line = split_raw(text, file)
+    return (parse(raw_fm, parser, file) if parser else {}), body, body_line
+
+
+def split_raw(text: str, file: str) -> tuple[str | None, str, str, int]:
+    """(parser "yaml"/"toml" or None, front matter text, body, body line), without parsing."""
     if text.startswith("\ufeff"):
         text = text[1:]
     if text.startswith("---"):
@@ -65,11 +71,11 @@ def split(text: str, file: str) -> tuple[dict[str, Any], str, int]:
     elif text.startswith("+++"):
         delim, parser = "+++", "toml"
     else:
-        return {}, text, 1
+        return None, "", text, 1
     first_nl = text.find("\n")
     first_line = text[: first_nl if first_nl >= 0 else len(text)].rstrip("\r")
     if first_line.rstrip() != delim:
-        return {}, text, 1
+        return None, "", text, 1
     # Find the closing delimiter line.
     pos = first_nl + 1 if first_nl >= 0 else len(text)
     line_no = 2
@@ -80,8 +86,7 @@ def split(text: str, file: str) -> tuple[dict[str, Any], str, int]:
         if text[pos:end].rstrip() in closers:
             raw_fm = text[first_nl + 1 : pos]
             body = text[end + 1 :] if nl >= 0 else ""
-            meta = _parse(raw_fm, parser, file)
-            return meta, body, line_no + 1
+            return parser, raw_fm, body, line_no + 1
         if nl < 0:
             break
         pos = nl + 1
@@ -119,7 +124,7 @@ def yaml_error(exc: yaml.YAMLError) -> tuple[int, str]:
     return line, reason
 
 
-def _parse(raw: str, parser: str, file: str) -> dict[str, Any]:
+def parse(raw: str, parser: str, file: str) -> dict[str, Any]:
     if parser == "yaml":
         try:
             data = yaml.load(raw, Loader=_YamlLoader)  # noqa: S506 - CSafeLoader is safe

@@ -307,3 +307,23 @@ def test_concurrent_build_is_refused(make_site: SiteFactory) -> None:
         holder.stdout.close()
     # The lock dies with its holder, even on SIGKILL.
     assert run(site).errors == []
+
+
+def test_parallel_front_matter_parse_matches_serial(make_site: SiteFactory) -> None:
+    from bengal.build import PARALLEL_PARSE_MIN, parse_sources
+    from bengal.discover import discover
+
+    files: dict[str, str | bytes] = {}
+    for i in range(PARALLEL_PARSE_MIN + 50):
+        files[f"content/s{i % 5}/p{i:04d}.md"] = f"---\ntitle: P{i}\ntags: [t{i % 3}]\n---\nx\n"
+    files["content/s0/bad.md"] = "---\ntitle: ok\ntags: [unclosed\n---\n"
+    files["content/s0/toml.md"] = '+++\ntitle = "T"\n+++\nbody\n'
+    site = make_site(files)
+    tree = discover(site)
+    serial, serial_errors = parse_sources(tree, workers=1)
+    parallel, parallel_errors = parse_sources(tree, workers=2)
+    assert [(s.rel, s.raw, s.body, s.body_line) for s in serial] == [
+        (s.rel, s.raw, s.body, s.body_line) for s in parallel
+    ]
+    assert [str(e) for e in serial_errors] == [str(e) for e in parallel_errors]
+    assert len(parallel_errors) == 1 and str(parallel_errors[0]).startswith("s0/bad.md:3:")
