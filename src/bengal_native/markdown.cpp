@@ -7,7 +7,6 @@
 #include "bengal_native/markdown.hpp"
 
 #include <md4c.h>
-#include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <array>
@@ -17,6 +16,7 @@
 #include <memory>
 
 #include "bengal_native/entities.hpp"
+#include "bengal_native/parallel.hpp"
 #include "bengal_native/slug.hpp"
 #include "bengal_native/utf8.hpp"
 
@@ -1169,18 +1169,17 @@ RenderResult render_markdown(std::string_view source, const RenderOptions& optio
 std::vector<RenderResult> render_markdown_batch(const std::vector<std::string>& sources,
                                                 const RenderOptions& options, const XrefIndex* index) {
     std::vector<RenderResult> results(sources.size());
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, sources.size(), 1),
-                      [&](const tbb::blocked_range<std::size_t>& range) {
-                          for (std::size_t i = range.begin(); i != range.end(); ++i) {
-                              try {
-                                  results[i] = render_markdown(sources[i], options, index);
-                              } catch (const std::exception& e) {
-                                  results[i] = RenderResult{};
-                                  results[i].warnings.push_back(
-                                      RenderWarning{0, std::string("rendering failed: ") + e.what()});
-                              }
-                          }
-                      });
+    parallel_for_index(sources.size(), [&](std::size_t i) noexcept {
+        try {
+            results[i] = render_markdown(sources[i], options, index);
+        } catch (const std::exception& e) {
+            results[i] = RenderResult{};
+            try {
+                results[i].warnings.push_back(RenderWarning{0, std::string("rendering failed: ") + e.what()});
+            } catch (...) {  // out of memory twice: the empty result says enough
+            }
+        }
+    });
     return results;
 }
 
