@@ -63,19 +63,15 @@ def render_markdown_stage(
     )
     toc_min = int(config.markdown["toc_min"])
     toc_max = int(config.markdown["toc_depth"])
-    for page, res in zip(todo, results, strict=False):
+    by_url = {p.url: p for p in site.pages}
+    anchors_of: dict[int, set[str]] = {}
+    for page, res in zip(todo, results, strict=True):
         html = res.html
+        toc = [(e.level, e.id, e.text) for e in res.toc]
         # A body that opens with "# <page title>" repeats the title the template shows; drop it.
-        toc0 = res.toc[0] if res.toc else None
-        if (
-            html.startswith("<h1")
-            and toc0 is not None
-            and toc0.level == 1
-            and toc0.text == page.title
-        ):
+        if html.startswith("<h1") and toc and toc[0][0] == 1 and toc[0][2] == page.title:
             html = html[html.index("</h1>\n") + 6 :]
         page.content = Markup(html)
-        toc = [(e.level, e.id, e.text) for e in res.toc]
         page.anchors = [t[1] for t in toc]
         page.toc = [t for t in toc if toc_min <= t[0] <= toc_max]
         page.images = list(res.images)
@@ -88,47 +84,44 @@ def render_markdown_stage(
                 report.broken.append((page.source, line, w.message))
             else:
                 report.warnings.append((page.source, line, w.message))
+    # Cross-page anchors can be checked now that every page's headings are known; ambiguous
+    # keys are reported where they are used.
+    for page, res in zip(todo, results, strict=True):
+        offset = page.body_line - 1
         for x in res.xrefs:
             if not x.resolved:
                 continue
-            key = x.target.split("#", 1)[0].strip()
-            folded = key.casefold()
-            owners = ambiguous.get(folded)
-            if owners and bengal_native.XrefIndex.normalize_path(key) not in index:
-                report.warnings.append(
-                    (
-                        page.source,
-                        x.line + offset,
-                        f"[[{x.target}]] is ambiguous: {', '.join(owners)} all answer to "
-                        f"'{key}'; it links to {owners[0]} (write the full path to choose)",
+            target_url = x.url
+            if ambiguous:
+                key = x.target.split("#", 1)[0].strip()
+                owners = ambiguous.get(key.casefold())
+                if owners and bengal_native.XrefIndex.normalize_path(key) not in index:
+                    report.warnings.append(
+                        (
+                            page.source,
+                            x.line + offset,
+                            f"[[{x.target}]] is ambiguous: {', '.join(owners)} all answer to "
+                            f"'{key}'; it links to {owners[0]} (write the full path to choose)",
+                        )
                     )
-                )
-    # Cross-page anchors can be checked now that every page's headings are known.
-    for page, res in zip(todo, results, strict=False):
-        for x in res.xrefs:
-            if not x.resolved or "#" not in x.url or x.url.startswith("#"):
+            if "#" not in target_url or target_url.startswith("#"):
                 continue
-            url, _, frag = x.url.partition("#")
-            target = site.page_by_url.get(_output_path_of(url, site))
-            if target is not None and frag not in target.anchors:
+            url, _, frag = target_url.partition("#")
+            target = by_url.get(url)
+            if target is None:
+                continue
+            known = anchors_of.get(id(target))
+            if known is None:
+                known = anchors_of[id(target)] = set(target.anchors)
+            if frag not in known:
                 report.broken.append(
                     (
                         page.source,
-                        x.line + page.body_line - 1,
+                        x.line + offset,
                         f"[[{x.target}]]: {target.source or target.url} has no heading '#{frag}'",
                     )
                 )
     return report
-
-
-def _output_path_of(url: str, site: Site) -> str:
-    from urllib.parse import urlparse
-
-    base = urlparse(site.baseurl).path or "/"
-    path = url[len(base) - 1 :] if url.startswith(base) else url
-    if path.endswith("/"):
-        return path.lstrip("/") + "index.html"
-    return path.lstrip("/")
 
 
 def summarize(page: Page, html: str, first_paragraph: str) -> Markup:
