@@ -41,10 +41,10 @@ struct StringEqual {
 
 // Below this many bytes of HTML in one track_assets call, extraction runs on the calling thread:
 // under it, handing the work to oneTBB costs more than it saves. From benchmarks/bench_assets.py
-// ("track_assets cut-over", 2-core VM): parallel was faster at every batch from 2 pages / 5.2 KB
-// upward (1.2x there, 1.5-1.8x from 86 KB); 8 KiB is the next round number above that. The
-// numbers are in docs/assets.md.
-inline constexpr std::size_t kTrackAssetsParallelMinBytes = 8 * 1024;
+// ("track_assets cut-over", 2-core VM, quiet runs): the cut-over fell between 5 KB (2 pages) and
+// 16 KB (3 pages); from 32 KB parallel won in every run (1.2x, 1.5-1.8x from 86 KB). When the
+// other core is busy, parallel costs 1-3%, so the threshold sits at the low end. docs/assets.md.
+inline constexpr std::size_t kTrackAssetsParallelMinBytes = 16 * 1024;
 
 // page -> assets (in first-seen order in the page's HTML) and asset -> pages.
 //

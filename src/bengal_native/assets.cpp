@@ -602,6 +602,26 @@ constexpr std::string_view kAttrNames[] = {"src",  "srcset", "href",  "poster",
 
 constexpr std::uint32_t bit(Attr a) { return 1u << static_cast<unsigned>(a); }
 
+// The attribute a name denotes, or Attr::count. Dispatches on the length first: most attribute
+// names on a page (class, id, alt, title, width, ...) are rejected without a comparison.
+inline Attr classify_attr(const char* name, std::size_t n) noexcept {
+    switch (n) {
+        case 3: return iequals(name, n, "src") ? Attr::src : Attr::count;
+        case 4:
+            if (iequals(name, n, "href")) return Attr::href;
+            if (iequals(name, n, "data")) return Attr::data;
+            if (iequals(name, n, "type")) return Attr::type;
+            return Attr::count;
+        case 5: return iequals(name, n, "style") ? Attr::style : Attr::count;
+        case 6:
+            if (iequals(name, n, "srcset")) return Attr::srcset;
+            if (iequals(name, n, "poster")) return Attr::poster;
+            return Attr::count;
+        case 11: return iequals(name, n, "imagesrcset") ? Attr::imagesrcset : Attr::count;
+        default: return Attr::count;
+    }
+}
+
 std::uint32_t wanted_attrs(Tag t) noexcept {
     const std::uint32_t style = bit(Attr::style);
     switch (t) {
@@ -823,13 +843,11 @@ private:
                 // q == '>': missing value; the loop top emits the tag.
             }
             if (wanted != 0) {
-                for (unsigned a = 0; a < static_cast<unsigned>(Attr::count); ++a) {
-                    const std::uint32_t b = 1u << a;
-                    if ((wanted & b) && !(seen & b) && iequals(name, name_len, kAttrNames[a])) {
-                        seen |= b;
-                        values[(*count)++] = AttrValue{static_cast<Attr>(a), value.data(), value.size()};
-                        break;
-                    }
+                const Attr a = classify_attr(name, name_len);
+                const std::uint32_t b = a == Attr::count ? 0 : bit(a);
+                if ((wanted & b) && !(seen & b)) {
+                    seen |= b;
+                    values[(*count)++] = AttrValue{a, value.data(), value.size()};
                 }
             }
         }
@@ -1070,6 +1088,7 @@ private:
             }
             if (seen_.find(std::string_view(url_)) != seen_.end()) return;
         }
+        if (out_.empty()) out_.reserve(kLinearDedupLimit);  // pages with references have several
         AssetRef ref;
         ref.url = url_;
         ref.tag = find_invalid_utf8(tag) == std::string::npos ? std::string(tag)
