@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("bengal")
-except PackageNotFoundError:  # running from a source tree without an install
-    __version__ = "0.0.0+source"
+# The one place the version is written: pyproject.toml reads it (scikit-build-core's regex
+# provider) and CMake reads it for bengal_native.__version__.
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

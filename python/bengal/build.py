@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import bengal_native
-from bengal import outputs
+from bengal import cache, outputs
 from bengal.assemble import Assembly, ParsedSource, assemble
 from bengal.config import load_config
 from bengal.discover import SourceTree, discover
@@ -83,6 +83,8 @@ class BuildResult:
     workers: int = 1
     written: int = 0
     skipped_identical: int = 0
+    noop: bool = False  # nothing had changed since the last successful build
+    rebuild_reason: str = ""
 
     @property
     def ok(self) -> bool:
@@ -493,6 +495,17 @@ def build(root: Path, options: BuildOptions | None = None) -> BuildResult:
         return _build(root, options or BuildOptions())
 
 
+def _state_options(root: Path, opts: BuildOptions, out_dir: Path) -> dict[str, Any]:
+    """Everything besides the files themselves that changes what a build produces."""
+    return {
+        "drafts": opts.drafts,
+        "baseurl": opts.baseurl,
+        "env_baseurl": os.environ.get("BENGAL_BASEURL", ""),
+        "output": str(out_dir),
+        "strict": opts.strict,
+    }
+
+
 def _build(root: Path, opts: BuildOptions) -> BuildResult:
     overrides: dict[str, dict[str, Any]] = {}
     if opts.drafts is not None:
@@ -507,6 +520,24 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     result.warnings.extend(config.warnings)
     if out_dir == root or out_dir in root.parents:
         raise BuildError(f"output directory {out_dir} contains the site; choose another")
+
+    state_dir = root / STATE_DIR
+    state_options = _state_options(root, opts, out_dir)
+    with _stage(result, "change check"):
+        check = cache.check_noop(root, out_dir, state_dir, THEME_DIR, state_options)
+    if check.clean and not opts.clean and check.state is not None:
+        summary = check.state.get("summary", {})
+        result.noop = True
+        result.pages = int(summary.get("pages", 0))
+        result.files = int(summary.get("files", 0))
+        result.workers = 0
+        result.warnings.extend(summary.get("warnings", []))
+        result.timings["total"] = time.perf_counter() - t_start
+        return result
+    result.rebuild_reason = check.reason
+    # From here on the recorded state no longer describes the output directory.
+    inputs_before = cache.input_files(root, THEME_DIR)
+    cache.clear_state(state_dir)
 
     if opts.clean and out_dir.exists():
         with _stage(result, "clean"):
@@ -636,6 +667,17 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
         result.warnings.extend(save_asset_map(root / STATE_DIR, asset_refs))
 
     result.files = result.pages + copied + len(files)
+    if not result.errors:
+        with _stage(result, "save state"):
+            cache.save_state(
+                root,
+                out_dir,
+                state_dir,
+                THEME_DIR,
+                state_options,
+                {"pages": result.pages, "files": result.files, "warnings": result.warnings},
+                inputs_before,
+            )
     result.timings["total"] = time.perf_counter() - t_start
     return result
 

@@ -127,7 +127,13 @@ def cmd_build(args: argparse.Namespace) -> int:
             ),
             encoding="utf-8",
         )
-    if not args.quiet:
+    if not args.quiet and result.noop:
+        total = result.timings.get("total", 0.0)
+        print(
+            f"nothing changed since the last build: {result.pages} pages in "
+            f"{result.output_dir} are up to date ({total * 1000:.0f} ms)"
+        )
+    elif not args.quiet:
         total = result.timings.get("total", 0.0)
         print(
             f"built {result.pages} pages ({result.files} files) into {result.output_dir} "

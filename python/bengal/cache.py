@@ -1,0 +1,164 @@
+"""Build state under .bengal/: what the last successful build read and wrote, so that a build
+with nothing to do can say so without doing the work. This module is the one place that decides
+whether anything is dirty.
+
+Today the decision is all-or-nothing: when every input file (content, templates, static,
+assets, data, bengal.toml, the theme) and every output file has the size and mtime recorded
+after the last successful build, with the same bengal version and build options, the build is
+a no-op; anything else means a full build, whose writer still leaves identical files untouched.
+
+Directory mtimes are never used as a shortcut: editing a file in place does not change its
+directory's mtime (shared/NOTES.md), so every file is stat()ed, and one walk per input directory
+finds added and removed files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bengal import __version__
+
+STATE_FILE = "state.json"
+FORMAT = "bengal-build-state"
+VERSION = 1
+
+
+@dataclass
+class NoopCheck:
+    clean: bool  # True: nothing changed, the build can stop here
+    reason: str  # why a build is needed (for --explain-style output and tests)
+    state: dict[str, Any] | None = None
+
+
+def _stat_map(paths: list[Path], base: Path) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for p in paths:
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        out[p.relative_to(base).as_posix()] = [st.st_mtime_ns, st.st_size]
+    return out
+
+
+def _stat_tree(root: Path, prefix: str, out: dict[str, list[int]]) -> None:
+    """Add (mtime_ns, size) of every regular file below root to `out`, keyed prefix + relative
+    path. Strings and DirEntry objects only: this runs over every file of a site on every
+    build, so it avoids pathlib (symlinked directories are not followed)."""
+    stack = [(str(root), prefix)]
+    while stack:
+        d, rel = stack.pop()
+        try:
+            it = os.scandir(d)
+        except OSError:
+            continue
+        with it:
+            for e in it:
+                try:
+                    if e.is_dir(follow_symlinks=False):
+                        stack.append((e.path, rel + e.name + "/"))
+                    elif e.is_file():
+                        st = e.stat()
+                        out[rel + e.name] = [st.st_mtime_ns, st.st_size]
+                except OSError:
+                    continue
+
+
+def walk_files(root: Path) -> list[Path]:
+    """Every regular file below root (symlinked directories are not followed)."""
+    found: dict[str, list[int]] = {}
+    _stat_tree(root, "", found)
+    return [root / rel for rel in sorted(found)]
+
+
+def input_files(root: Path, theme_dir: Path) -> dict[str, list[int]]:
+    """(mtime_ns, size) of every file a build reads, keyed by a path relative to the site (the
+    theme's files under "theme:")."""
+    state: dict[str, list[int]] = {}
+    for sub in ("content", "templates", "static", "assets", "data"):
+        _stat_tree(root / sub, sub + "/", state)
+    state.update(_stat_map([root / "bengal.toml"], root))
+    # The other caches of a build: a damaged one must be noticed (and rebuilt), not skipped.
+    state.update(_stat_map([root / ".bengal" / "asset_deps.json"], root))
+    _stat_tree(theme_dir, "theme:", state)
+    return state
+
+
+def output_files(out_dir: Path) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    _stat_tree(out_dir, "", found)
+    return found
+
+
+def load_state(state_dir: Path) -> dict[str, Any] | None:
+    """The recorded state, or None when there is none or it cannot be trusted (any damage to the
+    file simply means a full build)."""
+    try:
+        data = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
+        return None
+    return data
+
+
+def check_noop(
+    root: Path, out_dir: Path, state_dir: Path, theme_dir: Path, options: dict[str, Any]
+) -> NoopCheck:
+    state = load_state(state_dir)
+    if state is None:
+        return NoopCheck(False, "no usable build state")
+    if state.get("bengal") != __version__:
+        return NoopCheck(False, f"bengal version changed ({state.get('bengal')} -> {__version__})")
+    if state.get("options") != options:
+        return NoopCheck(False, "build options changed")
+    if state.get("inputs") != input_files(root, theme_dir):
+        return NoopCheck(False, "input files changed")
+    if state.get("outputs") != output_files(out_dir):
+        return NoopCheck(False, "output files changed")
+    return NoopCheck(True, "nothing changed", state)
+
+
+def save_state(
+    root: Path,
+    out_dir: Path,
+    state_dir: Path,
+    theme_dir: Path,
+    options: dict[str, Any],
+    summary: dict[str, Any],
+    inputs_before: dict[str, list[int]],
+) -> None:
+    """Record a successful build. `inputs_before` is the input state taken when the build
+    started: if a file changed while the build ran, the two differ and nothing is recorded, so
+    the next build cannot wrongly skip that change."""
+    now = input_files(root, theme_dir)
+
+    def sources(m: dict[str, list[int]]) -> dict[str, list[int]]:
+        return {k: v for k, v in m.items() if not k.startswith(".bengal/")}
+
+    if sources(now) != sources(inputs_before):
+        clear_state(state_dir)
+        return
+    data = {
+        "format": FORMAT,
+        "version": VERSION,
+        "bengal": __version__,
+        "options": options,
+        "inputs": now,  # the build's own caches as it left them
+        "outputs": output_files(out_dir),
+        "summary": summary,
+    }
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tmp = state_dir / f".{STATE_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+    os.replace(tmp, state_dir / STATE_FILE)
+
+
+def clear_state(state_dir: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (state_dir / STATE_FILE).unlink()

@@ -1,0 +1,107 @@
+"""A build with nothing to do says so without doing the work, and never skips a real change."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from bengal.build import BuildOptions, BuildResult, build
+from conftest import SiteFactory
+from site_checks import tree_digest
+
+SITE: dict[str, str | bytes] = {
+    "bengal.toml": '[site]\ntitle = "Noop"\nbaseurl = "https://example.org/"\n',
+    "content/_index.md": "---\ntitle: Home\n---\nHi.\n",
+    "content/a.md": "---\ntitle: A\ntags: [x]\n---\nSee [[b]].\n",
+    "content/b.md": "---\ntitle: B\n---\nSee [[missing]].\n",
+    "static/s.txt": "static",
+}
+
+
+def run(site: Path, **kw: object) -> BuildResult:
+    return build(site, BuildOptions(**{"workers": 1, **kw}))  # type: ignore[arg-type]
+
+
+def test_second_build_is_a_noop_and_replays_warnings(make_site: SiteFactory) -> None:
+    site = make_site(SITE)
+    first = run(site)
+    assert not first.noop and first.errors == []
+    assert any("[[missing]]" in w for w in first.warnings)
+    before = tree_digest(site / "public")
+    second = run(site)
+    assert second.noop and second.pages == first.pages
+    assert second.warnings == first.warnings  # a no-op still tells you what is wrong
+    assert tree_digest(site / "public") == before
+
+
+def test_every_kind_of_change_triggers_a_build(make_site: SiteFactory, tmp_path: Path) -> None:
+    site = make_site(SITE)
+    run(site)
+
+    def rebuilds(reason: str) -> None:
+        r = run(site)
+        assert not r.noop, f"{reason}: the build was skipped"
+        assert r.rebuild_reason
+        assert run(site).noop, f"{reason}: the build after it should be a no-op"
+
+    (site / "content/a.md").write_text("---\ntitle: A2\n---\nEdited.\n")
+    rebuilds("content edit")
+    assert "A2" in (site / "public/a/index.html").read_text()
+    (site / "content/c.md").write_text("---\ntitle: C\n---\nNew.\n")
+    rebuilds("added page")
+    (site / "templates").mkdir()
+    (site / "templates/single.html").write_text(
+        "{% extends 'base.html' %}{% block main %}CUSTOM {{ content }}{% endblock %}"
+    )
+    rebuilds("template added")
+    assert "CUSTOM" in (site / "public/a/index.html").read_text()
+    (site / "static/s.txt").write_text("static, edited")
+    rebuilds("static edit")
+    assert (site / "public/s.txt").read_text() == "static, edited"
+    (site / "bengal.toml").write_text(
+        '[site]\ntitle = "Renamed"\nbaseurl = "https://example.org/"\n'
+    )
+    rebuilds("config edit")
+    os.utime(site / "content/b.md", ns=(1, 1))
+    rebuilds("mtime change")
+
+
+def test_damaged_output_is_restored(make_site: SiteFactory) -> None:
+    site = make_site(SITE)
+    run(site)
+    out = site / "public"
+    good = (out / "a/index.html").read_text()
+    (out / "a/index.html").write_text("tampered")
+    assert not run(site).noop
+    assert (out / "a/index.html").read_text() == good
+    (out / "b/index.html").unlink()
+    assert not run(site).noop
+    assert (out / "b/index.html").is_file()
+
+
+def test_options_and_clean_are_respected(make_site: SiteFactory) -> None:
+    site = make_site(SITE)
+    run(site)
+    strict = run(site, strict=True)
+    assert not strict.noop and strict.errors  # the broken xref is an error now
+    assert not run(site, drafts=True).noop
+    assert not run(site, clean=True).noop
+
+
+def test_damaged_state_means_a_full_build(make_site: SiteFactory) -> None:
+    site = make_site(SITE)
+    run(site)
+    state = site / ".bengal" / "state.json"
+    for garbage in (b"", b"\x00\xff", b"{", json.dumps({"format": "other"}).encode()):
+        state.write_bytes(garbage)
+        r = run(site)
+        assert not r.noop and r.errors == []
+    assert run(site).noop
+
+
+def test_failed_build_records_no_state(make_site: SiteFactory) -> None:
+    site = make_site({**SITE, "content/bad.md": "---\ntitle: [x\n---\n"})
+    assert run(site).errors
+    assert not (site / ".bengal" / "state.json").exists()
+    assert not run(site).noop
