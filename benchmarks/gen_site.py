@@ -82,13 +82,20 @@ tracker trigger upload user vault version volume webhook widget workflow
 """
 NOUNS: tuple[str, ...] = tuple(_NOUNS.split())
 VERBS: tuple[str, ...] = tuple(
-    ["configure", "install", "deploy", "debug", "monitor", "migrate", "secure", "scale", "test", "render", "build", "publish", "optimize", "upgrade", "extend", "customize", "automate", "validate", "index", "translate", "schedule", "archive", "restore", "inspect", "profile", "tune"]
+    """configure install deploy debug monitor migrate secure scale test render build publish
+    optimize upgrade extend customize automate validate index translate schedule archive
+    restore inspect profile tune""".split()
 )
 GERUNDS: tuple[str, ...] = tuple(
-    ["configuring", "installing", "deploying", "debugging", "monitoring", "migrating", "securing", "scaling", "testing", "rendering", "building", "publishing", "optimizing", "upgrading", "extending", "customizing", "automating", "validating", "indexing", "translating", "scheduling", "archiving", "restoring", "inspecting", "profiling", "tuning"]
+    """configuring installing deploying debugging monitoring migrating securing scaling testing
+    rendering building publishing optimizing upgrading extending customizing automating
+    validating indexing translating scheduling archiving restoring inspecting profiling
+    tuning""".split()
 )
 ADJECTIVES: tuple[str, ...] = tuple(
-    ["basic", "advanced", "custom", "default", "dynamic", "external", "global", "incremental", "internal", "local", "manual", "multiple", "nested", "optional", "parallel", "private", "public", "remote", "secure", "shared", "simple", "static", "temporary"]
+    """basic advanced custom default dynamic external global incremental internal local manual
+    multiple nested optional parallel private public remote secure shared simple static
+    temporary""".split()
 )
 # Headings that many pages share: they give duplicate heading texts within and across pages.
 COMMON_HEADINGS: tuple[str, ...] = (
@@ -96,7 +103,11 @@ COMMON_HEADINGS: tuple[str, ...] = (
     "Limitations", "Next steps", "Background",
 )  # fmt: skip
 SECTION_NAMES: tuple[str, ...] = tuple(
-    ["guides", "reference", "tutorials", "blog", "api", "concepts", "operations", "deployment", "security", "networking", "storage", "plugins", "themes", "recipes", "howto", "releases", "community", "internals", "tools", "integrations", "cookbook", "examples", "architecture", "observability", "performance", "testing", "migration", "faq", "glossary", "cli", "server", "client", "sdk", "data", "content", "templates", "assets", "search", "i18n", "accessibility", "administration", "billing", "support"]
+    """guides reference tutorials blog api concepts operations deployment security networking
+    storage plugins themes recipes howto releases community internals tools integrations
+    cookbook examples architecture observability performance testing migration faq glossary
+    cli server client sdk data content templates assets search i18n accessibility
+    administration billing support""".split()
 )
 CATEGORIES: tuple[str, ...] = ("tutorial", "reference", "how-to", "explanation", "news", "release")
 _TAG_STEMS = """
@@ -123,7 +134,10 @@ _TAG_CUM_WEIGHTS: tuple[float, ...] = tuple(
 )
 
 IDENTIFIERS: tuple[str, ...] = tuple(
-    ["render_page", "build_site", "load_config", "parse_front_matter", "base_url", "output_dir", "max_workers", "cache_dir", "xref_index", "slugify", "TemplateLoader", "SiteConfig", "PageMeta", "get_section", "write_file", "asset_map", "--watch", "--no-cache", "BENGAL_ENV", "bengal.toml", "_index.md", "__init__", "None", "True", "HTTP_PROXY", "content/", "public/", "layouts/"]
+    """render_page build_site load_config parse_front_matter base_url output_dir max_workers
+    cache_dir xref_index slugify TemplateLoader SiteConfig PageMeta get_section write_file
+    asset_map --watch --no-cache BENGAL_ENV bengal.toml _index.md __init__ None True
+    HTTP_PROXY content/ public/ layouts/""".split()
 )
 URLS: tuple[str, ...] = (
     "https://example.com/docs/",
