@@ -49,21 +49,12 @@ if str(ROOT) not in sys.path:
 from html_oracle import generated_site_pages, oracle_extract  # noqa: E402
 
 import bengal_native  # noqa: E402
+from benchmarks.bench_markdown import _cpu_model  # noqa: E402
 
 TARGET_SINGLE_MB_S = 1000.0  # ≥ 1 GB/s single-thread on typical pages
 TARGET_VS_ORACLE = 50.0  # ≥ 50× the HTMLParser oracle
 CUTOVER_SIZES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256)
 CUTOVER_BLOCKS = 9
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _git_revision() -> str | None:

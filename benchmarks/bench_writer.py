@@ -46,6 +46,7 @@ from typing import Any
 import jinja2
 
 import bengal_native
+from benchmarks.bench_markdown import _cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results"
@@ -386,16 +387,6 @@ def _fs_type(path: Path) -> str:
     except (OSError, IndexError):
         pass
     return kind
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
