@@ -48,11 +48,14 @@ class Progress:
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
             from rich.progress import Progress as RichProgress
 
+            from rich.console import Console
+
             self._bar = RichProgress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
+                console=Console(file=self.stream),
                 transient=True,
             )
             self._bar.start()
