@@ -45,10 +45,9 @@ class Progress:
 
     def _update_bar(self) -> None:
         if self._bar is None:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
             from rich.progress import Progress as RichProgress
-
-            from rich.console import Console
 
             self._bar = RichProgress(
                 TextColumn("[bold]{task.description}"),
