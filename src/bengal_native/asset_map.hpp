@@ -48,6 +48,8 @@ inline constexpr std::size_t kTrackAssetsParallelMinBytes = 16 * 1024;
 
 // page -> assets (in first-seen order in the page's HTML) and asset -> pages.
 //
+// Every string_view parameter is read during the call only; the map keeps its own copies.
+//
 // Thread safety: every member function may be called concurrently with any other (a
 // shared_mutex guards the maps; HTML is scanned before the lock is taken). Results never depend
 // on thread scheduling: pages_for(), pages() and assets() are sorted, and a batch applies its
