@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -247,7 +246,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.update_docs:
         cmd = "python -m benchmarks.bench_build " + " ".join(argv or sys.argv[1:])
         update_docs(report, text, cmd.strip())
-    _ = resource
     return 0
 
 

@@ -299,7 +299,7 @@ class Assembler:
         site = self.site
         kept: list[Page] = []
         for page in sorted(site.pages, key=lambda p: (p.source == "", p.source)):
-            other = site.page_by_url.get(page.output_path)
+            other = site.page_by_output.get(page.output_path)
             if other is not None:
                 if page.source == "":
                     continue  # a generated page never displaces a real one
@@ -311,7 +311,7 @@ class Assembler:
                     )
                 )
                 continue
-            site.page_by_url[page.output_path] = page
+            site.page_by_output[page.output_path] = page
             kept.append(page)
         dropped = {id(p) for p in site.pages} - {id(p) for p in kept}
         if dropped:
@@ -379,7 +379,7 @@ class Assembler:
             index_page.taxonomy = plural
             self.set_url(index_page, base)
             site.pages.append(index_page)
-            site.page_by_url[index_page.output_path] = index_page
+            site.page_by_output[index_page.output_path] = index_page
             for slug, term in site.taxonomies[plural].items():
                 term.pages.sort(key=date_key)
                 tp = Page(source="", kind="term", fm=FrontMatter())
@@ -389,8 +389,8 @@ class Assembler:
                 tp.list_pages = term.pages
                 self.set_url(tp, f"{base}{slug}/")
                 term.url = tp.url
-                if tp.output_path in site.page_by_url:
-                    other = site.page_by_url[tp.output_path]
+                if tp.output_path in site.page_by_output:
+                    other = site.page_by_output[tp.output_path]
                     self.errors.append(
                         ContentError(
                             f"URL {tp.url} of {singular} '{term.name}' is also the URL of "
@@ -400,8 +400,7 @@ class Assembler:
                     )
                     continue
                 site.pages.append(tp)
-                site.page_by_url[tp.output_path] = tp
-            _ = singular
+                site.page_by_output[tp.output_path] = tp
         site.pages.sort(key=lambda p: p.output_path)
 
     def add_404(self) -> None:
@@ -410,8 +409,8 @@ class Assembler:
         page.title = "Page not found"
         page.section = site.home
         self.set_url(page, "/404.html")
-        if page.output_path not in site.page_by_url:
-            site.page_by_url[page.output_path] = page
+        if page.output_path not in site.page_by_output:
+            site.page_by_output[page.output_path] = page
             site.pages.append(page)
             site.pages.sort(key=lambda p: p.output_path)
 
@@ -487,7 +486,7 @@ class Assembler:
                     url = hit[0]
                 elif url.startswith("/"):
                     url = self.link(url)
-                page = site.page_by_url.get(_output_of(url, self.base_path))
+                page = site.page_by_output.get(_output_of(url, self.base_path))
                 raw.setdefault(name, []).append(
                     MenuItem(e.name, url, e.weight, e.identifier, e.parent, page=page)
                 )

@@ -536,7 +536,7 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
         return result
     result.rebuild_reason = check.reason
     # From here on the recorded state no longer describes the output directory.
-    inputs_before = cache.input_files(root, THEME_DIR)
+    inputs_before = check.inputs
     cache.clear_state(state_dir)
 
     if opts.clean and out_dir.exists():
@@ -544,7 +544,7 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
             clean_output(out_dir)
 
     with _stage(result, "discover", opts.progress):
-        tree = discover(root)
+        tree = discover(root, check.inputs)  # the files the change check just walked
     workers = opts.workers if opts.workers is not None else int(config.build["workers"])
     if workers <= 0:
         workers = _cpu_count()
@@ -710,7 +710,7 @@ def check_local_assets(
             if ok is None:
                 ok = exists_cache[target] = (out_dir / target).is_file()
             if not ok:
-                page = site.page_by_url.get(page_path)
+                page = site.page_by_output.get(page_path)
                 who = page.source if page is not None and page.source else page_path
                 warnings.append(f"{who}: references {url}, which is not in the output")
     return warnings

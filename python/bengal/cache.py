@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bengal import __version__
+from bengal.discover import scan_inputs, scan_tree
 
 STATE_FILE = "state.json"
 FORMAT = "bengal-build-state"
@@ -32,6 +33,7 @@ VERSION = 1
 class NoopCheck:
     clean: bool  # True: nothing changed, the build can stop here
     reason: str  # why a build is needed (for --explain-style output and tests)
+    inputs: dict[str, list[int]]  # the input scan, reused by the build that follows
     state: dict[str, Any] | None = None
 
 
@@ -46,52 +48,21 @@ def _stat_map(paths: list[Path], base: Path) -> dict[str, list[int]]:
     return out
 
 
-def _stat_tree(root: Path, prefix: str, out: dict[str, list[int]]) -> None:
-    """Add (mtime_ns, size) of every regular file below root to `out`, keyed prefix + relative
-    path. Strings and DirEntry objects only: this runs over every file of a site on every
-    build, so it avoids pathlib (symlinked directories are not followed)."""
-    stack = [(str(root), prefix)]
-    while stack:
-        d, rel = stack.pop()
-        try:
-            it = os.scandir(d)
-        except OSError:
-            continue
-        with it:
-            for e in it:
-                try:
-                    if e.is_dir(follow_symlinks=False):
-                        stack.append((e.path, rel + e.name + "/"))
-                    elif e.is_file():
-                        st = e.stat()
-                        out[rel + e.name] = [st.st_mtime_ns, st.st_size]
-                except OSError:
-                    continue
-
-
-def walk_files(root: Path) -> list[Path]:
-    """Every regular file below root (symlinked directories are not followed)."""
-    found: dict[str, list[int]] = {}
-    _stat_tree(root, "", found)
-    return [root / rel for rel in sorted(found)]
-
-
 def input_files(root: Path, theme_dir: Path) -> dict[str, list[int]]:
     """(mtime_ns, size) of every file a build reads, keyed by a path relative to the site (the
-    theme's files under "theme:")."""
-    state: dict[str, list[int]] = {}
-    for sub in ("content", "templates", "static", "assets", "data"):
-        _stat_tree(root / sub, sub + "/", state)
+    theme's files under "theme:"). Files the build ignores (hidden, editor leftovers) are
+    ignored here too."""
+    state = scan_inputs(root)
     state.update(_stat_map([root / "bengal.toml"], root))
     # The other caches of a build: a damaged one must be noticed (and rebuilt), not skipped.
     state.update(_stat_map([root / ".bengal" / "asset_deps.json"], root))
-    _stat_tree(theme_dir, "theme:", state)
+    scan_tree(theme_dir, "theme:", state)
     return state
 
 
 def output_files(out_dir: Path) -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
-    _stat_tree(out_dir, "", found)
+    scan_tree(out_dir, "", found, skip_ignored=False)  # every file served counts
     return found
 
 
@@ -110,18 +81,20 @@ def load_state(state_dir: Path) -> dict[str, Any] | None:
 def check_noop(
     root: Path, out_dir: Path, state_dir: Path, theme_dir: Path, options: dict[str, Any]
 ) -> NoopCheck:
+    inputs = input_files(root, theme_dir)
     state = load_state(state_dir)
     if state is None:
-        return NoopCheck(False, "no usable build state")
+        return NoopCheck(False, "no usable build state", inputs)
     if state.get("bengal") != __version__:
-        return NoopCheck(False, f"bengal version changed ({state.get('bengal')} -> {__version__})")
+        reason = f"bengal version changed ({state.get('bengal')} -> {__version__})"
+        return NoopCheck(False, reason, inputs)
     if state.get("options") != options:
-        return NoopCheck(False, "build options changed")
-    if state.get("inputs") != input_files(root, theme_dir):
-        return NoopCheck(False, "input files changed")
+        return NoopCheck(False, "build options changed", inputs)
+    if state.get("inputs") != inputs:
+        return NoopCheck(False, "input files changed", inputs)
     if state.get("outputs") != output_files(out_dir):
-        return NoopCheck(False, "output files changed")
-    return NoopCheck(True, "nothing changed", state)
+        return NoopCheck(False, "output files changed", inputs)
+    return NoopCheck(True, "nothing changed", inputs, state)
 
 
 def save_state(

@@ -39,43 +39,69 @@ def _ignored(name: str) -> bool:
     )
 
 
-def walk(base: Path) -> list[str]:
-    """Relative POSIX paths of all regular files below `base` (sorted; symlinked files are
-    followed, symlinked directories are not, so a link loop cannot hang the build)."""
-    out: list[str] = []
-    if not base.is_dir():
-        return out
-    stack = [("", str(base))]
+INPUT_DIRS = ("content", "templates", "static", "assets", "data")
+
+
+def scan_tree(
+    base: Path, prefix: str, out: dict[str, list[int]], skip_ignored: bool = True
+) -> None:
+    """Add (mtime_ns, size) of every regular file below `base` to `out`, keyed prefix + POSIX
+    relative path. Symlinked files are followed, symlinked directories are not (a link loop
+    cannot hang the build). Runs over every file of a site on every build, so it uses strings
+    and DirEntry objects only, no pathlib."""
+    stack = [(str(base), prefix)]
     while stack:
-        rel, path = stack.pop()
+        d, rel = stack.pop()
         try:
-            entries = list(os.scandir(path))
+            it = os.scandir(d)
         except OSError:
             continue
-        for entry in entries:
-            if _ignored(entry.name):
-                continue
-            child_rel = f"{rel}{entry.name}"
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append((child_rel + "/", entry.path))
-                elif entry.is_file():
-                    out.append(child_rel)
-            except OSError:
-                continue
-    out.sort()
-    return out
+        with it:
+            for e in it:
+                if skip_ignored and _ignored(e.name):
+                    continue
+                try:
+                    if e.is_dir(follow_symlinks=False):
+                        stack.append((e.path, rel + e.name + "/"))
+                    elif e.is_file():
+                        st = e.stat()
+                        out[rel + e.name] = [st.st_mtime_ns, st.st_size]
+                except OSError:
+                    continue
 
 
-def discover(root: Path) -> SourceTree:
+def scan_inputs(root: Path) -> dict[str, list[int]]:
+    """Every input file of the site, keyed "content/a.md", "static/x.png", ..."""
+    found: dict[str, list[int]] = {}
+    for sub in INPUT_DIRS:
+        scan_tree(root / sub, sub + "/", found)
+    return found
+
+
+def walk(base: Path) -> list[str]:
+    """Relative POSIX paths of all regular files below `base`, sorted."""
+    found: dict[str, list[int]] = {}
+    scan_tree(base, "", found)
+    return sorted(found)
+
+
+def discover(root: Path, scanned: dict[str, list[int]] | None = None) -> SourceTree:
+    """The site's input files, from `scanned` (scan_inputs' result, when the caller already
+    walked the site) or from a fresh walk."""
+    files = scanned if scanned is not None else scan_inputs(root)
+    by_dir: dict[str, list[str]] = {d: [] for d in INPUT_DIRS}
+    for key in sorted(files):
+        d, _, rel = key.partition("/")
+        if d in by_dir and rel:
+            by_dir[d].append(rel)
     tree = SourceTree(root=root)
-    for rel in walk(root / "content"):
+    for rel in by_dir["content"]:
         if rel.lower().endswith(MARKDOWN_EXTS):
             tree.content.append(rel)
         else:
             tree.content_files.append(rel)
-    tree.static = walk(root / "static")
-    tree.assets = walk(root / "assets")
-    tree.data = [p for p in walk(root / "data") if p.lower().endswith(DATA_EXTS)]
-    tree.templates = walk(root / "templates")
+    tree.static = by_dir["static"]
+    tree.assets = by_dir["assets"]
+    tree.data = [p for p in by_dir["data"] if p.lower().endswith(DATA_EXTS)]
+    tree.templates = by_dir["templates"]
     return tree

@@ -194,7 +194,7 @@ class Site:
     pages: list[Page] = field(default_factory=list)  # every content page (regular + sections)
     regular_pages: list[Page] = field(default_factory=list)
     page_by_path: dict[str, Page] = field(default_factory=dict)  # content path -> Page
-    page_by_url: dict[str, Page] = field(default_factory=dict)
+    page_by_output: dict[str, Page] = field(default_factory=dict)  # "docs/x/index.html" -> Page
     taxonomies: dict[str, dict[str, Term]] = field(default_factory=dict)  # plural -> slug -> Term
     menus: dict[str, list[MenuItem]] = field(default_factory=dict)
     build_date: dt.datetime | None = None  # newest page date (never the wall clock)

@@ -78,8 +78,6 @@ def rss(site: Site, title: str, link_page: Page, pages: list[Page], feed_url: st
         out.append(f'<guid isPermaLink="true">{xml_escape(p.permalink)}</guid>')
         if p.date is not None:
             out.append(f"<pubDate>{format_datetime(p.date)}</pubDate>")
-        if site.author:
-            pass  # RSS <author> wants an e-mail address; bengal does not invent one
         for term in p.categories:
             out.append(f"<category>{xml_escape(term.name)}</category>")
         out.append(f"<description>{xml_escape(html_module.unescape(str(p.summary)))}</description>")
@@ -166,7 +164,7 @@ def alias_path(alias: str) -> str:
 def aliases(site: Site) -> tuple[dict[str, bytes], list[str]]:
     files: dict[str, bytes] = {}
     errors: list[str] = []
-    taken = set(site.page_by_url)
+    taken = set(site.page_by_output)
     for p in site.pages:
         for alias in p.fm.aliases:
             path = alias_path(alias)

@@ -11,7 +11,7 @@ import html as html_module
 import math
 import posixpath
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -398,7 +398,3 @@ def render_jobs(site: Site, per_page: int) -> list[tuple[Page, int]]:
         for n in range(1, pager_count(page, per_page) + 1):
             jobs.append((page, n))
     return jobs
-
-
-def iter_shard(jobs: list[tuple[Page, int]], shard: int, shards: int) -> Iterable[tuple[Page, int]]:
-    return jobs[shard::shards]
