@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -185,24 +186,29 @@ def test_batch_equals_sequential() -> None:
 
 
 def test_batch_releases_the_gil() -> None:
-    # While a batch renders, another Python thread keeps running.
-    docs = ["word " * 20000] * 64
-    ticks = 0
+    # Another Python thread must run *while* the batch renders: it records when it ran, and some
+    # of those moments must fall well inside the call (a held GIL would leave a gap there).
+    docs = ["word *emphasis* and more " * 4000] * 200
+    seen: list[float] = []
     done = threading.Event()
 
     def spin() -> None:
-        nonlocal ticks
         while not done.is_set():
-            ticks += 1
+            seen.append(time.perf_counter())
 
     t = threading.Thread(target=spin)
     t.start()
     try:
+        time.sleep(0.01)
+        start = time.perf_counter()
         bn.render_markdown_batch(docs)
+        end = time.perf_counter()
     finally:
         done.set()
         t.join()
-    assert ticks > 0
+    lo, hi = start + 0.25 * (end - start), end - 0.25 * (end - start)
+    ran_inside = any(lo <= s <= hi for s in seen)
+    assert ran_inside, f"no Python ran during {end - start:.3f} s of rendering"
 
 
 def test_xref_index_api() -> None:
