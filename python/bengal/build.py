@@ -16,6 +16,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import posixpath
 import shutil
 import sys
 import threading
@@ -703,7 +704,7 @@ def check_local_assets(
                     continue
                 target = path[len(base_path) :]
             else:
-                target = os_path_join(page_path.rpartition("/")[0], path)
+                target = posixpath.normpath(posixpath.join(page_path.rpartition("/")[0], path))
             if target.endswith("/") or target == "":
                 target += "index.html"
             ok = exists_cache.get(target)
@@ -739,12 +740,6 @@ def save_asset_map(state_dir: Path, refs: list[tuple[str, list[tuple[str, bool]]
     except OSError as exc:
         warnings.append(f"cannot save {path}: {exc.strerror or exc}")
     return warnings
-
-
-def os_path_join(base: str, rel: str) -> str:
-    import posixpath
-
-    return posixpath.normpath(posixpath.join(base, rel)) if base else posixpath.normpath(rel)
 
 
 def clean_output(out_dir: Path) -> None:
