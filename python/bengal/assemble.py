@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -28,8 +29,21 @@ class ParsedSource:
 
     rel: str  # content-relative path
     raw: dict[str, Any]  # raw front matter
-    body: str
+    body: str | None  # None: not read (restored from the incremental cache; see heading)
     body_line: int
+    body_loader: Callable[[], str] | None = None
+    # First level-1 heading of the body ("" when none); computed when the title is needed.
+    heading: str | None = None
+
+    def first_heading(self) -> str:
+        if self.heading is None:
+            self.heading = first_heading(self.load_body()) or ""
+        return self.heading
+
+    def load_body(self) -> str:
+        if self.body is None:
+            self.body = self.body_loader() if self.body_loader is not None else ""
+        return self.body
 
 
 @dataclass
@@ -237,13 +251,20 @@ class Assembler:
                 continue
             if fm.draft and not cfg.build["drafts"]:
                 continue
-            page = Page(source=src.rel, kind=kind, fm=fm, body=src.body, body_line=src.body_line)
+            page = Page(
+                source=src.rel,
+                kind=kind,
+                fm=fm,
+                _body=src.body,
+                _body_loader=src.load_body,
+                body_line=src.body_line,
+            )
             page.section = section
             if kind in ("home", "section"):
                 section.index = page
             if stem == "index" and d in self.bundle_dirs:
                 page.bundle_dir = d
-            page.title = fm.title or first_heading(src.body) or ""
+            page.title = fm.title or src.first_heading()
             if not page.title:
                 base = d.rpartition("/")[2] if stem in ("_index", "index") else stem
                 page.title = humanize(base) if base else cfg.title

@@ -12,6 +12,7 @@ page's HTML depends only on the site model, so the output is the same for any wo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import bengal_native
-from bengal import cache, outputs
+from bengal import cache, incremental, outputs
 from bengal.assemble import Assembly, ParsedSource, assemble
 from bengal.config import load_config
 from bengal.discover import SourceTree, discover
@@ -86,6 +87,16 @@ class BuildResult:
     skipped_identical: int = 0
     noop: bool = False  # nothing had changed since the last successful build
     rebuild_reason: str = ""
+    incremental: bool = False  # the build reused the cache of an earlier one
+    rendered: int = 0  # HTML documents rendered by this build (the rest were kept)
+    reused: int = 0  # HTML documents kept from the last build (their inputs did not change)
+    markdown_rendered: int = 0  # Markdown bodies rendered (the rest came from the cache)
+    files_read: int = 0  # Markdown files read (the rest were restored from the cache)
+    removed: int = 0  # stale outputs deleted
+    changes: dict[str, str] = field(default_factory=dict)  # content path -> change class
+    explain: list[str] = field(default_factory=list)
+    explain_outputs: dict[str, str] = field(default_factory=dict)  # output -> why rendered
+    started: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -137,53 +148,134 @@ def _parse_all(items: list[tuple[str, str, str]], workers: int) -> list[tuple[An
     return [r for part in parts for r in part]
 
 
+@dataclass
+class SourceLoad:
+    sources: list[ParsedSource] = field(default_factory=list)
+    errors: list[ContentError] = field(default_factory=list)
+    entries: dict[str, incremental.SourceEntry] = field(default_factory=dict)
+    changes: dict[str, str] = field(default_factory=dict)  # content path -> change class
+    read: int = 0  # files read (the others were restored from the cache)
+    parsed: int = 0  # front matter blocks parsed
+
+
 def parse_sources(
     tree: SourceTree, workers: int = 1
 ) -> tuple[list[ParsedSource], list[ContentError]]:
-    sources: list[ParsedSource] = []
-    errors: list[ContentError] = []
+    loaded = load_sources(tree, workers)
+    return loaded.sources, loaded.errors
+
+
+def _body_reader(path: Path, rel: str) -> Callable[[], str]:
+    def read() -> str:
+        text = path.read_bytes().decode("utf-8", "replace").replace("\r\n", "\n")
+        return split_raw(text, rel)[2]
+
+    return read
+
+
+def load_sources(
+    tree: SourceTree,
+    workers: int = 1,
+    cached: dict[str, incremental.SourceEntry] | None = None,
+    stats: dict[str, list[int]] | None = None,
+) -> SourceLoad:
+    """Every Markdown file -> ParsedSource (or an error naming the file and line). With a cache
+    (incremental builds), a file whose (mtime_ns, size) is unchanged is restored without being
+    read; one whose stat changed is read and hashed, and parsed only if its bytes changed."""
+    out = SourceLoad()
     pending: list[tuple[str, str, str, int]] = []  # rel, body, parser, body line
     fm_items: list[tuple[str, str, str]] = []
+    fresh: dict[str, tuple[tuple[int, int], bytes]] = {}
     base = tree.content_dir
+    slot: dict[str, int] = {}  # rel -> index in out.sources (keeps tree order)
+    order: list[ParsedSource | None] = []
     for rel in tree.content:
+        st = stats.get("content/" + rel) if stats is not None else None
+        stat = (st[0], st[1]) if st is not None else (0, -1)
+        entry = cached.get(rel) if cached is not None else None
+        if entry is not None and entry.stat == stat:
+            _restore(out, rel, entry, base, order)
+            continue
         try:
             data = (base / rel).read_bytes()
         except OSError as exc:
-            errors.append(ContentError(f"cannot read: {exc.strerror}", file=rel))
+            out.errors.append(ContentError(f"cannot read: {exc.strerror}", file=rel))
             continue
+        out.read += 1
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        if entry is not None and entry.digest == digest:
+            entry = incremental.SourceEntry(stat, digest, entry.parsed, entry.heading, entry.md)
+            _restore(out, rel, entry, base, order)
+            continue
+        fresh[rel] = (stat, digest)
+        out.changes[rel] = "added" if entry is None else "changed"
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = data.count(b"\n", 0, exc.start) + 1
-            errors.append(
-                ContentError(
-                    f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8",
-                    file=rel,
-                    line=line,
-                )
-            )
+            err = (f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8", line)
+            out.entries[rel] = incremental.SourceEntry(stat, digest, ("err", *err))
+            out.errors.append(ContentError(err[0], file=rel, line=err[1]))
             continue
         if "\r" in text:
             text = text.replace("\r\n", "\n")
         try:
             parser, raw_fm, body, body_line = split_raw(text, rel)
         except ContentError as exc:
-            errors.append(exc)
+            out.entries[rel] = incremental.SourceEntry(stat, digest, ("err", exc.reason, exc.line))
+            out.errors.append(exc)
             continue
         pending.append((rel, body, parser or "", body_line))
+        slot[rel] = len(order)
+        order.append(None)
         if parser:
             fm_items.append((raw_fm, parser, rel))
+    out.parsed = len(fm_items)
     parsed = iter(_parse_all(fm_items, workers))
     for rel, body, parser, body_line in pending:
         meta: dict[str, Any] = {}
+        stat, digest = fresh[rel]
         if parser:
             outcome = next(parsed)
             if outcome[0] == "err":
-                errors.append(ContentError(outcome[1], file=rel, line=outcome[2]))
+                out.entries[rel] = incremental.SourceEntry(stat, digest, outcome)
+                out.errors.append(ContentError(outcome[1], file=rel, line=outcome[2]))
                 continue
             meta = outcome[1]
-        sources.append(ParsedSource(rel, meta, body, body_line))
-    return sources, errors
+        old = cached.get(rel) if cached is not None else None
+        if old is not None and old.parsed[0] == "ok":
+            same = old.parsed[1] == meta and old.parsed[2] == body_line
+            out.changes[rel] = "body" if same else "metadata"
+        out.entries[rel] = incremental.SourceEntry(stat, digest, ("ok", meta, body_line))
+        order[slot[rel]] = ParsedSource(rel, meta, body, body_line)
+    out.sources = [s for s in order if s is not None]
+    if cached is not None:
+        present = set(tree.content)
+        for rel in cached:
+            if rel not in present:
+                out.changes[rel] = "removed"
+        # A removed file whose bytes reappear under a new name is a rename.
+        gone = {cached[r].digest: r for r, c in out.changes.items() if c == "removed"}
+        for rel, c in list(out.changes.items()):
+            if c == "added" and out.entries[rel].digest in gone:
+                out.changes[rel] = f"renamed from {gone[out.entries[rel].digest]}"
+    return out
+
+
+def _restore(
+    out: SourceLoad,
+    rel: str,
+    entry: incremental.SourceEntry,
+    base: Path,
+    order: list[ParsedSource | None],
+) -> None:
+    out.entries[rel] = entry
+    if entry.parsed[0] == "err":
+        out.errors.append(ContentError(entry.parsed[1], file=rel, line=entry.parsed[2]))
+        return
+    src = ParsedSource(rel, entry.parsed[1], None, entry.parsed[2], _body_reader(base / rel, rel))
+    src.heading = entry.heading
+    order.append(src)
 
 
 def load_data(root: Path, tree: SourceTree) -> tuple[dict[str, Any], list[str]]:
@@ -274,10 +366,10 @@ def copy_file(src: Path, dst: Path) -> bool:
 
 def copy_files(
     root: Path, tree: SourceTree, site: Site, plan: AssetPlan, out: Path
-) -> tuple[int, list[str]]:
-    """static/, assets/ and content resources -> output. Returns (files kept/copied, errors)."""
+) -> tuple[list[str], list[str]]:
+    """static/, assets/ and content resources -> output. Returns (output paths, errors)."""
     errors: list[str] = []
-    count = 0
+    done: list[str] = []
     jobs: list[tuple[Path, str]] = []
     for rel in tree.static:
         jobs.append((root / "static" / rel, rel))
@@ -311,10 +403,10 @@ def copy_files(
     for src, dst in jobs:
         try:
             copy_file(src, out / dst)
-            count += 1
+            done.append(dst)
         except OSError as exc:
             errors.append(f"{src}: cannot copy to {dst}: {exc.strerror or exc}")
-    return count, errors
+    return done, errors
 
 
 # ---- template workers -----------------------------------------------------------------------
@@ -329,8 +421,7 @@ class ShardResult:
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    assets: list[tuple[str, list[tuple[str, bool]]]] = field(default_factory=list)
-    templates: list[tuple[str, list[str]]] = field(default_factory=list)
+    records: list[tuple[str, incremental.OutputRecord]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -351,11 +442,13 @@ def _render_chunk(chunk: int) -> ShardResult:
     res = ShardResult()
     t_tpl = t_assets = 0.0
     writer = bengal_native.OutputWriter(str(out_dir), max_buffer_mb=64, threads=1)
+    dep_memo: dict[tuple[int, str], str | None] = {}
+    dep_of = incremental.dep_of
     try:
         for i, (page, number) in enumerate(jobs[chunk::chunks]):
             t0 = time.perf_counter()
             try:
-                html = templates.render(page, number)
+                html, seen = templates.render_tracked(page, number)
             except TemplateError as exc:
                 res.errors.append(str(exc))
                 continue
@@ -367,8 +460,25 @@ def _render_chunk(chunk: int) -> ShardResult:
             path = pager_output_path(page, number)
             writer.write(path, html)
             res.pages += 1
-            if refs:
-                res.assets.append((path, [(r.url, r.is_external) for r in refs]))
+            own = incremental.page_key(page)
+            deps = set()
+            for mk, obj in seen.reads.items():
+                d = dep_memo.get(mk, "?")
+                if d == "?":
+                    d = dep_memo[mk] = dep_of(obj, mk[1])
+                if d is not None:
+                    deps.add(d)
+            for g in ("|meta", "|body", "|summary"):  # its own page is always a dependency
+                deps.discard(own + g)
+            record = incremental.OutputRecord(
+                page=own,
+                templates=tuple(sorted(seen.templates)),
+                deps=frozenset(deps),
+                calls=tuple(sorted(seen.calls)),
+                assets=[(r.url, r.is_external) for r in refs],
+                warnings=tuple(seen.warnings),
+            )
+            res.records.append((path, record))
             if progress is not None and i % 64 == 63:
                 progress(64)
     finally:
@@ -384,7 +494,6 @@ def _render_chunk(chunk: int) -> ShardResult:
         res.seconds["write (busy)"] = float(stats["seconds_busy"])
     res.seconds["templates"] = t_tpl
     res.seconds["asset extraction"] = t_assets
-    res.warnings.extend(templates.warnings)
     templates.warnings.clear()
     return res
 
@@ -516,7 +625,7 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     t_start = time.perf_counter()
     config = load_config(root, overrides=overrides)
     out_dir = opts.output.resolve() if opts.output else config.output_dir
-    result = BuildResult(output_dir=out_dir)
+    result = BuildResult(output_dir=out_dir, started=t_start)
     result.timings["config"] = time.perf_counter() - t_start
     result.warnings.extend(config.warnings)
     if out_dir == root or out_dir in root.parents:
@@ -524,6 +633,7 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
 
     state_dir = root / STATE_DIR
     state_options = _state_options(root, opts, out_dir)
+    scan_ns = time.time_ns()
     with _stage(result, "change check"):
         check = cache.check_noop(root, out_dir, state_dir, THEME_DIR, state_options)
     if check.clean and not opts.clean and check.state is not None:
@@ -540,9 +650,26 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     inputs_before = check.inputs
     cache.clear_state(state_dir)
 
+    with _stage(result, "load cache"):
+        key = incremental.config_key(root, state_options)
+        old, why, warn = incremental.load(state_dir, key)
+        if warn:
+            result.warnings.append(warn)
+        prev = old if old is not None and not why else None
+        if opts.clean:
+            prev, why = None, "--clean"
+        # Files the last build wrote (and any a killed build was about to write): whatever of
+        # these this build does not write again is stale and removed.
+        old_manifest = set(old.manifest) if old is not None else set()
+        old_manifest.update(incremental.read_pending(state_dir))
+    result.incremental = prev is not None
+    if prev is None:
+        result.explain.append(f"full build: {why}")
+
     if opts.clean and out_dir.exists():
         with _stage(result, "clean"):
             clean_output(out_dir)
+            old_manifest = set()
 
     with _stage(result, "discover", opts.progress):
         tree = discover(root, check.inputs)  # the files the change check just walked
@@ -550,20 +677,67 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     if workers <= 0:
         workers = _cpu_count()
     with _stage(result, "parse", opts.progress):
-        sources, parse_errors = parse_sources(tree, workers)
-    result.errors.extend(str(e) for e in parse_errors)
+        loaded = load_sources(tree, workers, prev.sources if prev else None, check.inputs)
+    result.errors.extend(str(e) for e in loaded.errors)
+    result.files_read = loaded.read
+    result.changes = dict(sorted(loaded.changes.items()))
     with _stage(result, "data", opts.progress):
         data, data_errors = load_data(root, tree)
     result.errors.extend(data_errors)
 
     with _stage(result, "assemble", opts.progress):
-        asm: Assembly = assemble(config, sources, data)
-        site = asm.site
+        asm: Assembly = assemble(config, loaded.sources, data)
     result.errors.extend(str(e) for e in asm.errors)
     result.warnings.extend(asm.warnings)
+    for src in loaded.sources:  # titles taken from a first heading are kept for next time
+        entry = loaded.entries.get(src.rel)
+        if entry is not None and src.heading is not None:
+            entry.heading = src.heading
 
+    cdir = incremental.cache_dir(state_dir)
+    cdir.mkdir(parents=True, exist_ok=True)
+    pack_name = prev.pack if prev is not None else f"{incremental.PACK_PREFIX}{os.getpid()}.pack"
+    pack = incremental.ContentPack(cdir / pack_name, fresh=prev is None)
+    try:
+        return _build_rest(
+            root, opts, config, out_dir, result, state_dir, state_options, check, inputs_before,
+            prev, old_manifest, tree, workers, loaded, asm, pack, key, scan_ns,
+            {p: r.page for p, r in old.outputs.items()} if old is not None else {},
+        )  # fmt: skip
+    finally:
+        pack.close()
+
+
+def _build_rest(
+    root: Path,
+    opts: BuildOptions,
+    config: Any,
+    out_dir: Path,
+    result: BuildResult,
+    state_dir: Path,
+    state_options: dict[str, Any],
+    check: cache.NoopCheck,
+    inputs_before: dict[str, list[int]],
+    prev: incremental.Cache | None,
+    old_manifest: set[str],
+    tree: SourceTree,
+    workers: int,
+    loaded: SourceLoad,
+    asm: Assembly,
+    pack: incremental.ContentPack,
+    key: str,
+    scan_ns: int,
+    old_pages: dict[str, str],
+) -> BuildResult:
+    site = asm.site
     with _stage(result, "markdown", opts.progress):
-        md = render_markdown_stage(site, asm.xref_index, config, asm.ambiguous_keys)
+        cached_md = {r: e.md for r, e in loaded.entries.items() if e.md is not None}
+        md = render_markdown_stage(
+            site, asm.xref_index, config, asm.ambiguous_keys, cached_md, pack
+        )
+    result.markdown_rendered = len(md.rendered)
+    for rel, md_facts in md.facts.items():
+        loaded.entries[rel].md = md_facts
     for file, line, text in md.warnings:
         result.warnings.append(str(Message(file, line, text)))
     for file, line, text in md.broken:
@@ -591,7 +765,42 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
         return "/" + (base_path + out if base_path else out)
 
     cache_dir = root / STATE_DIR / "jinja"
-    jobs = render_jobs(site, int(config.pagination["per_page"]))
+    all_jobs = render_jobs(site, int(config.pagination["per_page"]))
+    job_paths = [(pager_output_path(p, n), incremental.page_key(p)) for p, n in all_jobs]
+    search_dirs = [d for d in (root / "templates", THEME_DIR / "templates") if d.is_dir()]
+
+    with _stage(result, "plan"):
+        md_hashes = {"p:" + rel: f.html_hash for rel, f in md.facts.items()}
+        facts = incremental.site_facts(site, md_hashes)
+        facts["site|robots"] = b"1" if "robots.txt" in tree.static else b"0"
+        out_stats: dict[str, list[int]] = {}
+        if prev is not None:
+            out_stats = cache.output_files(out_dir)
+            names = {n for rec in prev.outputs.values() for n in rec.templates}
+            templates_now = {n: incremental.template_digest(n, search_dirs) for n in names}
+            helpers = {"ref": ref, "asset_url": asset_url}
+            calls_now: dict[tuple[str, str], str] = {}
+            for rec in prev.outputs.values():
+                for name, arg, _ in rec.calls:
+                    if (name, arg) not in calls_now:
+                        try:
+                            calls_now[(name, arg)] = helpers[name](arg)
+                        except TemplateError:
+                            calls_now[(name, arg)] = "\0error"
+            decision = incremental.plan_outputs(
+                prev, job_paths, facts, templates_now, calls_now, out_stats
+            )
+            jobs = [
+                j
+                for j, (path, _) in zip(all_jobs, job_paths, strict=True)
+                if path in decision.render
+            ]
+            result.explain_outputs = decision.render
+            changed_facts = decision.changed_deps
+        else:
+            jobs = all_jobs
+            changed_facts = set(facts)
+    result.reused = len(all_jobs) - len(jobs)
     workers = max(1, min(workers, len(jobs) // 50 or 1))
     result.workers = workers
     _W.clear()
@@ -604,6 +813,10 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BuildError(f"cannot create output directory {out_dir}: {exc.strerror}") from None
+    # Outputs this build may write that the last one did not: if the build is killed, the next
+    # one must know to remove them should they turn out stale.
+    new_paths = [p for p, _ in job_paths if p not in old_manifest]
+    incremental.write_pending(state_dir, new_paths)
     progress = opts.progress
     if progress is not None:
         progress("rendering pages", 0, len(jobs))
@@ -624,16 +837,28 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
             background=copy_static,
         )
     _W.clear()
-    asset_refs: list[tuple[str, list[tuple[str, bool]]]] = []
+    records: dict[str, incremental.OutputRecord] = {}
+    if prev is not None:
+        expected = {p for p, _ in job_paths}
+        records = {p: r for p, r in prev.outputs.items() if p in expected}
     for sr in shard_results:
         result.pages += sr.pages
         result.written += sr.written
         result.skipped_identical += sr.skipped
         result.errors.extend(sr.errors)
-        result.warnings.extend(w for w in sr.warnings if w not in result.warnings)
-        asset_refs.extend(sr.assets)
+        for path, rec in sr.records:
+            records[path] = rec
         for k, v in sr.seconds.items():
             result.cpu[k] = result.cpu.get(k, 0.0) + v
+    rendered_ok = {path for sr in shard_results for path, _ in sr.records}
+    for path in [p for p in records if p not in rendered_ok and p in result.explain_outputs]:
+        del records[path]  # it failed this time: never reuse its old record
+    result.rendered = result.pages
+    result.pages += sum(1 for p in records if p not in rendered_ok)
+    for path in sorted(records):
+        for w in records[path].warnings:
+            if w not in result.warnings:
+                result.warnings.append(w)
 
     # Static files were copied by the parent while the workers rendered.
     if "error" in copy_outcome:
@@ -643,23 +868,40 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     result.errors.extend(copy_errors)
 
     with _stage(result, "site-wide", opts.progress):
-        files: dict[str, bytes] = {
-            "sitemap.xml": outputs.sitemap(site),
-            "search.json": outputs.search_index(site),
-        }
-        files.update(outputs.feeds(site))
+        # Sitemap, feeds, search index and redirects read pages' metadata and summaries, never
+        # their bodies (bengal.outputs).
+        sitewide_dirty = (
+            prev is None
+            or any(not k.endswith("|body") for k in changed_facts)
+            or any(
+                out_stats.get(p) is None or tuple(out_stats[p]) != tuple(prev.out_stats.get(p, ()))
+                for p in prev.sitewide
+            )
+        )
         alias_files, alias_errors = outputs.aliases(site)
-        files.update(alias_files)
         result.errors.extend(alias_errors)
-        if "robots.txt" not in tree.static:
-            files["robots.txt"] = outputs.robots(site)
-        writer = bengal_native.OutputWriter(str(out_dir), max_buffer_mb=64, threads=1)
-        with writer:
-            for path, blob in sorted(files.items()):
-                writer.write(path, blob)
-        st = writer.stats()
-        result.written += int(st["files_written"])
-        result.skipped_identical += int(st["skipped_identical"])
+        if sitewide_dirty:
+            files: dict[str, bytes] = {
+                "sitemap.xml": outputs.sitemap(site),
+                "search.json": outputs.search_index(site),
+            }
+            files.update(outputs.feeds(site))
+            files.update(alias_files)
+            if "robots.txt" not in tree.static:
+                files["robots.txt"] = outputs.robots(site)
+            writer = bengal_native.OutputWriter(str(out_dir), max_buffer_mb=64, threads=1)
+            with writer:
+                for path, blob in sorted(files.items()):
+                    writer.write(path, blob)
+            st = writer.stats()
+            result.written += int(st["files_written"])
+            result.skipped_identical += int(st["skipped_identical"])
+            sitewide = sorted(files)
+        else:
+            assert prev is not None
+            sitewide = list(prev.sitewide)
+
+    asset_refs = [(p, r.assets) for p, r in sorted(records.items()) if r.assets]
     # After every file is in place: feeds and sitemap are link targets too.
     with _stage(result, "asset check"):
         result.warnings.extend(check_local_assets(asset_refs, out_dir, site))
@@ -667,7 +909,45 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     with _stage(result, "asset map"):
         result.warnings.extend(save_asset_map(root / STATE_DIR, asset_refs))
 
-    result.files = result.pages + copied + len(files)
+    with _stage(result, "stale outputs"):
+        manifest = set(records) | set(copied) | set(sitewide)
+        manifest.update(p for p, _ in job_paths if p in rendered_ok)
+        # Nothing already written is lost to an error: a page whose source or template fails
+        # keeps its last good output until the error is fixed.
+        failed = {"p:" + str(e.file) for e in [*loaded.errors, *asm.errors] if e.file}
+        manifest.update(p for p, k in old_pages.items() if k in failed and p in old_manifest)
+        manifest.update(p for p, _ in job_paths if p not in records and p in old_manifest)
+        result.removed = remove_stale(out_dir, old_manifest - manifest)
+
+    result.files = result.pages + len(copied) + len(sitewide)
+    with _stage(result, "save cache"):
+        out_now = cache.output_files(out_dir)
+        # A file modified within a clock tick of the scan could be modified again with the same
+        # size and mtime (mtimes are coarse): such "racy" entries are hashed next time.
+        racy = scan_ns - incremental.RACY_NS
+        for entry in loaded.entries.values():
+            if entry.stat[0] >= racy:
+                entry.stat = (0, -1)
+        new_cache = incremental.Cache(
+            config_key=key,
+            sources=loaded.entries,
+            facts=facts,
+            outputs=records,
+            templates={
+                n: incremental.template_digest(n, search_dirs)
+                for n in {t for r in records.values() for t in r.templates}
+            },
+            manifest=sorted(manifest),
+            out_stats={k: (v[0], v[1]) for k, v in out_now.items()},
+            pack=pack.path.name,
+            sitewide=sitewide,
+        )
+        try:
+            incremental.save(state_dir, new_cache)
+            incremental.clear_pending(state_dir)
+            incremental.remove_old_packs(state_dir, pack.path.name)
+        except OSError as exc:
+            result.warnings.append(f"cannot save the build cache: {exc.strerror or exc}")
     if not result.errors:
         with _stage(result, "save state"):
             cache.save_state(
@@ -678,9 +958,34 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
                 state_options,
                 {"pages": result.pages, "files": result.files, "warnings": result.warnings},
                 inputs_before,
+                outputs_now=out_now,
+                racy_ns=scan_ns - incremental.RACY_NS,
             )
-    result.timings["total"] = time.perf_counter() - t_start
+    result.timings["total"] = time.perf_counter() - result.started
     return result
+
+
+def remove_stale(out_dir: Path, paths: set[str]) -> int:
+    """Delete outputs an earlier build wrote that this one does not, and directories left empty."""
+    removed = 0
+    dirs: set[Path] = set()
+    for rel in sorted(paths):
+        p = out_dir / rel
+        try:
+            p.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+        except OSError:
+            continue
+        d = p.parent
+        while d != out_dir and out_dir in d.parents:
+            dirs.add(d)
+            d = d.parent
+    for d in sorted(dirs, key=lambda x: len(x.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            d.rmdir()  # only succeeds when empty
+    return removed
 
 
 def check_local_assets(

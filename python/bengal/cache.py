@@ -55,7 +55,9 @@ def input_files(root: Path, theme_dir: Path) -> dict[str, list[int]]:
     state = scan_inputs(root)
     state.update(_stat_map([root / "bengal.toml"], root))
     # The other caches of a build: a damaged one must be noticed (and rebuilt), not skipped.
-    state.update(_stat_map([root / ".bengal" / "asset_deps.json"], root))
+    state.update(
+        _stat_map([root / ".bengal" / "asset_deps.json", root / ".bengal/cache/index.bin"], root)
+    )
     scan_tree(theme_dir, "theme:", state)
     return state
 
@@ -105,6 +107,8 @@ def save_state(
     options: dict[str, Any],
     summary: dict[str, Any],
     inputs_before: dict[str, list[int]],
+    outputs_now: dict[str, list[int]] | None = None,
+    racy_ns: int | None = None,
 ) -> None:
     """Record a successful build. `inputs_before` is the input state taken when the build
     started: if a file changed while the build ran, the two differ and nothing is recorded, so
@@ -117,13 +121,18 @@ def save_state(
     if sources(now) != sources(inputs_before):
         clear_state(state_dir)
         return
+    # An input modified within a clock tick of the build's scan could change again without
+    # its size or mtime changing: then no no-op state is recorded, and the next build compares
+    # contents (bengal.incremental).
+    if racy_ns is not None and any(v[0] >= racy_ns for v in sources(now).values()):
+        return
     data = {
         "format": FORMAT,
         "version": VERSION,
         "bengal": __version__,
         "options": options,
         "inputs": now,  # the build's own caches as it left them
-        "outputs": output_files(out_dir),
+        "outputs": outputs_now if outputs_now is not None else output_files(out_dir),
         "summary": summary,
     }
     state_dir.mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,13 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bengal import __version__
 from bengal.errors import BengalError, BuildError, ConfigError
+
+if TYPE_CHECKING:
+    from bengal.build import BuildResult
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--stats", action="store_true", help="print the time spent in each stage")
     b.add_argument("--stats-json", metavar="FILE", help="write stage timings and counts as JSON")
     b.add_argument("--profile-out", metavar="FILE", help="write a cProfile profile of the build")
+    b.add_argument("--explain", action="store_true", help="print what was rebuilt and why")
+    b.add_argument(
+        "--explain-json", metavar="FILE", help="write what was rebuilt and why as JSON (- = stdout)"
+    )
     g = b.add_mutually_exclusive_group()
     g.add_argument("-v", "--verbose", action="store_true", help="print every warning in full")
     g.add_argument("-q", "--quiet", action="store_true", help="print only errors")
@@ -47,6 +55,44 @@ def _parser() -> argparse.ArgumentParser:
 
 def _err(msg: str) -> None:
     print(f"error: {msg}", file=sys.stderr)
+
+
+def explain_data(result: BuildResult) -> dict[str, object]:
+    mode = "no-op" if result.noop else "incremental" if result.incremental else "full"
+    return {
+        "mode": mode,
+        "reason": result.rebuild_reason if result.noop or result.incremental else
+        "; ".join(result.explain),
+        "sources": result.changes,
+        "markdown_rendered": result.markdown_rendered,
+        "files_read": result.files_read,
+        "rendered": result.explain_outputs if result.incremental else result.rendered,
+        "reused": result.reused,
+        "removed": result.removed,
+    }  # fmt: skip
+
+
+def format_explain(result: BuildResult, limit: int = 40) -> str:
+    if result.noop:
+        return "explain: nothing changed; no file was read, rendered or written"
+    lines: list[str] = []
+    if not result.incremental:
+        lines.append(f"explain: {'; '.join(result.explain) or 'full build'}: every page rendered")
+        return "\n".join(lines)
+    lines.append(
+        f"explain: incremental build ({result.rebuild_reason}): {result.rendered} of "
+        f"{result.rendered + result.reused} pages rendered, {result.markdown_rendered} Markdown "
+        f"bodies rendered, {result.files_read} source files read, {result.removed} stale "
+        "outputs removed"
+    )
+    for src, change in result.changes.items():
+        lines.append(f"  source  {src}: {change}")
+    items = sorted(result.explain_outputs.items())
+    for path, why in items[:limit]:
+        lines.append(f"  render  {path}: {why}")
+    if len(items) > limit:
+        lines.append(f"  ... and {len(items) - limit} more (--explain-json lists all)")
+    return "\n".join(lines)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -107,6 +153,16 @@ def cmd_build(args: argparse.Namespace) -> int:
         _err(e)
     if args.stats:
         print(format_stats(result))
+    if args.explain:
+        print(format_explain(result))
+    if args.explain_json:
+        import json
+
+        text = json.dumps(explain_data(result), indent=2)
+        if args.explain_json == "-":
+            print(text)
+        else:
+            Path(args.explain_json).write_text(text + "\n", encoding="utf-8")
     if args.stats_json:
         import json
 
@@ -118,6 +174,11 @@ def cmd_build(args: argparse.Namespace) -> int:
                     "written": result.written,
                     "skipped_identical": result.skipped_identical,
                     "workers": result.workers,
+                    "rendered": result.rendered,
+                    "reused": result.reused,
+                    "markdown_rendered": result.markdown_rendered,
+                    "files_read": result.files_read,
+                    "removed": result.removed,
                     "errors": len(result.errors),
                     "warnings": len(result.warnings),
                     "timings": result.timings,

@@ -8,6 +8,7 @@ values (content, toc, summary) after the Markdown stage.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,11 @@ class Page:
     source: str  # content-relative path ("docs/setup.md"); "" for generated pages
     kind: str
     fm: FrontMatter
-    body: str = ""
+    # The Markdown body and the rendered HTML are loaded on first use: an incremental build
+    # restores unchanged pages from .bengal/cache without reading their files (bengal.
+    # incremental), and only pages that are rendered again need either.
+    _body: str | None = field(default=None, repr=False)
+    _body_loader: Callable[[], str] | None = field(default=None, repr=False)
     body_line: int = 1
     title: str = ""
     url: str = ""  # site-relative URL path, "/docs/setup/"
@@ -44,7 +49,8 @@ class Page:
     output_path: str = ""  # output-relative file path, "docs/setup/index.html"
     section: Section | None = None
     bundle_dir: str | None = None  # leaf bundle: content-relative directory with resources
-    content: Markup = field(default_factory=lambda: Markup(""))
+    _content: Markup | None = field(default=None, repr=False)
+    _content_loader: Callable[[], Markup] | None = field(default=None, repr=False)
     toc: list[tuple[int, str, str]] = field(default_factory=list)
     anchors: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
@@ -57,6 +63,26 @@ class Page:
     term: Term | None = None
     taxonomy: str = ""
     list_pages: list[Page] = field(default_factory=list)
+
+    @property
+    def body(self) -> str:
+        if self._body is None:
+            self._body = self._body_loader() if self._body_loader is not None else ""
+            self._body_loader = None
+        return self._body
+
+    @property
+    def content(self) -> Markup:
+        if self._content is None:
+            loader = self._content_loader
+            self._content = loader() if loader is not None else Markup("")
+            self._content_loader = None
+        return self._content
+
+    @content.setter
+    def content(self, value: Markup) -> None:
+        self._content = value
+        self._content_loader = None
 
     # Front matter, exposed directly for templates.
     @property

@@ -22,7 +22,10 @@ from markupsafe import Markup, escape
 import bengal_native
 from bengal.config import Config
 from bengal.errors import TemplateError
-from bengal.model import Page, Site
+from bengal.incremental import ContentPack, MdFacts, html_digest, markup_loader
+from bengal.model import MenuItem, Page, Section, Site, Term
+
+TRACKED_TYPES = frozenset({Page, Section, Term, Site, MenuItem})
 
 THEME_DIR = Path(__file__).resolve().parent / "theme"
 
@@ -42,6 +45,45 @@ SUMMARY_WORDS = 70
 class MarkdownReport:
     warnings: list[tuple[str, int, str]] = field(default_factory=list)  # file, line, message
     broken: list[tuple[str, int, str]] = field(default_factory=list)
+    facts: dict[str, MdFacts] = field(default_factory=dict)  # content path -> rendering
+    rendered: list[str] = field(default_factory=list)  # content paths rendered (not cached)
+
+
+def _lookups(
+    index: bengal_native.XrefIndex, xrefs: list[tuple[str, bool, str, int]]
+) -> list[tuple[str, Any]]:
+    out = []
+    for target, _resolved, _url, _line in xrefs:
+        path = target.split("#", 1)[0]
+        if path:
+            out.append((path, index.lookup(path)))
+    return out
+
+
+def _facts_of(res: Any, html: str, pack: ContentPack | None, index: Any) -> MdFacts:
+    h1_cut = html.index("</h1>\n") + 6 if html.startswith("<h1") and "</h1>\n" in html else -1
+    cut = html.find(_MORE)
+    more_full = plain_text(html[:cut]) if cut >= 0 else None
+    more_cut = None
+    if h1_cut > 0:
+        rest = html[h1_cut:]
+        c = rest.find(_MORE)
+        more_cut = plain_text(rest[:c]) if c >= 0 else None
+    xrefs = [(x.target, bool(x.resolved), x.url, x.line) for x in res.xrefs]
+    return MdFacts(
+        html_ref=pack.append(html) if pack is not None else None,
+        html_hash=html_digest(html),
+        h1_cut=h1_cut,
+        toc=[(e.level, e.id, e.text) for e in res.toc],
+        images=list(res.images),
+        words=res.words,
+        first_paragraph=res.summary,
+        more_full=more_full,
+        more_cut=more_cut,
+        warnings=[(w.line, w.message) for w in res.warnings],
+        xrefs=xrefs,
+        lookups=_lookups(index, xrefs),
+    )
 
 
 def render_markdown_stage(
@@ -49,9 +91,26 @@ def render_markdown_stage(
     index: bengal_native.XrefIndex,
     config: Config,
     ambiguous: dict[str, list[str]],
+    cached: dict[str, MdFacts] | None = None,
+    pack: ContentPack | None = None,
 ) -> MarkdownReport:
+    """Render every content page's Markdown, reusing `cached` renderings (incremental builds)
+    whose cross-references still resolve the same way; fresh HTML goes into `pack`."""
     report = MarkdownReport()
-    todo = [p for p in site.pages if p.source]
+    pages = [p for p in site.pages if p.source]
+    todo: list[Page] = []
+    reuse: list[tuple[Page, MdFacts]] = []
+    for p in pages:
+        f = cached.get(p.source) if cached else None
+        if (
+            f is not None
+            and f.html_ref is not None
+            and pack is not None
+            and all(index.lookup(path) == hit for path, hit in f.lookups)
+        ):
+            reuse.append((p, f))
+        else:
+            todo.append(p)
     from urllib.parse import urlparse
 
     base_path = urlparse(site.baseurl).path or "/"
@@ -61,78 +120,88 @@ def render_markdown_stage(
         unsafe_html=bool(config.markdown["raw_html"]),
         url_prefix=base_path.rstrip("/"),
     )
+    html_of: dict[str, str] = {}
+    for page, res in zip(todo, results, strict=True):
+        html = res.html
+        html_of[page.source] = html
+        report.facts[page.source] = _facts_of(res, html, pack, index)
+        report.rendered.append(page.source)
+    for page, f in reuse:
+        report.facts[page.source] = f
     toc_min = int(config.markdown["toc_min"])
     toc_max = int(config.markdown["toc_depth"])
     by_url = {p.url: p for p in site.pages}
     anchors_of: dict[int, set[str]] = {}
-    for page, res in zip(todo, results, strict=True):
-        html = res.html
-        toc = [(e.level, e.id, e.text) for e in res.toc]
+    for page in pages:
+        f = report.facts[page.source]
+        toc = f.toc
         # A body that opens with "# <page title>" repeats the title the template shows; drop it.
-        if html.startswith("<h1") and toc and toc[0][0] == 1 and toc[0][2] == page.title:
-            html = html[html.index("</h1>\n") + 6 :]
-        page.content = Markup(html)
+        strip = f.h1_cut > 0 and bool(toc) and toc[0][0] == 1 and toc[0][2] == page.title
+        fresh = html_of.get(page.source)
+        if fresh is not None:
+            page.content = Markup(fresh[f.h1_cut :] if strip else fresh)
+        else:
+            assert f.html_ref is not None and pack is not None
+            page._content_loader = markup_loader(pack, f.html_ref, f.h1_cut if strip else -1)
         page.anchors = [t[1] for t in toc]
         page.toc = [t for t in toc if toc_min <= t[0] <= toc_max]
-        page.images = list(res.images)
-        page.word_count = res.words
-        page.summary = summarize(page, html, res.summary)
+        page.images = list(f.images)
+        page.word_count = f.words
+        page.summary = summarize(page, f.more_cut if strip else f.more_full, f.first_paragraph)
         offset = page.body_line - 1
-        for w in res.warnings:
-            line = w.line + offset if w.line else 0
-            if w.message.startswith("unresolved cross-reference"):
-                report.broken.append((page.source, line, w.message))
+        for wline, message in f.warnings:
+            line = wline + offset if wline else 0
+            if message.startswith("unresolved cross-reference"):
+                report.broken.append((page.source, line, message))
             else:
-                report.warnings.append((page.source, line, w.message))
+                report.warnings.append((page.source, line, message))
     # Cross-page anchors can be checked now that every page's headings are known; ambiguous
     # keys are reported where they are used.
-    for page, res in zip(todo, results, strict=True):
+    for page in pages:
         offset = page.body_line - 1
-        for x in res.xrefs:
-            if not x.resolved:
+        for target, resolved, target_url, xline in report.facts[page.source].xrefs:
+            if not resolved:
                 continue
-            target_url = x.url
             if ambiguous:
-                key = x.target.split("#", 1)[0].strip()
+                key = target.split("#", 1)[0].strip()
                 owners = ambiguous.get(key.casefold())
                 if owners and bengal_native.XrefIndex.normalize_path(key) not in index:
                     report.warnings.append(
                         (
                             page.source,
-                            x.line + offset,
-                            f"[[{x.target}]] is ambiguous: {', '.join(owners)} all answer to "
+                            xline + offset,
+                            f"[[{target}]] is ambiguous: {', '.join(owners)} all answer to "
                             f"'{key}'; it links to {owners[0]} (write the full path to choose)",
                         )
                     )
             if "#" not in target_url or target_url.startswith("#"):
                 continue
             url, _, frag = target_url.partition("#")
-            target = by_url.get(url)
-            if target is None:
+            hit = by_url.get(url)
+            if hit is None:
                 continue
-            known = anchors_of.get(id(target))
+            known = anchors_of.get(id(hit))
             if known is None:
-                known = anchors_of[id(target)] = set(target.anchors)
+                known = anchors_of[id(hit)] = set(hit.anchors)
             if frag not in known:
                 report.broken.append(
                     (
                         page.source,
-                        x.line + offset,
-                        f"[[{x.target}]]: {target.source or target.url} has no heading '#{frag}'",
+                        xline + offset,
+                        f"[[{target}]]: {hit.source or hit.url} has no heading '#{frag}'",
                     )
                 )
     return report
 
 
-def summarize(page: Page, html: str, first_paragraph: str) -> Markup:
-    """Front matter summary, else the content before <!--more-->, else the first paragraph
-    (at most SUMMARY_WORDS words). Always plain text: a summary is shown on other pages, where
-    the page's relative links and #anchors would not resolve."""
+def summarize(page: Page, more_text: str | None, first_paragraph: str) -> Markup:
+    """Front matter summary, else the content before <!--more--> (`more_text`, as plain text),
+    else the first paragraph (at most SUMMARY_WORDS words). Always plain text: a summary is
+    shown on other pages, where the page's relative links and #anchors would not resolve."""
     if page.fm.summary:
         return escape(page.fm.summary)
-    cut = html.find(_MORE)
-    if cut >= 0:
-        return escape(plain_text(html[:cut]))
+    if more_text is not None:
+        return escape(more_text)
     if first_paragraph:
         words = first_paragraph.split()
         text = " ".join(words[:SUMMARY_WORDS]) + (" …" if len(words) > SUMMARY_WORDS else "")
@@ -232,6 +301,42 @@ def template_candidates(page: Page) -> list[str]:
     return chosen + ["single.html"]
 
 
+class TrackingEnvironment(jinja2.Environment):
+    """A Jinja2 environment that records what a render reads (bengal.incremental): every
+    attribute or item taken from a model object, and every template name it loads or tries.
+    One environment per worker and one render at a time, so the records are per output."""
+
+    def __init__(self, **kw: Any):
+        super().__init__(**kw)
+        # (id(object), attribute) -> object (Site and MenuItem are unhashable dataclasses)
+        self.reads: dict[tuple[int, str], Any] = {}
+        self.loaded: set[str] = set()
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) in TRACKED_TYPES:
+            self.reads[(id(obj), attribute)] = obj
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if type(obj) in TRACKED_TYPES and isinstance(argument, str):
+            self.reads[(id(obj), argument)] = obj
+        return super().getitem(obj, argument)
+
+    def _load_template(self, name: str, globals: Any) -> jinja2.Template:  # noqa: A002
+        self.loaded.add(name)
+        return super()._load_template(name, globals)
+
+
+@dataclass
+class RenderRecord:
+    """What one render read: model objects' attributes, templates, helper calls."""
+
+    reads: dict[tuple[int, str], Any]
+    templates: set[str]
+    calls: set[tuple[str, str, str]]
+    warnings: list[str]
+
+
 class Templates:
     """The Jinja2 environment and the template lookup of one build (or one worker)."""
 
@@ -254,7 +359,8 @@ class Templates:
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
             bcc = jinja2.FileSystemBytecodeCache(str(cache_dir))
-        self.env = jinja2.Environment(
+        self.search_dirs = [Path(d) for d in search]
+        self.env = TrackingEnvironment(
             loader=jinja2.FileSystemLoader(search),
             autoescape=jinja2.select_autoescape(("html", "htm", "xml")),
             bytecode_cache=bcc,
@@ -272,20 +378,31 @@ class Templates:
             config=config,
             params=site.params,
             url_for=self.url_for,
-            ref=ref,
-            asset_url=asset_url,
+            ref=self._tracked("ref", ref),
+            asset_url=self._tracked("asset_url", asset_url),
         )
+        self.calls: set[tuple[str, str, str]] = set()
         self.env.filters["date_format"] = _date_format
         self.env.filters["isodate"] = lambda d: d.isoformat() if d else ""
         self.env.filters["plain"] = plain_text
         self.env.filters["absurl"] = self.absurl
-        self._lookup: dict[tuple[str, ...], tuple[jinja2.Template, str]] = {}
+        # candidate names -> (template, its name, the names tried, front matter name missing)
+        self._lookup: dict[tuple[str, ...], tuple[jinja2.Template, str, tuple[str, ...], bool]] = {}
         self._base_path = site.baseurl.split("://", 1)[-1].partition("/")[2]
         self.warnings: list[str] = []
-        self.used: dict[str, set[str]] = {}  # output path -> template names used
+
+    def _tracked(self, name: str, fn: Callable[[str], str]) -> Callable[[str], str]:
+        def call(arg: str) -> str:
+            result = fn(arg)
+            self.calls.add((name, str(arg), result))
+            return result
+
+        return call
 
     def url_for(self, target: Any) -> str:
         """A page, a section, or a site-relative path ("/about/", "css/x.css") -> link URL."""
+        if type(target) in TRACKED_TYPES:
+            self.env.reads[(id(target), "url")] = target
         if isinstance(target, Page):
             return target.url
         url = getattr(target, "url", None)
@@ -308,17 +425,28 @@ class Templates:
     def select(self, page: Page) -> tuple[jinja2.Template, str]:
         names = tuple(template_candidates(page))
         hit = self._lookup.get(names)
-        if hit is not None:
-            return hit
+        if hit is None:
+            hit = self._select(page, names)
+            self._lookup[names] = hit
+        tpl, name, tried, fm_missing = hit
+        self.env.loaded.update(tried)
+        if fm_missing:
+            self.warnings.append(
+                f"{page.source}: template '{names[0]}' (from front matter) not found; "
+                f"using the normal lookup ({', '.join(names[1:])})"
+            )
+        return tpl, name
+
+    def _select(
+        self, page: Page, names: tuple[str, ...]
+    ) -> tuple[jinja2.Template, str, tuple[str, ...], bool]:
+        fm_missing = False
         for i, name in enumerate(names):
             try:
                 tpl = self.env.get_template(name)
             except jinja2.TemplateNotFound:
                 if i == 0 and page.fm.template and page.kind in ("page", "section", "home"):
-                    self.warnings.append(
-                        f"{page.source}: template '{name}' (from front matter) not found; "
-                        f"using the normal lookup ({', '.join(names[1:])})"
-                    )
+                    fm_missing = True
                 continue
             except jinja2.TemplateSyntaxError as exc:
                 raise TemplateError(
@@ -326,8 +454,7 @@ class Templates:
                     template=self.display_name(exc.filename or name),
                     line=exc.lineno,
                 ) from None
-            self._lookup[names] = (tpl, name)
-            return tpl, name
+            return tpl, name, names[: i + 1], fm_missing
         raise TemplateError(
             f"no template for {page.kind} page {page.source or page.url}; looked for: "
             + ", ".join(names)
@@ -342,6 +469,17 @@ class Templates:
             if filename.startswith(prefix):
                 return label + filename[len(prefix) :]
         return filename
+
+    def render_tracked(self, page: Page, pager: int = 1) -> tuple[str, RenderRecord]:
+        """render(), and what it read (for incremental builds)."""
+        env = self.env
+        env.reads = {}
+        env.loaded = set()
+        self.calls = set()
+        n_warn = len(self.warnings)
+        html = self.render(page, pager)
+        rec = RenderRecord(env.reads, env.loaded, self.calls, self.warnings[n_warn:])
+        return html, rec
 
     def render(self, page: Page, pager: int = 1) -> str:
         tpl, name = self.select(page)

@@ -43,7 +43,11 @@ def test_every_kind_of_change_triggers_a_build(make_site: SiteFactory, tmp_path:
         r = run(site)
         assert not r.noop, f"{reason}: the build was skipped"
         assert r.rebuild_reason
-        assert run(site).noop, f"{reason}: the build after it should be a no-op"
+        # The next build has nothing to do. (It is a no-op once the edited file is older than
+        # a clock tick; right after an edit it compares contents instead, and renders nothing.)
+        again = run(site)
+        assert again.noop or (again.rendered == 0 and again.markdown_rendered == 0), reason
+        assert again.errors == []
 
     (site / "content/a.md").write_text("---\ntitle: A2\n---\nEdited.\n")
     rebuilds("content edit")

@@ -1,0 +1,465 @@
+"""Incremental builds: the cache under .bengal/cache/ and the decision what to rebuild.
+
+The contract is that an incremental build writes exactly what a clean build would. It is kept
+by recording, not by guessing:
+
+* Sources. Every Markdown file's (mtime_ns, size, content digest), its parsed front matter (or
+  the error it gave) and its rendered Markdown (HTML in an append-only pack file, the small
+  facts -- TOC, anchors, words, summary, warnings, cross-references -- in the index). A file
+  whose stat changed is read and hashed; equal digests mean unchanged. Unchanged pages are
+  restored without reading their files; their body and HTML are loaded when first used.
+  Directory mtimes are never used as a shortcut: editing a file in place does not change its
+  directory's mtime (shared/NOTES.md), so every file is stat()ed.
+* Cross-references. A cached rendering stays valid only while every [[target]] it contains
+  resolves to the same (URL, title) in the new cross-reference index.
+* Reads. While a template renders an output, the Jinja2 environment records every attribute it
+  reads from a Page, Section, Term, Site or menu item, as "object key | group" (a page's groups
+  are "meta", "body" and "summary"), plus every template it loads or tries, and every call of
+  ref() and asset_url() with its result. After the site model is assembled, every object's
+  groups are fingerprinted; an output is rendered again when a group it read changed, a
+  template it used changed (or a template it looked for appeared), a helper call now answers
+  differently, its own page changed, it is new, or its file is missing or was modified.
+* Configuration, build options and the bengal version are part of the cache key: a change means
+  a full build, which says so.
+
+Files are written atomically (temp + rename) and carry a magic line, a format version and a
+BLAKE2 digest of their payload: a truncated, garbage or foreign cache is detected on load and
+answered with a warning and a full build. The index is a pickle (CPython's C implementation);
+for this workload it loads ~3x faster than json of the same data, and it keeps datetimes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from bengal import __version__
+from bengal.model import MenuItem, Page, Section, Site, Term
+
+CACHE_SUBDIR = "cache"
+INDEX_FILE = "index.bin"
+PACK_PREFIX = "content-"
+MAGIC = b"BENGAL-CACHE\n"
+# Files modified this close to a build's scan are re-hashed by the next build (see save()).
+RACY_NS = 100_000_000
+FORMAT_VERSION = 1
+
+
+class CacheDamaged(Exception):
+    """A cache file exists but cannot be trusted."""
+
+
+# ---- files ----------------------------------------------------------------------------------
+
+
+def write_blob(path: Path, obj: Any) -> None:
+    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    digest = hashlib.blake2b(payload, digest_size=16).digest()
+    header = MAGIC + FORMAT_VERSION.to_bytes(4, "little") + digest
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(header)
+            f.write(payload)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def read_blob(path: Path) -> Any:
+    """The object in `path`. FileNotFoundError when absent; CacheDamaged when unusable."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = len(MAGIC)
+    if len(data) < n + 20 or data[:n] != MAGIC:
+        raise CacheDamaged("not a bengal cache file (truncated or overwritten)")
+    version = int.from_bytes(data[n : n + 4], "little")
+    if version != FORMAT_VERSION:
+        raise CacheDamaged(f"cache format {version}, this bengal writes {FORMAT_VERSION}")
+    digest = data[n + 4 : n + 20]
+    payload = memoryview(data)[n + 20 :]
+    if hashlib.blake2b(payload, digest_size=16).digest() != digest:
+        raise CacheDamaged("checksum mismatch (the file is damaged)")
+    try:
+        return pickle.loads(payload)
+    except Exception as exc:  # a digest match with a bad payload: a foreign writer
+        raise CacheDamaged(f"cannot decode ({type(exc).__name__})") from None
+
+
+class ContentPack:
+    """Rendered Markdown of every page, appended to one file: (offset, length, crc32) per entry.
+    Entries are never rewritten in place, so an index saved earlier stays valid if a build is
+    killed while appending; a full build starts a new pack."""
+
+    def __init__(self, path: Path, fresh: bool):
+        self.path = path
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | (os.O_TRUNC if fresh else 0), 0o644)
+        self.end = os.fstat(self.fd).st_size
+        self.live = 0
+
+    def append(self, html: str) -> tuple[int, int, int]:
+        data = html.encode("utf-8")
+        off = self.end
+        os.pwrite(self.fd, data, off)
+        self.end += len(data)
+        return (off, len(data), zlib.crc32(data))
+
+    def read(self, ref: tuple[int, int, int]) -> str:
+        off, length, crc = ref
+        data = os.pread(self.fd, length, off)
+        if len(data) != length or zlib.crc32(data) != crc:
+            raise CacheDamaged(f"{self.path.name}: entry at {off} is damaged")
+        return data.decode("utf-8")
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+# ---- what is cached per source and per output ------------------------------------------------
+
+
+@dataclass
+class MdFacts:
+    """A page's Markdown rendering, minus its HTML (which lives in the pack)."""
+
+    html_ref: tuple[int, int, int] | None
+    html_hash: bytes
+    h1_cut: int  # len("<h1...</h1>\n") when the HTML opens with an h1, else -1
+    toc: list[tuple[int, str, str]]
+    images: list[str]
+    words: int
+    first_paragraph: str
+    more_full: str | None  # plain text before <!--more--> (None: no marker)
+    more_cut: str | None  # the same with the opening h1 removed
+    warnings: list[tuple[int, str]]
+    xrefs: list[tuple[str, bool, str, int]]  # target, resolved, url, line
+    lookups: list[tuple[str, Any]]  # xref path -> XrefIndex.lookup() result when rendered
+
+
+@dataclass
+class SourceEntry:
+    stat: tuple[int, int]  # mtime_ns, size
+    digest: bytes
+    parsed: tuple[Any, ...]  # ("ok", raw front matter, body line) | ("err", reason, line)
+    heading: str | None = None
+    md: MdFacts | None = None
+
+
+@dataclass
+class OutputRecord:
+    page: str  # key of the page it shows
+    templates: tuple[str, ...]
+    deps: frozenset[str]  # "key|group" read while rendering
+    calls: tuple[tuple[str, str, str], ...]  # (helper, argument, result)
+    assets: list[tuple[str, bool]]
+    warnings: tuple[str, ...]
+
+
+@dataclass
+class Cache:
+    config_key: str
+    sources: dict[str, SourceEntry] = field(default_factory=dict)
+    facts: dict[str, bytes] = field(default_factory=dict)  # "key|group" -> fingerprint
+    outputs: dict[str, OutputRecord] = field(default_factory=dict)  # HTML outputs
+    templates: dict[str, bytes | None] = field(default_factory=dict)  # name -> file digest
+    manifest: list[str] = field(default_factory=list)  # every file the build put in the output
+    out_stats: dict[str, tuple[int, int]] = field(default_factory=dict)
+    pack: str = ""
+    sitewide: list[str] = field(default_factory=list)
+    bengal: str = __version__
+
+
+def config_key(root: Path, options: dict[str, Any]) -> str:
+    try:
+        cfg = (root / "bengal.toml").read_bytes()
+    except OSError:
+        cfg = b""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(cfg)
+    h.update(repr(sorted(options.items())).encode())
+    h.update(__version__.encode())
+    return h.hexdigest()
+
+
+def cache_dir(state_dir: Path) -> Path:
+    return state_dir / CACHE_SUBDIR
+
+
+def load(state_dir: Path, key: str) -> tuple[Cache | None, str, str]:
+    """(cache or None, why not usable, warning to show). A missing cache is no warning."""
+    path = cache_dir(state_dir) / INDEX_FILE
+    try:
+        data = read_blob(path)
+    except FileNotFoundError:
+        return None, "no build cache", ""
+    except OSError as exc:
+        return None, "cache unreadable", f"{path}: cannot read ({exc.strerror}); full build"
+    except CacheDamaged as exc:
+        return None, "cache damaged", f"{path}: {exc}; rebuilding everything"
+    if not isinstance(data, Cache):
+        return None, "cache damaged", f"{path}: unexpected contents; rebuilding everything"
+    if data.bengal != __version__:
+        return data, f"bengal version changed ({data.bengal} -> {__version__})", ""
+    if data.config_key != key:
+        return data, "configuration or build options changed", ""
+    return data, "", ""
+
+
+def save(state_dir: Path, cache: Cache) -> None:
+    d = cache_dir(state_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    write_blob(d / INDEX_FILE, cache)
+
+
+PENDING_FILE = "pending.txt"
+
+
+def write_pending(state_dir: Path, paths: list[str]) -> None:
+    """Outputs a build is about to create for the first time, recorded before it writes them."""
+    target = cache_dir(state_dir) / PENDING_FILE
+    if not paths:
+        return
+    tmp = target.with_name(f".{PENDING_FILE}.{os.getpid()}.tmp")
+    previous = read_pending(state_dir)
+    tmp.write_text("\n".join(sorted(set(paths) | previous)) + "\n", encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def read_pending(state_dir: Path) -> set[str]:
+    try:
+        text = (cache_dir(state_dir) / PENDING_FILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return {line for line in text.split("\n") if line and ".." not in line.split("/")}
+
+
+def clear_pending(state_dir: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (cache_dir(state_dir) / PENDING_FILE).unlink()
+
+
+def remove_old_packs(state_dir: Path, keep: str) -> None:
+    for p in cache_dir(state_dir).glob(PACK_PREFIX + "*.pack"):
+        if p.name != keep:
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+def drop(state_dir: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (cache_dir(state_dir) / INDEX_FILE).unlink()
+
+
+# ---- keys and fingerprints ------------------------------------------------------------------
+
+BODY_ATTRS = frozenset(
+    {"content", "toc", "show_toc", "word_count", "reading_time", "anchors", "images", "body"}
+)
+
+
+def page_key(p: Page) -> str:
+    return "p:" + p.source if p.source else "p:@" + p.output_path
+
+
+def obj_key(obj: Any) -> str | None:
+    cls = type(obj)
+    if cls is Page:
+        return page_key(obj)
+    if cls is Section:
+        return "s:" + str(obj.path)
+    if cls is Term:
+        return f"t:{obj.taxonomy}/{obj.slug}"
+    return None
+
+
+SITE_GROUPS = {
+    "pages": "pages",
+    "regular_pages": "regular_pages",
+    "sections": "sections",
+    "home": "sections",
+    "taxonomies": "taxonomies",
+    "menus": "menus",
+    "data": "data",
+    "page_by_path": "page_by_path",
+    "get_page": "page_by_path",
+    "page_by_output": "page_by_output",
+    "build_date": "build_date",
+}
+
+
+def dep_of(obj: Any, attr: str) -> str | None:
+    """The "key|group" a template reading `obj.attr` depends on (None: not a model object)."""
+    cls = type(obj)
+    if cls is Page:
+        group = "body" if attr in BODY_ATTRS else ("summary" if attr == "summary" else "meta")
+        return page_key(obj) + "|" + group
+    if cls is Section:
+        return "s:" + str(obj.path) + "|meta"
+    if cls is Term:
+        return f"t:{obj.taxonomy}/{obj.slug}|meta"
+    if cls is Site:
+        return "site|" + SITE_GROUPS.get(attr, "config")
+    if cls is MenuItem:
+        return "site|menus"
+    return None
+
+
+def _k(obj: Any) -> Any:
+    """A value with model objects replaced by their keys, for a stable repr."""
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    key = obj_key(obj)
+    if key is not None:
+        return key
+    if isinstance(obj, (list, tuple)):
+        return [_k(x) for x in obj]
+    if isinstance(obj, dict):
+        return [(str(k), _k(v)) for k, v in obj.items()]
+    if isinstance(obj, MenuItem):
+        return (obj.name, obj.url, obj.weight, obj.identifier, obj.parent, _k(obj.children),
+                _k(obj.page))  # fmt: skip
+    return repr(obj)
+
+
+def _fp(value: Any) -> bytes:
+    return hashlib.blake2b(repr(value).encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+def site_facts(site: Site, md_hashes: dict[str, bytes]) -> dict[str, bytes]:
+    """Fingerprint of every group of every object templates can read."""
+    facts: dict[str, bytes] = {}
+    for p in site.pages:
+        key = page_key(p)
+        meta = (
+            p.source, p.kind, p.title, p.url, p.permalink, p.output_path, _k(p.section),
+            p.bundle_dir, _k(p.prev), _k(p.next), _k(p.terms), _k(p.term), p.taxonomy,
+            "\0".join(page_key(x) for x in p.list_pages), repr(p.fm), _k(p.ancestors),
+        )  # fmt: skip
+        facts[key + "|meta"] = _fp(meta)
+        body = (md_hashes.get(key, b""), p.toc, p.word_count, p.images, p.anchors, p.fm.toc,
+                p.body_line)  # fmt: skip
+        facts[key + "|body"] = _fp(body)
+        facts[key + "|summary"] = _fp(str(p.summary))
+    for path, s in site.sections.items():
+        facts["s:" + path + "|meta"] = _fp(
+            (
+                s.title,
+                s.url,
+                _k(s.parent),
+                _k(s.index),
+                _k(s.pages),
+                _k(s.subsections),
+                repr(s.cascade),
+                _k(s.walk_pages()),
+            )  # fmt: skip
+        )
+    for tax, terms in site.taxonomies.items():
+        for slug, t in terms.items():
+            facts[f"t:{tax}/{slug}|meta"] = _fp((t.name, t.url, _k(t.pages)))
+    facts["site|pages"] = _fp("\0".join(page_key(p) for p in site.pages))
+    facts["site|regular_pages"] = _fp("\0".join(page_key(p) for p in site.regular_pages))
+    facts["site|sections"] = _fp((sorted(site.sections), _k(site.home)))
+    facts["site|taxonomies"] = _fp([(t, sorted(v)) for t, v in site.taxonomies.items()])
+    facts["site|menus"] = _fp(_k(site.menus))
+    facts["site|data"] = _fp(_k(site.data))
+    facts["site|page_by_path"] = _fp(sorted((k, page_key(v)) for k, v in site.page_by_path.items()))
+    facts["site|page_by_output"] = _fp(sorted(site.page_by_output))
+    facts["site|build_date"] = _fp(site.build_date)
+    facts["site|config"] = b""  # configuration is part of the cache key
+    return facts
+
+
+def template_digest(name: str, search: list[Path]) -> bytes | None:
+    """Digest of the file a template name resolves to (first search directory wins)."""
+    for d in search:
+        try:
+            data = (d / name).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            continue
+        return hashlib.blake2b(str(d).encode() + b"\0" + data, digest_size=16).digest()
+    return None
+
+
+# ---- the decision ---------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """Which HTML outputs to render, and why (for --explain)."""
+
+    render: dict[str, str] = field(default_factory=dict)  # output path -> reason
+    changed_deps: set[str] = field(default_factory=set)
+    changed_templates: set[str] = field(default_factory=set)
+    sources: dict[str, str] = field(default_factory=dict)  # content path -> change class
+
+
+def plan_outputs(
+    cache: Cache,
+    jobs: list[tuple[str, str]],  # (output path, page key)
+    facts: dict[str, bytes],
+    template_now: dict[str, bytes | None],
+    call_now: dict[tuple[str, str], str],
+    out_stats: dict[str, list[int]],
+) -> Plan:
+    plan = Plan()
+    old = cache.facts
+    changed = {k for k, v in facts.items() if old.get(k) != v}
+    changed.update(k for k in old if k not in facts)
+    plan.changed_deps = changed
+    plan.changed_templates = {
+        n for n, d in template_now.items() if cache.templates.get(n, b"?") != d
+    }
+    own_groups = ("|meta", "|body", "|summary")
+    for path, pkey in jobs:
+        rec = cache.outputs.get(path)
+        if rec is None:
+            plan.render[path] = "new output"
+            continue
+        recorded = cache.out_stats.get(path)
+        now = out_stats.get(path)
+        if now is None:
+            plan.render[path] = "output file missing"
+            continue
+        if recorded is None or tuple(now) != tuple(recorded):
+            plan.render[path] = "output file modified"
+            continue
+        why = next((g[1:] for g in own_groups if pkey + g in changed), None)
+        if why is not None:
+            plan.render[path] = f"page {why} changed"
+            continue
+        hit = next((t for t in rec.templates if t in plan.changed_templates), None)
+        if hit is not None:
+            plan.render[path] = f"template {hit} changed"
+            continue
+        if not changed.isdisjoint(rec.deps):
+            dep = min(changed.intersection(rec.deps))
+            plan.render[path] = f"reads {dep.replace('|', ' ')}, which changed"
+            continue
+        for name, arg, result in rec.calls:
+            if call_now.get((name, arg)) != result:
+                plan.render[path] = f"{name}({arg!r}) changed"
+                break
+    return plan
+
+
+def html_digest(html: str) -> bytes:
+    return hashlib.blake2b(html.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def markup_loader(pack: ContentPack, ref: tuple[int, int, int], cut: int) -> Any:
+    def load() -> Markup:
+        html = pack.read(ref)
+        return Markup(html[cut:] if cut > 0 else html)
+
+    return load
