@@ -495,6 +495,8 @@ def _render_chunk(chunk: int) -> ShardResult:
     res.seconds["templates"] = t_tpl
     res.seconds["asset extraction"] = t_assets
     templates.warnings.clear()
+    res.warnings.extend(incremental.DAMAGE_WARNINGS)
+    incremental.DAMAGE_WARNINGS.clear()
     return res
 
 
@@ -846,6 +848,7 @@ def _build_rest(
         result.written += sr.written
         result.skipped_identical += sr.skipped
         result.errors.extend(sr.errors)
+        result.warnings.extend(sr.warnings)
         for path, rec in sr.records:
             records[path] = rec
         for k, v in sr.seconds.items():

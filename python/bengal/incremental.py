@@ -457,9 +457,20 @@ def html_digest(html: str) -> bytes:
     return hashlib.blake2b(html.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def markup_loader(pack: ContentPack, ref: tuple[int, int, int], cut: int) -> Any:
+DAMAGE_WARNINGS: list[str] = []  # collected by the build from every process
+
+
+def markup_loader(
+    pack: ContentPack, ref: tuple[int, int, int], cut: int, fallback: Any, source: str
+) -> Any:
+    """Load a page's HTML from the pack; a damaged entry is rendered again (`fallback`)."""
+
     def load() -> Markup:
-        html = pack.read(ref)
+        try:
+            html = pack.read(ref)
+        except (CacheDamaged, OSError, UnicodeDecodeError) as exc:
+            DAMAGE_WARNINGS.append(f"{pack.path}: {exc}; {source} rendered again")
+            html = fallback()
         return Markup(html[cut:] if cut > 0 else html)
 
     return load

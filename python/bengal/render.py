@@ -120,6 +120,19 @@ def render_markdown_stage(
         unsafe_html=bool(config.markdown["raw_html"]),
         url_prefix=base_path.rstrip("/"),
     )
+    def rerender(page: Page) -> Callable[[], str]:
+        def again() -> str:
+            return str(
+                bengal_native.render_markdown(
+                    page.body,
+                    xref_index=index,
+                    unsafe_html=bool(config.markdown["raw_html"]),
+                    url_prefix=base_path.rstrip("/"),
+                ).html
+            )
+
+        return again
+
     html_of: dict[str, str] = {}
     for page, res in zip(todo, results, strict=True):
         html = res.html
@@ -142,7 +155,9 @@ def render_markdown_stage(
             page.content = Markup(fresh[f.h1_cut :] if strip else fresh)
         else:
             assert f.html_ref is not None and pack is not None
-            page._content_loader = markup_loader(pack, f.html_ref, f.h1_cut if strip else -1)
+            page._content_loader = markup_loader(
+                pack, f.html_ref, f.h1_cut if strip else -1, rerender(page), page.source
+            )
         page.anchors = [t[1] for t in toc]
         page.toc = [t for t in toc if toc_min <= t[0] <= toc_max]
         page.images = list(f.images)

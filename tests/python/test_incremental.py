@@ -1,0 +1,406 @@
+"""Incremental builds: after any sequence of edits, the output equals a clean build's, byte for
+byte; and each kind of edit does only the work it needs (counted, never timed)."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from bengal.build import BuildOptions, BuildResult, build
+from conftest import REPO
+
+CONFIG = """[site]
+title = "Inc"
+baseurl = "https://example.org/docs/"
+
+[pagination]
+per_page = 3
+
+[[menu.main]]
+name = "Blog"
+url = "/blog/"
+weight = 1
+"""
+
+BASE_SITE: dict[str, str] = {
+    "bengal.toml": CONFIG,
+    "content/_index.md": "---\ntitle: Home\n---\nWelcome. See [[blog/one]].\n",
+    "content/blog/_index.md": "---\ntitle: Blog\n---\nAll posts.\n",
+    "content/blog/one.md": "---\ntitle: One\ndate: 2024-01-01\ntags: [a, b]\n---\n"
+    "First post. Links to [[two]] and [[docs/guide#Setup]].\n\n## Part\n\nMore.\n",
+    "content/blog/two.md": "---\ntitle: Two\ndate: 2024-02-01\ntags: [b]\n---\nSecond.\n",
+    "content/blog/three.md": "---\ntitle: Three\ndate: 2024-03-01\n---\nThird [[one]].\n",
+    "content/docs/_index.md": "---\ntitle: Docs\ncascade:\n  params:\n    audience: devs\n---\n"
+    "Docs.\n",
+    "content/docs/guide.md": "---\ntitle: Guide\nweight: 2\ncategories: [howto]\n---\n"
+    "# Guide\n\n## Setup\n\nDo this.\n",
+    "content/docs/faq.md": "---\ntitle: FAQ\nweight: 1\n---\nQuestions. {{audience}}\n",
+    "templates/docs/single.html": "{% extends 'base.html' %}{% block main %}"
+    "<p class=aud>{{ page.params.audience }}</p>"
+    "{% for m in site.data.team.members %}<i>{{ m }}</i>{% endfor %}"
+    "<a href='{{ ref('blog/one') }}'>one</a>{{ content }}{% endblock %}",
+    "data/team.yaml": "members: [ann, bob]\n",
+    "assets/css/extra.css": "body { color: red }\n",
+    "static/robots-note.txt": "static file\n",
+}
+
+
+def write_site(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+
+
+def run(site: Path, **kw: object) -> BuildResult:
+    return build(site, BuildOptions(**{"workers": 1, **kw}))  # type: ignore[arg-type]
+
+
+def snapshot(out: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() or p.is_symlink()
+    }
+
+
+def clean_snapshot(site: Path, scratch: Path) -> tuple[dict[str, bytes], BuildResult]:
+    """A clean build of a copy of the site's sources (no cache, empty output)."""
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    shutil.copytree(site, scratch, ignore=shutil.ignore_patterns("public", ".bengal"))
+    result = run(scratch)
+    return snapshot(scratch / "public"), result
+
+
+def assert_same(site: Path, scratch: Path) -> BuildResult:
+    inc = run(site)
+    got = snapshot(site / "public")
+    want, clean = clean_snapshot(site, scratch)
+    missing = sorted(set(want) - set(got))
+    # A page that fails keeps its last good output (nothing already written is lost to an
+    # error); a clean build has none. Everything else must match.
+    extra = sorted(set(got) - set(want)) if not clean.errors else []
+    differ = sorted(k for k in set(want) & set(got) if want[k] != got[k])
+    assert not (missing or extra or differ), (
+        f"incremental != clean: missing {missing[:5]}, extra {extra[:5]}, differ {differ[:5]}"
+        f"\nexplain: {sorted(inc.explain_outputs.items())[:10]}"
+    )
+    assert sorted(inc.errors) == sorted(clean.errors)
+    # Same messages, except that an incremental build may also report a damaged cache.
+    assert sorted(w for w in inc.warnings if "/.bengal/" not in w) == sorted(clean.warnings)
+    return inc
+
+
+# ---- the stateful contract ------------------------------------------------------------------
+
+WORDS = st.sampled_from(["alpha", "beta", "gamma", "delta", "[[two]]", "[[guide]]", "**bold**"])
+
+
+class IncrementalSite(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        import tempfile
+
+        self.tmp = Path(tempfile.mkdtemp(prefix="bengal-inc-"))
+        self.site = self.tmp / "site"
+        write_site(self.site, BASE_SITE)
+        self.counter = 0
+        run(self.site)
+
+    def teardown(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def pages(self) -> list[Path]:
+        return sorted(
+            p for p in (self.site / "content").rglob("*.md") if not p.name.startswith("_")
+        )
+
+    def pick(self, data: st.DataObject) -> Path | None:
+        pages = self.pages()
+        return data.draw(st.sampled_from(pages)) if pages else None
+
+    def edit_front(self, path: Path, key: str, value: str | None) -> None:
+        text = path.read_text(encoding="utf-8")
+        head, _, body = text[4:].partition("\n---\n")
+        lines = [ln for ln in head.split("\n") if ln and not ln.startswith(key + ":")]
+        if value is not None:
+            lines.append(f"{key}: {value}")
+        path.write_text("---\n" + "\n".join(lines) + "\n---\n" + body, encoding="utf-8")
+
+    @rule(data=st.data(), words=st.lists(WORDS, min_size=1, max_size=4))
+    def body_edit(self, data: st.DataObject, words: list[str]) -> None:
+        p = self.pick(data)
+        if p is not None:
+            with open(p, "a", encoding="utf-8") as f:
+                f.write("\n" + " ".join(words) + "\n")
+
+    @rule(data=st.data(), title=st.sampled_from(["Zed", "Alpha", "Middle", "One"]))
+    def title_change(self, data: st.DataObject, title: str) -> None:
+        p = self.pick(data)
+        if p is not None:
+            self.edit_front(p, "title", title)
+
+    @rule(data=st.data(), tags=st.lists(st.sampled_from(["a", "b", "c"]), max_size=2))
+    def tags_change(self, data: st.DataObject, tags: list[str]) -> None:
+        p = self.pick(data)
+        if p is not None:
+            self.edit_front(p, "tags", "[" + ", ".join(tags) + "]" if tags else None)
+
+    @rule(data=st.data(), date=st.sampled_from(["2023-05-05", "2024-06-06", None]))
+    def date_change(self, data: st.DataObject, date: str | None) -> None:
+        p = self.pick(data)
+        if p is not None:
+            self.edit_front(p, "date", date)
+
+    @rule(audience=st.sampled_from(["devs", "ops", "all"]))
+    def cascade_change(self, audience: str) -> None:
+        p = self.site / "content/docs/_index.md"
+        p.write_text(
+            f"---\ntitle: Docs\ncascade:\n  params:\n    audience: {audience}\n---\nDocs.\n",
+            encoding="utf-8",
+        )
+
+    @rule(section=st.sampled_from(["blog", "docs", "docs/deep", ""]), body=WORDS)
+    def add_page(self, section: str, body: str) -> None:
+        self.counter += 1
+        rel = f"{section}/new{self.counter}.md" if section else f"new{self.counter}.md"
+        write_site(
+            self.site, {f"content/{rel}": f"---\ntitle: New {self.counter}\n---\n{body}\n"}
+        )
+
+    @rule(data=st.data())
+    def delete_page(self, data: st.DataObject) -> None:
+        p = self.pick(data)
+        if p is not None and len(self.pages()) > 2:
+            p.unlink()
+
+    @rule(data=st.data())
+    def rename_page(self, data: st.DataObject) -> None:
+        p = self.pick(data)
+        if p is not None:
+            self.counter += 1
+            p.rename(p.with_name(f"renamed{self.counter}.md"))
+
+    @rule(variant=st.sampled_from(["A", "B", None]))
+    def template_change(self, variant: str | None) -> None:
+        p = self.site / "templates/single.html"
+        if variant is None:
+            if p.exists():
+                p.unlink()
+        else:
+            p.parent.mkdir(exist_ok=True)
+            p.write_text(
+                "{% extends 'base.html' %}{% block main %}<b>" + variant + "</b>"
+                "{{ page.title }}{{ content }}{% endblock %}",
+                encoding="utf-8",
+            )
+
+    @rule(present=st.booleans())
+    def asset_change(self, present: bool) -> None:
+        p = self.site / "static/extra/added.txt"
+        if present:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text("added\n", encoding="utf-8")
+        elif p.exists():
+            p.unlink()
+
+    @rule(members=st.lists(st.sampled_from(["ann", "bob", "cy"]), min_size=1, max_size=3))
+    def data_change(self, members: list[str]) -> None:
+        (self.site / "data/team.yaml").write_text(f"members: [{', '.join(members)}]\n")
+
+    @rule(title=st.sampled_from(["Inc", "Renamed"]))
+    def config_change(self, title: str) -> None:
+        (self.site / "bengal.toml").write_text(CONFIG.replace('"Inc"', f'"{title}"'))
+
+    @invariant()
+    def incremental_equals_clean(self) -> None:
+        assert_same(self.site, self.tmp / "clean")
+
+
+TestIncrementalEqualsClean = IncrementalSite.TestCase
+TestIncrementalEqualsClean.settings = settings(
+    max_examples=int(os.environ.get("BENGAL_INCREMENTAL_EXAMPLES", "25")),
+    stateful_step_count=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+# ---- each rule, counted ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    root = tmp_path / "site"
+    write_site(root, BASE_SITE)
+    past = time.time_ns() - 10_000_000_000
+    for p in root.rglob("*"):
+        os.utime(p, ns=(past, past))
+    first = run(root)
+    assert first.errors == [] and not first.incremental
+    return root
+
+
+def test_body_edit_renders_only_that_page_and_its_readers(site: Path, tmp_path: Path) -> None:
+    with open(site / "content/blog/two.md", "a", encoding="utf-8") as f:
+        f.write("\nMore words here.\n")
+    r = assert_same(site, tmp_path / "clean")
+    assert r.incremental
+    assert r.files_read == 1 and r.markdown_rendered == 1
+    assert "blog/two/index.html" in r.explain_outputs
+    assert r.explain_outputs["blog/two/index.html"] == "page body changed"
+    # Pages that merely link to it ([[two]] in one.md) are not rendered again for a body edit.
+    assert "blog/one/index.html" not in r.explain_outputs
+    assert r.rendered < r.pages / 2
+
+
+def test_title_edit_renders_lists_neighbours_and_xref_referrers(
+    site: Path, tmp_path: Path
+) -> None:
+    p = site / "content/blog/two.md"
+    p.write_text(p.read_text().replace("title: Two", "title: Second post"))
+    r = assert_same(site, tmp_path / "clean")
+    why = r.explain_outputs
+    assert "blog/two/index.html" in why
+    assert "blog/index.html" in why  # its section list
+    assert "tags/b/index.html" in why  # its term
+    # one.md links [[two]]: its link text is the title, so its Markdown is rendered again.
+    assert r.markdown_rendered == 2 and "blog/one/index.html" in why
+    assert "docs/guide/index.html" not in why
+
+
+def test_template_edit_renders_only_pages_that_used_it(site: Path, tmp_path: Path) -> None:
+    p = site / "templates/docs/single.html"
+    p.write_text(p.read_text().replace("<i>", "<em>").replace("</i>", "</em>"))
+    r = assert_same(site, tmp_path / "clean")
+    assert set(r.explain_outputs) == {"docs/faq/index.html", "docs/guide/index.html"}
+    assert all("template docs/single.html" in v for v in r.explain_outputs.values())
+    assert r.markdown_rendered == 0 and r.files_read == 0
+
+
+def test_data_edit_renders_pages_whose_templates_read_it(site: Path, tmp_path: Path) -> None:
+    (site / "data/team.yaml").write_text("members: [zoe]\n")
+    r = assert_same(site, tmp_path / "clean")
+    assert set(r.explain_outputs) == {"docs/faq/index.html", "docs/guide/index.html"}
+
+
+def test_cascade_edit_renders_the_sections_pages(site: Path, tmp_path: Path) -> None:
+    p = site / "content/docs/_index.md"
+    p.write_text(p.read_text().replace("audience: devs", "audience: ops"))
+    r = assert_same(site, tmp_path / "clean")
+    assert {"docs/faq/index.html", "docs/guide/index.html"} <= set(r.explain_outputs)
+    assert "blog/two/index.html" not in r.explain_outputs
+
+
+def test_removed_page_outputs_are_deleted(site: Path, tmp_path: Path) -> None:
+    assert (site / "public/blog/three/index.html").exists()
+    (site / "content/blog/three.md").unlink()
+    r = assert_same(site, tmp_path / "clean")
+    assert not (site / "public/blog/three").exists()
+    assert r.removed >= 1 and r.changes == {"blog/three.md": "removed"}
+
+
+def test_rename_is_reported_and_output_moves(site: Path, tmp_path: Path) -> None:
+    (site / "content/blog/two.md").rename(site / "content/blog/deux.md")
+    r = assert_same(site, tmp_path / "clean")
+    assert r.changes == {"blog/deux.md": "renamed from blog/two.md", "blog/two.md": "removed"}
+    assert (site / "public/blog/deux/index.html").exists()
+    assert not (site / "public/blog/two").exists()
+
+
+def test_deleted_or_modified_output_is_regenerated(site: Path, tmp_path: Path) -> None:
+    (site / "public/blog/two/index.html").unlink()
+    (site / "public/docs/faq/index.html").write_text("tampered")
+    r = assert_same(site, tmp_path / "clean")
+    assert r.explain_outputs == {
+        "blog/two/index.html": "output file missing",
+        "docs/faq/index.html": "output file modified",
+    }
+
+
+def test_config_change_is_a_full_build_and_says_so(site: Path, tmp_path: Path) -> None:
+    (site / "bengal.toml").write_text(CONFIG.replace('"Inc"', '"Other"'))
+    r = assert_same(site, tmp_path / "clean")
+    assert not r.incremental
+    assert any("configuration" in e for e in r.explain)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: b[: len(b) // 2],  # truncated
+        lambda b: b"\x00garbage" * 100,
+        lambda b: b.replace(b"BENGAL-CACHE\n\x01", b"BENGAL-CACHE\n\x07", 1),  # other version
+        lambda b: b[:40] + bytes([b[40] ^ 0xFF]) + b[41:],  # one flipped byte
+    ],
+    ids=["truncated", "garbage", "wrong-version", "bit-flip"],
+)
+def test_damaged_cache_warns_and_rebuilds_correctly(site: Path, tmp_path: Path, damage) -> None:  # type: ignore[no-untyped-def]
+    index = site / ".bengal/cache/index.bin"
+    index.write_bytes(damage(index.read_bytes()))
+    with open(site / "content/blog/two.md", "a", encoding="utf-8") as f:
+        f.write("\nEdited while the cache was damaged.\n")
+    r = assert_same(site, tmp_path / "clean")
+    assert not r.incremental
+    assert any(".bengal/cache/index.bin" in w for w in r.warnings)
+    again = run(site)
+    assert again.errors == [] and (again.noop or again.incremental)
+
+
+def test_damaged_content_pack_entry_is_rendered_again(site: Path, tmp_path: Path) -> None:
+    pack = next((site / ".bengal/cache").glob("content-*.pack"))
+    data = bytearray(pack.read_bytes())
+    data[: len(data)] = bytes(len(data))  # zero every rendered page
+    pack.write_bytes(bytes(data))
+    (site / "templates/docs/single.html").write_text(
+        "{% extends 'base.html' %}{% block main %}NEW {{ content }}{% endblock %}"
+    )
+    r = assert_same(site, tmp_path / "clean")
+    assert any("content-" in w for w in r.warnings) or r.markdown_rendered > 0
+
+
+# ---- kill -9 --------------------------------------------------------------------------------
+
+
+def test_kill_9_at_random_moments_then_build_equals_clean(tmp_path: Path) -> None:
+    """A build killed at random moments (while rendering, writing, saving the cache) never
+    leaves the next build anything but a correct output."""
+    gen = [sys.executable, "-m", "benchmarks.gen_site", "--pages", "300", str(tmp_path / "site")]
+    subprocess.run(gen, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    site = tmp_path / "site"
+    cmd = [sys.executable, "-m", "bengal", "build", str(site), "-q"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run(cmd, check=True, env=env)
+    rng = random.Random(7)
+    pages = sorted((site / "content").rglob("*.md"))
+    for round_no in range(4):
+        # an edit of each kind, then a build killed part-way
+        victim = rng.choice(pages)
+        with open(victim, "a", encoding="utf-8") as f:
+            f.write(f"\nkill round {round_no}\n")
+        new = site / f"content/killed-{round_no}.md"
+        new.write_text(f"---\ntitle: Killed {round_no}\ntags: [kill]\n---\nBody.\n")
+        proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+        time.sleep(rng.uniform(0.05, 1.2))
+        with __import__("contextlib").suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if round_no % 2:
+            new.unlink()  # the killed build may have written its page: it must go
+    subprocess.run(cmd, check=True, env=env)
+    got = snapshot(site / "public")
+    want, _ = clean_snapshot(site, tmp_path / "clean")
+    assert sorted(set(got) ^ set(want)) == []
+    assert [k for k in want if want[k] != got[k]] == []
