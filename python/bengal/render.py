@@ -22,7 +22,7 @@ from markupsafe import Markup, escape
 import bengal_native
 from bengal.config import Config
 from bengal.errors import TemplateError
-from bengal.incremental import ContentPack, MdFacts, html_digest, markup_loader
+from bengal.incremental import ContentPack, MdFacts, html_digest, lookups_digest, markup_loader
 from bengal.model import MenuItem, Page, Section, Site, Term
 
 TRACKED_TYPES = frozenset({Page, Section, Term, Site, MenuItem})
@@ -49,17 +49,6 @@ class MarkdownReport:
     rendered: list[str] = field(default_factory=list)  # content paths rendered (not cached)
 
 
-def _lookups(
-    index: bengal_native.XrefIndex, xrefs: list[tuple[str, bool, str, int]]
-) -> list[tuple[str, Any]]:
-    out = []
-    for target, _resolved, _url, _line in xrefs:
-        path = target.split("#", 1)[0]
-        if path:
-            out.append((path, index.lookup(path)))
-    return out
-
-
 def _facts_of(res: Any, html: str, pack: ContentPack | None, index: Any) -> MdFacts:
     h1_cut = html.index("</h1>\n") + 6 if html.startswith("<h1") and "</h1>\n" in html else -1
     cut = html.find(_MORE)
@@ -82,7 +71,7 @@ def _facts_of(res: Any, html: str, pack: ContentPack | None, index: Any) -> MdFa
         more_cut=more_cut,
         warnings=[(w.line, w.message) for w in res.warnings],
         xrefs=xrefs,
-        lookups=_lookups(index, xrefs),
+        lookups=lookups_digest(index, xrefs),
     )
 
 
@@ -106,7 +95,7 @@ def render_markdown_stage(
             f is not None
             and f.html_ref is not None
             and pack is not None
-            and all(index.lookup(path) == hit for path, hit in f.lookups)
+            and (f.lookups is None or lookups_digest(index, f.xrefs) == f.lookups)
         ):
             reuse.append((p, f))
         else:
@@ -120,6 +109,7 @@ def render_markdown_stage(
         unsafe_html=bool(config.markdown["raw_html"]),
         url_prefix=base_path.rstrip("/"),
     )
+
     def rerender(page: Page) -> Callable[[], str]:
         def again() -> str:
             return str(

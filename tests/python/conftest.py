@@ -3,10 +3,10 @@ html_oracle import directly."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 import os
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest

@@ -13,12 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from bengal.build import BuildOptions, BuildResult, build
+from conftest import REPO
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-
-from bengal.build import BuildOptions, BuildResult, build
-from conftest import REPO
 
 CONFIG = """[site]
 title = "Inc"

@@ -1,0 +1,160 @@
+"""Incremental build benchmark: whole `bengal build` commands (interpreter start included) on a
+generated site -- cold, no-op, one-page body edit, one-page title edit, one template edit --
+and the stages that dominate each. Every scenario is also checked against a clean build of the
+same sources (byte-identical output), so a fast wrong answer cannot pass for a result.
+
+    python -m benchmarks.bench_incremental --pages 10000 --repeat 3
+
+Writes benchmarks/results/incremental-<pages>.json and prints a table; --update-docs puts the
+table into docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+
+
+def bengal(site: Path, stats: Path) -> float:
+    cmd = [sys.executable, "-m", "bengal", "build", str(site), "-q", "--stats-json", str(stats)]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - t0
+
+
+def top_stages(stats: Path, n: int = 4) -> str:
+    data = json.loads(stats.read_text())
+    t = data["timings"]
+    total = t.get("total", 0.0)
+    parts = sorted(((k, v) for k, v in t.items() if k != "total"), key=lambda kv: -kv[1])[:n]
+    return ", ".join(f"{k} {v * 1000:.0f}" for k, v in parts) + f" (in-process {total * 1000:.0f})"
+
+
+def snapshot(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
+def same_as_clean(site: Path, scratch: Path) -> bool:
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    shutil.copytree(site, scratch, ignore=shutil.ignore_patterns("public", ".bengal"))
+    subprocess.run([sys.executable, "-m", "bengal", "build", str(scratch), "-q"], check=True)
+    return snapshot(site / "public") == snapshot(scratch / "public")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pages", type=int, default=10000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--verify", action="store_true", help="compare each scenario to a clean build")
+    ap.add_argument("--update-docs", action="store_true")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bengal-bench-inc-"))
+    site = work / "site"
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.gen_site", "--pages", str(args.pages), str(site)],
+        check=True,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+    )
+    stats = work / "stats.json"
+    pages = sorted(p for p in (site / "content").rglob("*.md") if not p.name.startswith("_"))
+    victim = pages[len(pages) // 2]
+    template = site / "templates" / "single.html"
+    rows: dict[str, list[float]] = {}
+    stages: dict[str, str] = {}
+    verified: dict[str, bool] = {}
+
+    def measure(name: str, prepare) -> None:  # type: ignore[no-untyped-def]
+        for i in range(args.repeat):
+            prepare(i)
+            # Let the edit age past the racy window, as a writer's save does before a build.
+            time.sleep(0.15)
+            rows.setdefault(name, []).append(bengal(site, stats))
+            stages[name] = top_stages(stats)
+        if args.verify:
+            verified[name] = same_as_clean(site, work / "clean")
+
+    def cold(i: int) -> None:
+        shutil.rmtree(site / "public", ignore_errors=True)
+        shutil.rmtree(site / ".bengal", ignore_errors=True)
+
+    def noop(i: int) -> None:
+        pass
+
+    def body(i: int) -> None:
+        with open(victim, "a", encoding="utf-8") as f:
+            f.write(f"\nAnother paragraph, edit {i}.\n")
+
+    def title(i: int) -> None:
+        text = victim.read_text(encoding="utf-8")
+        head, sep, rest = text[4:].partition("\n---\n")
+        lines = [ln for ln in head.split("\n") if not ln.startswith("title:")]
+        lines.insert(0, f"title: Retitled {i}")
+        victim.write_text("---\n" + "\n".join(lines) + sep + rest, encoding="utf-8")
+
+    def tmpl(i: int) -> None:
+        template.parent.mkdir(exist_ok=True)
+        theme = REPO / "python/bengal/theme/templates/single.html"
+        template.write_text(theme.read_text() + f"\n<!-- edit {i} -->\n", encoding="utf-8")
+
+    measure("cold build", cold)
+    measure("no-op", noop)
+    measure("one-page body edit", body)
+    measure("one-page title edit", title)
+    measure("template edit (single.html)", tmpl)
+
+    cold_median = statistics.median(rows["cold build"])
+    lines = [
+        f"| scenario ({args.pages} pages) | median s | min s | % of cold | dominant stages (ms) |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, times in rows.items():
+        med = statistics.median(times)
+        mark = "" if not args.verify else (" ✓" if verified.get(name) else " ✗ differs")
+        lines.append(
+            f"| {name}{mark} | {med:.2f} | {min(times):.2f} | {100 * med / cold_median:.1f}% "
+            f"| {stages[name]} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"incremental-{args.pages}.json"
+    out.write_text(
+        json.dumps(
+            {"pages": args.pages, "runs": rows, "stages": stages, "verified": verified,
+             "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d")},
+            indent=2,
+        )  # fmt: skip
+    )
+    if args.update_docs:
+        doc = REPO / "docs/performance.md"
+        text = doc.read_text(encoding="utf-8")
+        begin, end = "<!-- incremental:begin -->", "<!-- incremental:end -->"
+        cmd = (
+            f"python -m benchmarks.bench_incremental --pages {args.pages} "
+            f"--repeat {args.repeat}" + (" --verify" if args.verify else "")
+        )
+        block = f"{begin}\n`{cmd}` ({time.strftime('%Y-%m-%d')}):\n\n{table}\n{end}"
+        if begin in text:
+            text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+        else:
+            text += "\n## Incremental builds\n\n" + block + "\n"
+        doc.write_text(text, encoding="utf-8")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if all(verified.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
