@@ -632,6 +632,7 @@ def _state_options(root: Path, opts: BuildOptions, out_dir: Path) -> dict[str, A
         "env_baseurl": os.environ.get("BENGAL_BASEURL", ""),
         "output": str(out_dir),
         "strict": opts.strict,
+        "code": incremental.code_key(),
     }
 
 

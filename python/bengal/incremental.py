@@ -179,6 +179,28 @@ class Cache:
     bengal: str = __version__
 
 
+_CODE_KEY: str | None = None
+
+
+def code_key() -> str:
+    """Digest of bengal's own code (its Python modules and the native module): a cache written
+    by any other build of bengal -- even one with the same version number -- is not trusted."""
+    global _CODE_KEY
+    if _CODE_KEY is None:
+        import bengal_native
+
+        h = hashlib.blake2b(digest_size=16)
+        pkg = Path(__file__).resolve().parent
+        for f in sorted(pkg.glob("*.py")):
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+        native = Path(bengal_native.__file__ or "")
+        with contextlib.suppress(OSError):
+            st = native.stat()
+            h.update(f"{native}:{st.st_size}:{st.st_mtime_ns}".encode())
+        _CODE_KEY = h.hexdigest()
+    return _CODE_KEY
+
+
 def config_key(root: Path, options: dict[str, Any]) -> str:
     try:
         cfg = (root / "bengal.toml").read_bytes()
@@ -188,6 +210,7 @@ def config_key(root: Path, options: dict[str, Any]) -> str:
     h.update(cfg)
     h.update(repr(sorted(options.items())).encode())
     h.update(__version__.encode())
+    h.update(code_key().encode())
     return h.hexdigest()
 
 
@@ -211,7 +234,7 @@ def load(state_dir: Path, key: str) -> tuple[Cache | None, str, str]:
     if data.bengal != __version__:
         return data, f"bengal version changed ({data.bengal} -> {__version__})", ""
     if data.config_key != key:
-        return data, "configuration or build options changed", ""
+        return data, "configuration, build options or bengal itself changed", ""
     return data, "", ""
 
 
