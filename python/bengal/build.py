@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import multiprocessing
 import os
 import posixpath
 import shutil
@@ -26,24 +25,23 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bengal_native
-from bengal import cache, incremental, outputs
-from bengal.assemble import Assembly, ParsedSource, assemble
+from bengal import cache
 from bengal.config import load_config
-from bengal.discover import SourceTree, discover
+from bengal.discover import THEME_DIR, SourceTree, discover
 from bengal.errors import BengalError, BuildError, ContentError, TemplateError
 from bengal.frontmatter import parse as parse_front_matter
 from bengal.frontmatter import split_raw, yaml_error
 from bengal.model import Page, Site
-from bengal.render import (
-    THEME_DIR,
-    Templates,
-    pager_output_path,
-    render_jobs,
-    render_markdown_stage,
-)
+
+if TYPE_CHECKING:
+    from bengal import incremental
+    from bengal.assemble import Assembly, ParsedSource
+    from bengal.render import Templates
+
+# bengal.render (Jinja2) is imported when a build renders, not by a build with nothing to do.
 
 STATE_DIR = ".bengal"
 
@@ -142,6 +140,11 @@ def _parse_all(items: list[tuple[str, str, str]], workers: int) -> list[tuple[An
         return _parse_chunk(items)
     size = max(100, len(items) // (workers * 4))
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    import multiprocessing
+
+    # The change check may have used oneTBB (bengal_native.stat_files): no worker thread may
+    # be alive across fork() (shared/NOTES.md).
+    bengal_native.release_worker_threads()
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers) as pool:
         parts = pool.map(_parse_chunk, chunks, chunksize=1)
@@ -182,6 +185,9 @@ def load_sources(
     """Every Markdown file -> ParsedSource (or an error naming the file and line). With a cache
     (incremental builds), a file whose (mtime_ns, size) is unchanged is restored without being
     read; one whose stat changed is read and hashed, and parsed only if its bytes changed."""
+    from bengal import incremental
+    from bengal.assemble import ParsedSource
+
     out = SourceLoad()
     pending: list[tuple[str, str, str, int]] = []  # rel, body, parser, body line
     fm_items: list[tuple[str, str, str]] = []
@@ -269,6 +275,8 @@ def _restore(
     base: Path,
     order: list[ParsedSource | None],
 ) -> None:
+    from bengal.assemble import ParsedSource
+
     out.entries[rel] = entry
     if entry.parsed[0] == "err":
         out.errors.append(ContentError(entry.parsed[1], file=rel, line=entry.parsed[2]))
@@ -280,6 +288,8 @@ def _restore(
 
 def load_data(root: Path, tree: SourceTree) -> tuple[dict[str, Any], list[str]]:
     """data/a/b.yaml -> site.data["a"]["b"]."""
+    if not tree.data:
+        return {}, []
     import yaml
 
     from bengal.config import tomllib
@@ -431,7 +441,11 @@ _TEMPLATES: Templates | None = None  # one environment per process, made on firs
 def _render_chunk(chunk: int) -> ShardResult:
     """Render every `chunks`-th job starting at `chunk`, extract its assets and write it. Runs
     in a worker process (or in the parent for one worker) and returns only small results."""
+    from bengal import incremental
+
     global _TEMPLATES
+    from bengal.render import pager_output_path
+
     jobs: list[tuple[Page, int]] = _W["jobs"]
     chunks: int = _W["chunks"]
     if _TEMPLATES is None:
@@ -551,6 +565,8 @@ def run_chunks(
         return futures
     # No oneTBB worker thread may be alive across fork() (shared/NOTES.md).
     bengal_native.release_worker_threads()
+    import multiprocessing
+
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers) as pool:
         # The workers exist now; a thread started in the parent from here on is never forked.
@@ -632,7 +648,7 @@ def _state_options(root: Path, opts: BuildOptions, out_dir: Path) -> dict[str, A
         "env_baseurl": os.environ.get("BENGAL_BASEURL", ""),
         "output": str(out_dir),
         "strict": opts.strict,
-        "code": incremental.code_key(),
+        "code": cache.code_key(),
     }
 
 
@@ -669,6 +685,9 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     # From here on the recorded state no longer describes the output directory.
     inputs_before = check.inputs
     cache.clear_state(state_dir)
+
+    from bengal import incremental
+    from bengal.assemble import assemble
 
     with _stage(result, "load cache"):
         key = incremental.config_key(root, state_options)
@@ -749,6 +768,9 @@ def _build_rest(
     scan_ns: int,
     old_pages: dict[str, str],
 ) -> BuildResult:
+    from bengal import incremental, outputs
+    from bengal.render import Templates, pager_output_path, render_jobs, render_markdown_stage
+
     site = asm.site
     with _stage(result, "markdown", opts.progress):
         cached_md = {r: e.md for r, e in loaded.entries.items() if e.md is not None}
@@ -795,7 +817,7 @@ def _build_rest(
         facts["site|robots"] = b"1" if "robots.txt" in tree.static else b"0"
         out_stats: dict[str, list[int]] = {}
         if prev is not None:
-            out_stats = cache.output_files(out_dir)
+            out_stats = cache.stat_outputs(out_dir, list(prev.out_stats))
             names = {n for rec in prev.outputs.values() for n in rec.templates}
             templates_now = {n: incremental.template_digest(n, search_dirs) for n in names}
             helpers = {"ref": ref, "asset_url": asset_url}
@@ -949,7 +971,7 @@ def _build_rest(
 
     result.files = result.pages + len(copied) + len(sitewide)
     with _stage(result, "save cache"):
-        out_now = cache.output_files(out_dir)
+        out_now = cache.stat_outputs(out_dir, sorted(manifest))
         # A file modified within a clock tick of the scan could be modified again with the same
         # size and mtime (mtimes are coarse): such "racy" entries are hashed next time.
         racy = scan_ns - incremental.RACY_NS

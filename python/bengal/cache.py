@@ -15,16 +15,20 @@ finds added and removed files.
 from __future__ import annotations
 
 import contextlib
-import json
+import hashlib
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import bengal_native
 from bengal import __version__
 from bengal.discover import scan_inputs, scan_tree
 
-STATE_FILE = "state.json"
+STATE_FILE = "state.bin"
+MAGIC = b"BENGAL-CACHE\n"
+FORMAT_VERSION = 1  # of every file written by write_blob
 FORMAT = "bengal-build-state"
 VERSION = 1
 
@@ -68,12 +72,81 @@ def output_files(out_dir: Path) -> dict[str, list[int]]:
     return found
 
 
+def stat_outputs(out_dir: Path, paths: list[str]) -> dict[str, list[int]]:
+    """[mtime_ns, size] of each of `paths` (output-relative) that exists: one stat per file the
+    build wrote, natively -- not a walk of the output directory, whose one-directory-per-page
+    layout makes a walk cost a directory read per page."""
+    return bengal_native.stat_files(str(out_dir), paths)
+
+
+_CODE_KEY: str | None = None
+
+
+def code_key() -> str:
+    """Digest of bengal's own code (its Python modules and the native module): a cache written
+    by any other build of bengal -- even one with the same version number -- is not trusted."""
+    global _CODE_KEY
+    if _CODE_KEY is None:
+        h = hashlib.blake2b(digest_size=16)
+        pkg = Path(__file__).resolve().parent
+        for f in sorted(pkg.glob("*.py")):
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+        native = Path(bengal_native.__file__ or "")
+        with contextlib.suppress(OSError):
+            st = native.stat()
+            h.update(f"{native}:{st.st_size}:{st.st_mtime_ns}".encode())
+        _CODE_KEY = h.hexdigest()
+    return _CODE_KEY
+
+
+class CacheDamaged(Exception):
+    """A cache file exists but cannot be trusted."""
+
+
+# ---- files ----------------------------------------------------------------------------------
+
+
+def write_blob(path: Path, obj: Any) -> None:
+    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    digest = hashlib.blake2b(payload, digest_size=16).digest()
+    header = MAGIC + FORMAT_VERSION.to_bytes(4, "little") + digest
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(header)
+            f.write(payload)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def read_blob(path: Path) -> Any:
+    """The object in `path`. FileNotFoundError when absent; CacheDamaged when unusable."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = len(MAGIC)
+    if len(data) < n + 20 or data[:n] != MAGIC:
+        raise CacheDamaged("not a bengal cache file (truncated or overwritten)")
+    version = int.from_bytes(data[n : n + 4], "little")
+    if version != FORMAT_VERSION:
+        raise CacheDamaged(f"cache format {version}, this bengal writes {FORMAT_VERSION}")
+    digest = data[n + 4 : n + 20]
+    payload = memoryview(data)[n + 20 :]
+    if hashlib.blake2b(payload, digest_size=16).digest() != digest:
+        raise CacheDamaged("checksum mismatch (the file is damaged)")
+    try:
+        return pickle.loads(payload)
+    except Exception as exc:  # a digest match with a bad payload: a foreign writer
+        raise CacheDamaged(f"cannot decode ({type(exc).__name__})") from None
+
+
 def load_state(state_dir: Path) -> dict[str, Any] | None:
     """The recorded state, or None when there is none or it cannot be trusted (any damage to the
     file simply means a full build)."""
     try:
-        data = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_blob(state_dir / STATE_FILE)
+    except (OSError, CacheDamaged):
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
         return None
@@ -94,7 +167,8 @@ def check_noop(
         return NoopCheck(False, "build options changed", inputs)
     if state.get("inputs") != inputs:
         return NoopCheck(False, "input files changed", inputs)
-    if state.get("outputs") != output_files(out_dir):
+    recorded = state.get("outputs")
+    if not isinstance(recorded, dict) or recorded != stat_outputs(out_dir, list(recorded)):
         return NoopCheck(False, "output files changed", inputs)
     return NoopCheck(True, "nothing changed", inputs, state)
 
@@ -136,9 +210,7 @@ def save_state(
         "summary": summary,
     }
     state_dir.mkdir(parents=True, exist_ok=True)
-    tmp = state_dir / f".{STATE_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-    os.replace(tmp, state_dir / STATE_FILE)
+    write_blob(state_dir / STATE_FILE, data)
 
 
 def clear_state(state_dir: Path) -> None:

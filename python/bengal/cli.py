@@ -198,8 +198,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         total = result.timings.get("total", 0.0)
         print(
             f"built {result.pages} pages ({result.files} files"
-            + (f"; {result.rendered} rendered, {result.reused} unchanged" if result.incremental
-               else "")  # fmt: skip
+            + (
+                f"; {result.rendered} rendered, {result.reused} unchanged"
+                if result.incremental
+                else ""
+            )  # fmt: skip
             + f") into {result.output_dir} "
             f"in {total * 1000:.0f} ms"
             + (f" with {result.workers} workers" if result.workers > 1 else "")

@@ -7,21 +7,26 @@ import datetime as dt
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from bengal.errors import ContentError
+
+if TYPE_CHECKING:
+    import yaml
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-try:
-    _YamlLoader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _YamlLoader = yaml.SafeLoader
+
+def _yaml() -> tuple[Any, Any]:
+    """PyYAML and its C loader, imported on first use (a build with nothing to do never needs
+    them, and the import costs ~10 ms of every command's start)."""
+    import yaml
+
+    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 KNOWN_KEYS = {
     "title", "date", "lastmod", "draft", "weight", "slug", "url", "aliases", "tags",
@@ -126,8 +131,9 @@ def yaml_error(exc: yaml.YAMLError) -> tuple[int, str]:
 
 def parse(raw: str, parser: str, file: str) -> dict[str, Any]:
     if parser == "yaml":
+        yaml, loader = _yaml()
         try:
-            data = yaml.load(raw, Loader=_YamlLoader)  # noqa: S506 - CSafeLoader is safe
+            data = yaml.load(raw, Loader=loader)  # noqa: S506 - CSafeLoader is safe
         except yaml.YAMLError as exc:
             line, reason = yaml_error(exc)
             raise ContentError(

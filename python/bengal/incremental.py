@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import pickle
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,57 +41,14 @@ from typing import Any, NamedTuple
 from markupsafe import Markup
 
 from bengal import __version__
+from bengal.cache import CacheDamaged, code_key, read_blob, write_blob
 from bengal.model import MenuItem, Page, Section, Site, Term
 
 CACHE_SUBDIR = "cache"
 INDEX_FILE = "index.bin"
 PACK_PREFIX = "content-"
-MAGIC = b"BENGAL-CACHE\n"
 # Files modified this close to a build's scan are re-hashed by the next build (see save()).
 RACY_NS = 100_000_000
-FORMAT_VERSION = 1
-
-
-class CacheDamaged(Exception):
-    """A cache file exists but cannot be trusted."""
-
-
-# ---- files ----------------------------------------------------------------------------------
-
-
-def write_blob(path: Path, obj: Any) -> None:
-    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    digest = hashlib.blake2b(payload, digest_size=16).digest()
-    header = MAGIC + FORMAT_VERSION.to_bytes(4, "little") + digest
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(header)
-            f.write(payload)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def read_blob(path: Path) -> Any:
-    """The object in `path`. FileNotFoundError when absent; CacheDamaged when unusable."""
-    with open(path, "rb") as f:
-        data = f.read()
-    n = len(MAGIC)
-    if len(data) < n + 20 or data[:n] != MAGIC:
-        raise CacheDamaged("not a bengal cache file (truncated or overwritten)")
-    version = int.from_bytes(data[n : n + 4], "little")
-    if version != FORMAT_VERSION:
-        raise CacheDamaged(f"cache format {version}, this bengal writes {FORMAT_VERSION}")
-    digest = data[n + 4 : n + 20]
-    payload = memoryview(data)[n + 20 :]
-    if hashlib.blake2b(payload, digest_size=16).digest() != digest:
-        raise CacheDamaged("checksum mismatch (the file is damaged)")
-    try:
-        return pickle.loads(payload)
-    except Exception as exc:  # a digest match with a bad payload: a foreign writer
-        raise CacheDamaged(f"cannot decode ({type(exc).__name__})") from None
 
 
 class ContentPack:
@@ -179,28 +135,6 @@ class Cache:
     bengal: str = __version__
 
 
-_CODE_KEY: str | None = None
-
-
-def code_key() -> str:
-    """Digest of bengal's own code (its Python modules and the native module): a cache written
-    by any other build of bengal -- even one with the same version number -- is not trusted."""
-    global _CODE_KEY
-    if _CODE_KEY is None:
-        import bengal_native
-
-        h = hashlib.blake2b(digest_size=16)
-        pkg = Path(__file__).resolve().parent
-        for f in sorted(pkg.glob("*.py")):
-            h.update(f.name.encode() + b"\0" + f.read_bytes())
-        native = Path(bengal_native.__file__ or "")
-        with contextlib.suppress(OSError):
-            st = native.stat()
-            h.update(f"{native}:{st.st_size}:{st.st_mtime_ns}".encode())
-        _CODE_KEY = h.hexdigest()
-    return _CODE_KEY
-
-
 def config_key(root: Path, options: dict[str, Any]) -> str:
     try:
         cfg = (root / "bengal.toml").read_bytes()
@@ -210,7 +144,7 @@ def config_key(root: Path, options: dict[str, Any]) -> str:
     h.update(cfg)
     h.update(repr(sorted(options.items())).encode())
     h.update(__version__.encode())
-    h.update(code_key().encode())
+    h.update(code_key().encode())  # bengal.cache.code_key
     return h.hexdigest()
 
 

@@ -27,7 +27,7 @@ from bengal.model import MenuItem, Page, Section, Site, Term
 
 TRACKED_TYPES = frozenset({Page, Section, Term, Site, MenuItem})
 
-THEME_DIR = Path(__file__).resolve().parent / "theme"
+from bengal.discover import THEME_DIR  # noqa: E402 - re-exported
 
 _MORE = "<!--more-->"
 _TAGS = re.compile(r"<[^>]+>")

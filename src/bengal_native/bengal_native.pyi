@@ -223,3 +223,8 @@ class AssetDependencyMap:
         path: str | os.PathLike[str],
     ) -> tuple[AssetDependencyMap, AssetMapStatus, str]:
         """(map, status, message); never raises for a missing or bad file."""
+
+# ---- change detection (issue 5) ----
+
+def scan_tree(base: str, prefix: str, out: dict[str, list[int]], skip_ignored: bool = True) -> None: ...
+def stat_files(base: str, rels: list[str]) -> dict[str, list[int]]: ...

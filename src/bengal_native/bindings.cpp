@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bengal_native/asset_map.hpp"  // assets (issue 3)
+#include "bengal_native/fsscan.hpp"     // change detection (issue 5)
 #include "bengal_native/assets.hpp"     // assets (issue 3)
 #include "bengal_native/markdown.hpp"
 #include "bengal_native/parallel.hpp"
@@ -85,6 +86,46 @@ PYBIND11_MODULE(bengal_native, m) {
     m.doc() = "bengal's native core: Markdown rendering with ids, TOC and cross-references.";
     m.attr("__version__") = BENGAL_VERSION;
     m.attr("MD4C_VERSION") = "0.4.8";
+
+    // Change detection (issue 5): one native pass instead of a DirEntry per file in Python.
+    m.def(
+        "scan_tree",
+        [](const std::string& base, const std::string& prefix, py::dict out, bool skip_ignored) {
+            std::vector<bengal::FileStamp> found;
+            {
+                py::gil_scoped_release nogil;
+                found = bengal::scan_tree(base, prefix, skip_ignored);
+            }
+            for (const bengal::FileStamp& f : found) {
+                py::list v(2);
+                v[0] = py::int_(f.mtime_ns);
+                v[1] = py::int_(f.size);
+                out[py::str(f.path)] = std::move(v);
+            }
+        },
+        "base"_a, "prefix"_a, "out"_a, "skip_ignored"_a = true,
+        "Add [mtime_ns, size] of every regular file below base to out, keyed prefix + relative "
+        "POSIX path (ignored names skipped; symlinked files followed, symlinked directories not).");
+    m.def(
+        "stat_files",
+        [](const std::string& base, const std::vector<std::string>& rels) {
+            std::vector<bengal::FileStamp> found;
+            {
+                py::gil_scoped_release nogil;
+                found = bengal::stat_files(base, rels);
+            }
+            py::dict out;
+            for (const bengal::FileStamp& f : found) {
+                if (f.size < 0) continue;
+                py::list v(2);
+                v[0] = py::int_(f.mtime_ns);
+                v[1] = py::int_(f.size);
+                out[py::str(f.path)] = std::move(v);
+            }
+            return out;
+        },
+        "base"_a, "rels"_a,
+        "{rel: [mtime_ns, size]} for every rel that names a regular file below base.");
 
     py::class_<bengal::TocEntry>(m, "TocEntry")
         .def_readonly("level", &bengal::TocEntry::level)

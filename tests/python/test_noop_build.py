@@ -96,7 +96,7 @@ def test_options_and_clean_are_respected(make_site: SiteFactory) -> None:
 def test_damaged_state_means_a_full_build(make_site: SiteFactory) -> None:
     site = make_site(SITE)
     run(site)
-    state = site / ".bengal" / "state.json"
+    state = site / ".bengal" / "state.bin"
     for garbage in (b"", b"\x00\xff", b"{", json.dumps({"format": "other"}).encode()):
         state.write_bytes(garbage)
         r = run(site)
@@ -107,5 +107,5 @@ def test_damaged_state_means_a_full_build(make_site: SiteFactory) -> None:
 def test_failed_build_records_no_state(make_site: SiteFactory) -> None:
     site = make_site({**SITE, "content/bad.md": "---\ntitle: [x\n---\n"})
     assert run(site).errors
-    assert not (site / ".bengal" / "state.json").exists()
+    assert not (site / ".bengal" / "state.bin").exists()
     assert not run(site).noop

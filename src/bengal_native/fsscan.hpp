@@ -1,0 +1,31 @@
+// File-system scans for change detection: every file below a directory with its (mtime, size),
+// and the (mtime, size) of a list of known files. Plain POSIX calls (opendir/readdir/fstatat),
+// no Python objects; callable with the GIL released.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bengal {
+
+struct FileStamp {
+    std::string path;  // prefix + POSIX path relative to the scanned directory
+    std::int64_t mtime_ns = 0;
+    std::int64_t size = 0;
+};
+
+// Names a build ignores: hidden (".x"), editor leftovers ("x~", "#x#"), "__pycache__".
+bool ignored_name(const char* name) noexcept;
+
+// Every regular file below `base`, keyed `prefix` + relative path. Symlinked files are followed;
+// symlinked directories are not (a link loop cannot hang the scan). Unreadable directories and
+// entries that vanish during the scan are skipped. A missing `base` gives an empty result.
+std::vector<FileStamp> scan_tree(const std::string& base, const std::string& prefix, bool skip_ignored);
+
+// (mtime_ns, size) of base/rel for every rel, following symlinks; size -1 when the path is
+// missing or not a regular file. Large lists are stat()ed on all cores (oneTBB): call
+// release_worker_threads() before a later fork().
+std::vector<FileStamp> stat_files(const std::string& base, const std::vector<std::string>& rels);
+
+}  // namespace bengal

@@ -1,0 +1,78 @@
+#include "bengal_native/fsscan.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path make_tree() {
+    fs::path root = fs::temp_directory_path() / ("bengal-fsscan-" + std::to_string(getpid()));
+    fs::remove_all(root);
+    fs::create_directories(root / "a/b");
+    fs::create_directories(root / ".git");
+    std::ofstream(root / "top.md") << "x";
+    std::ofstream(root / "a/b/deep.md") << "hello";
+    std::ofstream(root / ".git/config") << "hidden";
+    std::ofstream(root / "a/.swp") << "";
+    std::ofstream(root / "a/x~") << "";
+    std::ofstream(root / "a/#x#") << "";
+    fs::create_directory_symlink(root / "a", root / "a/loop");  // never followed
+    fs::create_symlink(root / "top.md", root / "a/link.md");     // followed
+    fs::create_symlink(root / "missing", root / "a/dangling");  // skipped
+    return root;
+}
+
+}  // namespace
+
+TEST(FsScan, FindsFilesSkipsIgnoredAndDirectoryLinks) {
+    fs::path root = make_tree();
+    auto found = bengal::scan_tree(root.string(), "content/", true);
+    std::vector<std::string> names;
+    for (const auto& f : found) names.push_back(f.path);
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(names, (std::vector<std::string>{"content/a/b/deep.md", "content/a/link.md", "content/top.md"}));
+    for (const auto& f : found) {
+        if (f.path == "content/a/b/deep.md") EXPECT_EQ(f.size, 5);
+        EXPECT_GT(f.mtime_ns, 0);
+    }
+    auto all = bengal::scan_tree(root.string(), "", false);
+    EXPECT_EQ(all.size(), 7u);  // + .git/config, a/.swp, a/x~, a/#x#
+    fs::remove_all(root);
+}
+
+TEST(FsScan, MissingBaseIsEmpty) {
+    EXPECT_TRUE(bengal::scan_tree("/nonexistent/bengal/dir", "", true).empty());
+    auto st = bengal::stat_files("/nonexistent/bengal/dir", {"a", "b"});
+    ASSERT_EQ(st.size(), 2u);
+    EXPECT_EQ(st[0].size, -1);
+}
+
+TEST(FsScan, StatFilesReportsMissingAndDirectories) {
+    fs::path root = make_tree();
+    auto st = bengal::stat_files(root.string(), {"top.md", "a", "nope", "a/link.md", "", "/etc/passwd"});
+    ASSERT_EQ(st.size(), 6u);
+    EXPECT_EQ(st[0].size, 1);
+    EXPECT_EQ(st[1].size, -1);  // a directory
+    EXPECT_EQ(st[2].size, -1);
+    EXPECT_EQ(st[3].size, 1);   // through the link
+    EXPECT_EQ(st[4].size, -1);
+    EXPECT_EQ(st[5].size, -1);  // absolute paths are not below base
+    fs::remove_all(root);
+}
+
+TEST(FsScan, IgnoredNames) {
+    EXPECT_TRUE(bengal::ignored_name(".x"));
+    EXPECT_TRUE(bengal::ignored_name("x~"));
+    EXPECT_TRUE(bengal::ignored_name("#x#"));
+    EXPECT_TRUE(bengal::ignored_name("__pycache__"));
+    EXPECT_TRUE(bengal::ignored_name("#"));
+    EXPECT_FALSE(bengal::ignored_name("#x"));
+    EXPECT_FALSE(bengal::ignored_name("a.md"));
+}
