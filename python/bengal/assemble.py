@@ -8,6 +8,7 @@ file-system order, hash seeds or worker scheduling.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class Assembly:
     ambiguous_keys: dict[str, list[str]] = field(default_factory=dict)  # key -> sources
     errors: list[ContentError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    xref_digest: bytes = b""  # of every (key, url, title) added to xref_index, in order
 
 
 def humanize(name: str) -> str:
@@ -109,6 +111,7 @@ class Assembler:
     def __init__(self, config: Config, sources: list[ParsedSource], data: dict[str, Any]):
         self.config = config
         self.sources = sources
+        self.xref_digest = b""
         self.pretty = bool(config.build["pretty_urls"])
         baseurl = config.baseurl
         self.base_path = urlparse(baseurl).path or "/"
@@ -165,7 +168,7 @@ class Assembler:
         site = self.site
         dates = [d for p in site.pages if (d := p.fm.lastmod or p.fm.date) is not None]
         site.build_date = max(dates) if dates else None
-        return Assembly(site, index, ambiguous, self.errors, self.warnings)
+        return Assembly(site, index, ambiguous, self.errors, self.warnings, self.xref_digest)
 
     def build_sections(self) -> None:
         """Every directory holding pages is a section; `_index.md` gives it a page of its own."""
@@ -439,7 +442,19 @@ class Assembler:
         """Keys in priority order (first add wins): content paths, ids, stems and slugs, titles.
         A stem, slug or title shared by several pages is ambiguous: it resolves to the first in
         path order, and a reference using it is warned about (see build.py)."""
-        index = bengal_native.XrefIndex()
+        native_index = bengal_native.XrefIndex()
+        added: list[tuple[str, str, str]] = []
+
+        class _Recording:
+            """Adds to the native index, remembering every (key, url, title) in order: the index
+            answers are a function of that sequence, so its digest says whether anything a
+            [[reference]] can resolve to changed (incremental builds)."""
+
+            def add(self, key: str, url: str, title: str) -> bool:
+                added.append((key, url, title))
+                return bool(native_index.add(key, url, title))
+
+        index = _Recording()
         content = [p for p in self.site.pages if p.source]
         content.sort(key=lambda p: p.source)
         ambiguous: dict[str, list[str]] = {}
@@ -485,7 +500,10 @@ class Assembler:
             for folded, pages in owners.items():
                 if len(pages) > 1:
                     ambiguous[folded] = [q.source for q in pages]
-        return index, ambiguous
+        self.xref_digest = hashlib.blake2b(
+            repr(added).encode("utf-8", "surrogatepass"), digest_size=16
+        ).digest()
+        return native_index, ambiguous
 
     def build_menus(self, index: bengal_native.XrefIndex) -> None:
         site = self.site

@@ -775,7 +775,13 @@ def _build_rest(
     with _stage(result, "markdown", opts.progress):
         cached_md = {r: e.md for r, e in loaded.entries.items() if e.md is not None}
         md = render_markdown_stage(
-            site, asm.xref_index, config, asm.ambiguous_keys, cached_md, pack
+            site,
+            asm.xref_index,
+            config,
+            asm.ambiguous_keys,
+            cached_md,
+            pack,
+            index_unchanged=prev is not None and prev.xref_digest == asm.xref_digest,
         )
     result.markdown_rendered = len(md.rendered)
     for rel, md_facts in md.facts.items():
@@ -951,14 +957,6 @@ def _build_rest(
             assert prev is not None
             sitewide = list(prev.sitewide)
 
-    asset_refs = [(p, r.assets) for p, r in sorted(records.items()) if r.assets]
-    # After every file is in place: feeds and sitemap are link targets too.
-    with _stage(result, "asset check"):
-        result.warnings.extend(check_local_assets(asset_refs, out_dir, site))
-
-    with _stage(result, "asset map"):
-        result.warnings.extend(save_asset_map(root / STATE_DIR, asset_refs))
-
     with _stage(result, "stale outputs"):
         manifest = set(records) | set(copied) | set(sitewide)
         manifest.update(p for p, _ in job_paths if p in rendered_ok)
@@ -968,6 +966,39 @@ def _build_rest(
         manifest.update(p for p, k in old_pages.items() if k in failed and p in old_manifest)
         manifest.update(p for p, _ in job_paths if p not in records and p in old_manifest)
         result.removed = remove_stale(out_dir, old_manifest - manifest)
+
+    # After every file is in place (and stale ones are gone): feeds and sitemap are link
+    # targets too. When the set of output files is the one the last build left, only the pages
+    # rendered now can have new findings; the others' are those recorded last time.
+    with _stage(result, "asset check"):
+        same_files = prev is not None and manifest == set(prev.manifest)
+        recheck = rendered_ok if same_files else set(records)
+        found = check_local_assets(
+            [(p, records[p].assets) for p in sorted(recheck) if p in records and records[p].assets],
+            out_dir,
+            site,
+        )
+        asset_warnings: dict[str, list[str]] = {}
+        if same_files:
+            assert prev is not None
+            asset_warnings = {
+                p: w for p, w in prev.asset_warnings.items() if p in records and p not in recheck
+            }
+        asset_warnings.update(found)
+        for p in sorted(asset_warnings):
+            result.warnings.extend(asset_warnings[p])
+
+    with _stage(result, "asset map"):
+        map_file = root / STATE_DIR / ASSET_MAP_FILE
+        unchanged = (
+            prev is not None
+            and set(records) == set(prev.outputs)
+            and all(records[p].assets == prev.outputs[p].assets for p in rendered_ok)
+            and _stamp(map_file) == prev.asset_map_stamp
+        )
+        if not unchanged:
+            asset_refs = [(p, r.assets) for p, r in sorted(records.items()) if r.assets]
+            result.warnings.extend(save_asset_map(root / STATE_DIR, asset_refs))
 
     result.files = result.pages + len(copied) + len(sitewide)
     with _stage(result, "save cache"):
@@ -991,6 +1022,9 @@ def _build_rest(
             out_stats={k: (v[0], v[1]) for k, v in out_now.items()},
             pack=pack.path.name,
             sitewide=sitewide,
+            xref_digest=asm.xref_digest,
+            asset_warnings={p: w for p, w in asset_warnings.items() if w},
+            asset_map_stamp=_stamp(map_file),
         )
         try:
             incremental.save(state_dir, new_cache)
@@ -1038,16 +1072,26 @@ def remove_stale(out_dir: Path, paths: set[str]) -> int:
     return removed
 
 
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
 def check_local_assets(
     refs: list[tuple[str, list[tuple[str, bool]]]], out_dir: Path, site: Site
-) -> list[str]:
-    """Warn about local references (images, scripts, styles) that name no output file."""
+) -> dict[str, list[str]]:
+    """Warn about local references (images, scripts, styles) that name no output file:
+    {output path: warnings}, every output of `refs` present."""
     from urllib.parse import unquote, urlparse
 
     base_path = urlparse(site.baseurl).path or "/"
-    warnings: list[str] = []
+    warnings: dict[str, list[str]] = {}
     exists_cache: dict[str, bool] = {}
     for page_path, items in sorted(refs):
+        mine = warnings.setdefault(page_path, [])
         for url, external in items:
             if external:
                 continue
@@ -1068,7 +1112,7 @@ def check_local_assets(
             if not ok:
                 page = site.page_by_output.get(page_path)
                 who = page.source if page is not None and page.source else page_path
-                warnings.append(f"{who}: references {url}, which is not in the output")
+                mine.append(f"{who}: references {url}, which is not in the output")
     return warnings
 
 

@@ -132,6 +132,9 @@ class Cache:
     out_stats: dict[str, tuple[int, int]] = field(default_factory=dict)
     pack: str = ""
     sitewide: list[str] = field(default_factory=list)
+    xref_digest: bytes = b""  # the cross-reference index every cached rendering is valid for
+    asset_warnings: dict[str, list[str]] = field(default_factory=dict)  # output -> findings
+    asset_map_stamp: tuple[int, int] | None = None  # asset_deps.json as this build left it
     bengal: str = __version__
 
 

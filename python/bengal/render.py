@@ -82,9 +82,11 @@ def render_markdown_stage(
     ambiguous: dict[str, list[str]],
     cached: dict[str, MdFacts] | None = None,
     pack: ContentPack | None = None,
+    index_unchanged: bool = False,
 ) -> MarkdownReport:
     """Render every content page's Markdown, reusing `cached` renderings (incremental builds)
-    whose cross-references still resolve the same way; fresh HTML goes into `pack`."""
+    whose cross-references still resolve the same way (`index_unchanged`: the index is the one
+    every cached rendering was last checked against); fresh HTML goes into `pack`."""
     report = MarkdownReport()
     pages = [p for p in site.pages if p.source]
     todo: list[Page] = []
@@ -95,7 +97,9 @@ def render_markdown_stage(
             f is not None
             and f.html_ref is not None
             and pack is not None
-            and (f.lookups is None or lookups_digest(index, f.xrefs) == f.lookups)
+            and (
+                index_unchanged or f.lookups is None or lookups_digest(index, f.xrefs) == f.lookups
+            )
         ):
             reuse.append((p, f))
         else:
