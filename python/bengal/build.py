@@ -482,7 +482,7 @@ def _render_chunk(chunk: int) -> ShardResult:
                     d = dep_memo[mk] = dep_of(obj, mk[1])
                 if d is not None:
                     deps.add(d)
-            for g in ("|meta", "|body", "|summary"):  # its own page is always a dependency
+            for g in incremental.PAGE_GROUPS:  # its own page is always a dependency
                 deps.discard(own + g)
             record = incremental.OutputRecord(
                 page=own,
@@ -1027,7 +1027,7 @@ def _build_rest(
             asset_map_stamp=_stamp(map_file),
         )
         try:
-            incremental.save(state_dir, new_cache)
+            incremental.save(state_dir, new_cache, prev)
             incremental.clear_pending(state_dir)
             incremental.remove_old_packs(state_dir, pack.path.name)
         except OSError as exc:

@@ -136,6 +136,11 @@ class Cache:
     asset_warnings: dict[str, list[str]] = field(default_factory=dict)  # output -> findings
     asset_map_stamp: tuple[int, int] | None = None  # asset_deps.json as this build left it
     bengal: str = __version__
+    # Where `sources` and `outputs` are stored: SHARDS files each (see save()).
+    shards: dict[str, list[str]] = field(default_factory=dict)
+    # Not stored: id() of every sharded entry as loaded, per shard, to tell which shards a build
+    # changed. The loaded Cache keeps those objects alive, so an id cannot be reused meanwhile.
+    loaded_ids: list[list[dict[str, int]]] = field(default_factory=list, repr=False)
 
 
 def config_key(root: Path, options: dict[str, Any]) -> str:
@@ -155,9 +160,18 @@ def cache_dir(state_dir: Path) -> Path:
     return state_dir / CACHE_SUBDIR
 
 
+SHARDED = ("sources", "outputs")
+SHARDS = 64
+
+
+def _shard_of(key: str) -> int:
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % SHARDS
+
+
 def load(state_dir: Path, key: str) -> tuple[Cache | None, str, str]:
     """(cache or None, why not usable, warning to show). A missing cache is no warning."""
-    path = cache_dir(state_dir) / INDEX_FILE
+    d = cache_dir(state_dir)
+    path = d / INDEX_FILE
     try:
         data = read_blob(path)
     except FileNotFoundError:
@@ -168,17 +182,85 @@ def load(state_dir: Path, key: str) -> tuple[Cache | None, str, str]:
         return None, "cache damaged", f"{path}: {exc}; rebuilding everything"
     if not isinstance(data, Cache):
         return None, "cache damaged", f"{path}: unexpected contents; rebuilding everything"
-    if data.bengal != __version__:
-        return data, f"bengal version changed ({data.bengal} -> {__version__})", ""
-    if data.config_key != key:
-        return data, "configuration, build options or bengal itself changed", ""
+    # A cache written by another bengal may have another shape: only its list of written files
+    # is used (to remove stale outputs), read defensively.
+    why = ""
+    if getattr(data, "bengal", None) != __version__:
+        why = f"bengal version changed ({getattr(data, 'bengal', '?')} -> {__version__})"
+    elif getattr(data, "config_key", None) != key:
+        why = "configuration, build options or bengal itself changed"
+    if why:
+        found = getattr(data, "manifest", None)
+        manifest: list[str] = []
+        if isinstance(found, list) and all(isinstance(m, str) for m in found):
+            manifest = found
+        return Cache(config_key="", manifest=manifest), why, ""
+    try:
+        data.loaded_ids = []
+        for kind in SHARDED:
+            merged: dict[str, Any] = {}
+            ids: list[dict[str, int]] = []
+            for name in data.shards[kind]:
+                part = read_blob(d / name)
+                if not isinstance(part, dict):
+                    raise CacheDamaged(f"{name}: unexpected contents")
+                merged.update(part)
+                ids.append({k: id(v) for k, v in part.items()})
+            setattr(data, kind, merged)
+            data.loaded_ids.append(ids)
+    except FileNotFoundError as exc:
+        return None, "cache damaged", f"{exc.filename}: missing; rebuilding everything"
+    except OSError as exc:
+        return None, "cache unreadable", f"{path}: cannot read ({exc.strerror}); full build"
+    except CacheDamaged as exc:
+        return None, "cache damaged", f"{path}: {exc}; rebuilding everything"
+    except (KeyError, TypeError, AttributeError):
+        return None, "cache damaged", f"{path}: unexpected contents; rebuilding everything"
     return data, "", ""
 
 
-def save(state_dir: Path, cache: Cache) -> None:
+def save(state_dir: Path, cache: Cache, previous: Cache | None = None) -> None:
+    """Write the cache: `sources` and `outputs` in SHARDS files each, by a hash of their keys,
+    and the rest in the index. A shard whose entries are exactly the ones loaded from
+    `previous` is not written again (an edit rewrites a few shards, not 35 MB). Shard files
+    have unique names and the index is replaced last, so a build killed while saving leaves
+    the previous cache whole; files no index names any more are removed afterwards."""
+    import dataclasses
+    import time
+
     d = cache_dir(state_dir)
     d.mkdir(parents=True, exist_ok=True)
-    write_blob(d / INDEX_FILE, cache)
+    stamp = f"{os.getpid()}-{time.time_ns()}"
+    names: dict[str, list[str]] = {}
+    for k_index, kind in enumerate(SHARDED):
+        buckets: list[dict[str, Any]] = [{} for _ in range(SHARDS)]
+        for key, value in getattr(cache, kind).items():
+            buckets[_shard_of(key)][key] = value
+        old_names = previous.shards.get(kind) if previous is not None else None
+        old_ids = (
+            previous.loaded_ids[k_index]
+            if previous is not None and len(previous.loaded_ids) == len(SHARDED)
+            else None
+        )
+        out: list[str] = []
+        for i, bucket in enumerate(buckets):
+            if old_names and old_ids and len(old_names) == SHARDS:
+                ids = old_ids[i]
+                if len(ids) == len(bucket) and all(ids.get(k) == id(v) for k, v in bucket.items()):
+                    out.append(old_names[i])
+                    continue
+            name = f"{kind}-{i:02d}-{stamp}.bin"
+            write_blob(d / name, bucket)
+            out.append(name)
+        names[kind] = out
+    top = dataclasses.replace(cache, sources={}, outputs={}, shards=names, loaded_ids=[])
+    write_blob(d / INDEX_FILE, top)
+    keep = {n for v in names.values() for n in v}
+    for kind in SHARDED:
+        for f in d.glob(f"{kind}-*.bin"):
+            if f.name not in keep:
+                with contextlib.suppress(OSError):
+                    f.unlink()
 
 
 PENDING_FILE = "pending.txt"
@@ -225,6 +307,11 @@ def drop(state_dir: Path) -> None:
 BODY_ATTRS = frozenset(
     {"content", "toc", "show_toc", "word_count", "reading_time", "anchors", "images", "body"}
 )
+# A page's place among others: changes when a neighbour or a listed page is added or removed.
+NAV_ATTRS = frozenset({"prev", "next", "list_pages", "ancestors"})
+# A section's members (the rest of a section -- title, url, parent, cascade -- is "meta").
+SECTION_LIST_ATTRS = frozenset({"pages", "subsections", "walk_pages"})
+PAGE_GROUPS = ("|meta", "|nav", "|body", "|summary")
 
 
 def page_key(p: Page) -> str:
@@ -261,10 +348,15 @@ def dep_of(obj: Any, attr: str) -> str | None:
     """The "key|group" a template reading `obj.attr` depends on (None: not a model object)."""
     cls = type(obj)
     if cls is Page:
-        group = "body" if attr in BODY_ATTRS else ("summary" if attr == "summary" else "meta")
+        if attr in BODY_ATTRS:
+            group = "body"
+        elif attr in NAV_ATTRS:
+            group = "nav"
+        else:
+            group = "summary" if attr == "summary" else "meta"
         return page_key(obj) + "|" + group
     if cls is Section:
-        return "s:" + str(obj.path) + "|meta"
+        return "s:" + str(obj.path) + ("|list" if attr in SECTION_LIST_ATTRS else "|meta")
     if cls is Term:
         return f"t:{obj.taxonomy}/{obj.slug}|meta"
     if cls is Site:
@@ -296,38 +388,52 @@ def _fp(value: Any) -> bytes:
 
 
 def site_facts(site: Site, md_hashes: dict[str, bytes]) -> dict[str, bytes]:
-    """Fingerprint of every group of every object templates can read."""
+    """Fingerprint of every group of every object templates can read. Runs over the whole site
+    on every incremental build, so it works on precomputed keys and C-level reprs."""
     facts: dict[str, bytes] = {}
+    keys: dict[int, str] = {id(p): page_key(p) for p in site.pages}
+
+    def pk(p: Page | None) -> str | None:
+        return None if p is None else keys.get(id(p)) or page_key(p)
+
+    def plist(pages: list[Page]) -> str:
+        return "\0".join([keys.get(id(x)) or page_key(x) for x in pages])
+
     for p in site.pages:
-        key = page_key(p)
+        key = keys[id(p)]
+        sec = p.section
+        terms = p.terms
+        term = p.term
         meta = (
-            p.source, p.kind, p.title, p.url, p.permalink, p.output_path, _k(p.section),
-            p.bundle_dir, _k(p.prev), _k(p.next), _k(p.terms), _k(p.term), p.taxonomy,
-            "\0".join(page_key(x) for x in p.list_pages), repr(p.fm), _k(p.ancestors),
+            p.source, p.kind, p.title, p.url, p.permalink, p.output_path,
+            None if sec is None else sec.path, p.bundle_dir,
+            [(t, [x.slug for x in v]) for t, v in terms.items()] if terms else None,
+            None if term is None else (term.taxonomy, term.slug), p.taxonomy, repr(vars(p.fm)),
         )  # fmt: skip
         facts[key + "|meta"] = _fp(meta)
+        nav = (pk(p.prev), pk(p.next), plist(p.list_pages) if p.list_pages else "",
+               [a.path for a in p.ancestors])  # fmt: skip
+        facts[key + "|nav"] = _fp(nav)
         body = (md_hashes.get(key, b""), p.toc, p.word_count, p.images, p.anchors, p.fm.toc,
                 p.body_line)  # fmt: skip
         facts[key + "|body"] = _fp(body)
         facts[key + "|summary"] = _fp(str(p.summary))
-    for path, s in site.sections.items():
-        facts["s:" + path + "|meta"] = _fp(
-            (
-                s.title,
-                s.url,
-                _k(s.parent),
-                _k(s.index),
-                _k(s.pages),
-                _k(s.subsections),
-                repr(s.cascade),
-                _k(s.walk_pages()),
-            )  # fmt: skip
-        )
-    for tax, terms in site.taxonomies.items():
-        for slug, t in terms.items():
-            facts[f"t:{tax}/{slug}|meta"] = _fp((t.name, t.url, _k(t.pages)))
-    facts["site|pages"] = _fp("\0".join(page_key(p) for p in site.pages))
-    facts["site|regular_pages"] = _fp("\0".join(page_key(p) for p in site.regular_pages))
+    # Sections, deepest first: the fingerprint of a section's members includes its subsections'
+    # (a Merkle tree), so it changes whenever membership anywhere below changes -- which is
+    # what walk_pages() shows. Title, URL and cascade are separate ("meta": breadcrumbs).
+    list_fp: dict[str, bytes] = {}
+    for path, sec in sorted(site.sections.items(), key=lambda kv: -kv[1].depth):
+        parent = None if sec.parent is None else sec.parent.path
+        sec_meta = (sec.title, sec.url, parent, pk(sec.index), repr(sec.cascade))
+        facts["s:" + path + "|meta"] = _fp(sec_meta)
+        members = (plist(sec.pages), [(x.path, list_fp.get(x.path)) for x in sec.subsections])
+        list_fp[path] = f = _fp(members)
+        facts["s:" + path + "|list"] = f
+    for tax, by_slug in site.taxonomies.items():
+        for slug, t in by_slug.items():
+            facts[f"t:{tax}/{slug}|meta"] = _fp((t.name, t.url, plist(t.pages)))
+    facts["site|pages"] = _fp(plist(site.pages))
+    facts["site|regular_pages"] = _fp(plist(site.regular_pages))
     facts["site|sections"] = _fp((sorted(site.sections), _k(site.home)))
     facts["site|taxonomies"] = _fp([(t, sorted(v)) for t, v in site.taxonomies.items()])
     facts["site|menus"] = _fp(_k(site.menus))
@@ -379,7 +485,7 @@ def plan_outputs(
     plan.changed_templates = {
         n for n, d in template_now.items() if cache.templates.get(n, b"?") != d
     }
-    own_groups = ("|meta", "|body", "|summary")
+    own_groups = PAGE_GROUPS
     for path, pkey in jobs:
         rec = cache.outputs.get(path)
         if rec is None:

@@ -175,9 +175,7 @@ class IncrementalSite(RuleBasedStateMachine):
     def add_page(self, section: str, body: str) -> None:
         self.counter += 1
         rel = f"{section}/new{self.counter}.md" if section else f"new{self.counter}.md"
-        write_site(
-            self.site, {f"content/{rel}": f"---\ntitle: New {self.counter}\n---\n{body}\n"}
-        )
+        write_site(self.site, {f"content/{rel}": f"---\ntitle: New {self.counter}\n---\n{body}\n"})
 
     @rule(data=st.data())
     def delete_page(self, data: st.DataObject) -> None:
@@ -265,9 +263,7 @@ def test_body_edit_renders_only_that_page_and_its_readers(site: Path, tmp_path: 
     assert r.rendered < r.pages / 2
 
 
-def test_title_edit_renders_lists_neighbours_and_xref_referrers(
-    site: Path, tmp_path: Path
-) -> None:
+def test_title_edit_renders_lists_neighbours_and_xref_referrers(site: Path, tmp_path: Path) -> None:
     p = site / "content/blog/two.md"
     p.write_text(p.read_text().replace("title: Two", "title: Second post"))
     r = assert_same(site, tmp_path / "clean")
@@ -403,3 +399,31 @@ def test_kill_9_at_random_moments_then_build_equals_clean(tmp_path: Path) -> Non
     want, _ = clean_snapshot(site, tmp_path / "clean")
     assert sorted(set(got) ^ set(want)) == []
     assert [k for k in want if want[k] != got[k]] == []
+
+
+@pytest.mark.parametrize("damage", ["delete", "garbage"])
+def test_damaged_or_missing_shard_warns_and_rebuilds(
+    site: Path, tmp_path: Path, damage: str
+) -> None:
+    shard = sorted((site / ".bengal/cache").glob("outputs-*.bin"))[3]
+    if damage == "delete":
+        shard.unlink()
+    else:
+        shard.write_bytes(b"BENGAL-CACHE\n" + b"\x01\x00\x00\x00" + b"\x00" * 40)
+    with open(site / "content/blog/two.md", "a", encoding="utf-8") as f:
+        f.write("\nEdited.\n")
+    r = assert_same(site, tmp_path / "clean")
+    assert not r.incremental
+    assert any(shard.name in w or "cache" in w for w in r.warnings)
+
+
+def test_an_edit_rewrites_few_cache_shards(site: Path) -> None:
+    cache_dir = site / ".bengal/cache"
+    before = {p.name for p in cache_dir.glob("*-*.bin")}
+    with open(site / "content/blog/two.md", "a", encoding="utf-8") as f:
+        f.write("\nEdited.\n")
+    r = run(site)
+    assert r.incremental and r.errors == []
+    after = {p.name for p in cache_dir.glob("*-*.bin")}
+    assert len(after) == len(before) == 128
+    assert 0 < len(after - before) < 30  # the shards holding what changed
