@@ -192,6 +192,7 @@ def load_sources(
     pending: list[tuple[str, str, str, int]] = []  # rel, body, parser, body line
     fm_items: list[tuple[str, str, str]] = []
     fresh: dict[str, tuple[tuple[int, int], bytes]] = {}
+    fm_digests: dict[str, bytes] = {}  # of each fresh file's front matter text
     base = tree.content_dir
     slot: dict[str, int] = {}  # rel -> index in out.sources (keeps tree order)
     order: list[ParsedSource | None] = []
@@ -232,6 +233,9 @@ def load_sources(
             out.errors.append(exc)
             continue
         pending.append((rel, body, parser or "", body_line))
+        fm_digests[rel] = hashlib.blake2b(
+            f"{parser}\0{raw_fm}".encode("utf-8", "surrogatepass"), digest_size=16
+        ).digest()
         slot[rel] = len(order)
         order.append(None)
         if parser:
@@ -252,7 +256,9 @@ def load_sources(
         if old is not None and old.parsed[0] == "ok":
             same = old.parsed[1] == meta and old.parsed[2] == body_line
             out.changes[rel] = "body" if same else "metadata"
-        out.entries[rel] = incremental.SourceEntry(stat, digest, ("ok", meta, body_line))
+        out.entries[rel] = incremental.SourceEntry(
+            stat, digest, ("ok", meta, body_line), fm_digest=fm_digests[rel]
+        )
         order[slot[rel]] = ParsedSource(rel, meta, body, body_line)
     out.sources = [s for s in order if s is not None]
     if cached is not None:
@@ -819,7 +825,8 @@ def _build_rest(
 
     with _stage(result, "plan"):
         md_hashes = {"p:" + rel: f.html_hash for rel, f in md.facts.items()}
-        facts = incremental.site_facts(site, md_hashes)
+        digests = {rel: e.fm_digest for rel, e in loaded.entries.items()}
+        facts = incremental.site_facts(site, md_hashes, digests)
         facts["site|robots"] = b"1" if "robots.txt" in tree.static else b"0"
         out_stats: dict[str, list[int]] = {}
         if prev is not None:

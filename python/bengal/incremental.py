@@ -110,6 +110,7 @@ class SourceEntry(NamedTuple):
     parsed: tuple[Any, ...]  # ("ok", raw front matter, body line) | ("err", reason, line)
     heading: str | None = None
     md: MdFacts | None = None
+    fm_digest: bytes = b""  # of the front matter's text (its parsed form is `parsed`)
 
 
 class OutputRecord(NamedTuple):
@@ -387,14 +388,24 @@ def _fp(value: Any) -> bytes:
     return hashlib.blake2b(repr(value).encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
 
-def site_facts(site: Site, md_hashes: dict[str, bytes]) -> dict[str, bytes]:
+def _fpb(data: str) -> bytes:
+    return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+def site_facts(
+    site: Site, md_hashes: dict[str, bytes], digests: dict[str, bytes]
+) -> dict[str, bytes]:
     """Fingerprint of every group of every object templates can read. Runs over the whole site
-    on every incremental build, so it works on precomputed keys and C-level reprs."""
+    on every incremental build, so pages are fingerprinted from strings joined in C rather than
+    from reprs: a page's front matter as (its text's digest, the cascade it inherits) -- the
+    inputs `normalise` makes it from (the configuration is part of the cache key) -- and its
+    Markdown as the digest of its HTML."""
     facts: dict[str, bytes] = {}
     keys: dict[int, str] = {id(p): page_key(p) for p in site.pages}
+    cascades = {path: repr(sec.cascade) for path, sec in site.sections.items()}
 
-    def pk(p: Page | None) -> str | None:
-        return None if p is None else keys.get(id(p)) or page_key(p)
+    def pk(p: Page | None) -> str:
+        return "\x01" if p is None else keys.get(id(p)) or page_key(p)
 
     def plist(pages: list[Page]) -> str:
         return "\0".join([keys.get(id(x)) or page_key(x) for x in pages])
@@ -404,20 +415,40 @@ def site_facts(site: Site, md_hashes: dict[str, bytes]) -> dict[str, bytes]:
         sec = p.section
         terms = p.terms
         term = p.term
-        meta = (
-            p.source, p.kind, p.title, p.url, p.permalink, p.output_path,
-            None if sec is None else sec.path, p.bundle_dir,
-            [(t, [x.slug for x in v]) for t, v in terms.items()] if terms else None,
-            None if term is None else (term.taxonomy, term.slug), p.taxonomy, repr(vars(p.fm)),
-        )  # fmt: skip
-        facts[key + "|meta"] = _fp(meta)
-        nav = (pk(p.prev), pk(p.next), plist(p.list_pages) if p.list_pages else "",
-               [a.path for a in p.ancestors])  # fmt: skip
-        facts[key + "|nav"] = _fp(nav)
-        body = (md_hashes.get(key, b""), p.toc, p.word_count, p.images, p.anchors, p.fm.toc,
-                p.body_line)  # fmt: skip
-        facts[key + "|body"] = _fp(body)
-        facts[key + "|summary"] = _fp(str(p.summary))
+        if p.source:
+            # An _index.md inherits its parent section's cascade; other pages their section's.
+            owner = sec.parent if p.kind in ("home", "section") and sec is not None else sec
+            fm = digests.get(p.source, b"").hex() + (cascades[owner.path] if owner else "")
+        else:
+            fm = repr(vars(p.fm))  # generated pages: a default FrontMatter
+        meta = "\0".join(
+            (
+                p.source,
+                p.kind,
+                p.title,
+                p.url,
+                p.permalink,
+                p.output_path,
+                "\x01" if sec is None else sec.path,
+                "\x01" if p.bundle_dir is None else p.bundle_dir,
+                ";".join(t + ":" + ",".join([x.slug for x in v]) for t, v in terms.items())
+                if terms
+                else "",
+                "\x01" if term is None else term.taxonomy + "/" + term.slug,
+                p.taxonomy,
+                fm,
+            )  # fmt: skip
+        )
+        facts[key + "|meta"] = _fpb(meta)
+        nav = "\0".join(
+            (pk(p.prev), pk(p.next), plist(p.list_pages), "/".join([a.path for a in p.ancestors]))
+        )
+        facts[key + "|nav"] = _fpb(nav)
+        # toc, anchors, words and images come from the same rendering as the HTML; the title
+        # decides whether an opening "# title" is dropped.
+        md = md_hashes.get(key, b"")
+        facts[key + "|body"] = _fpb(md.hex() + "\0" + p.title + ("\0t" if p.fm.toc else "\0"))
+        facts[key + "|summary"] = _fpb(str(p.summary))
     # Sections, deepest first: the fingerprint of a section's members includes its subsections'
     # (a Merkle tree), so it changes whenever membership anywhere below changes -- which is
     # what walk_pages() shows. Title, URL and cascade are separate ("meta": breadcrumbs).
