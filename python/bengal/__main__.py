@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
+from bengal.cli import run
 
-from bengal.cli import main
-
-sys.exit(main())
+run()

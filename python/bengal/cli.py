@@ -266,6 +266,23 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def run() -> None:
+    """The `bengal` command (and `python -m bengal`): main(), then a prompt exit.
+
+    A build's site model is a graph full of reference cycles (pages <-> sections), millions of
+    objects at 10k pages. Freeing it -- one cyclic collection, and again at interpreter shutdown
+    -- takes longer than many incremental builds (~0.3 s at 10k pages). The command is done by
+    then: output is flushed and the process ends without that teardown (os._exit). Everything
+    a build writes is closed and renamed into place before build() returns."""
+    import gc
+
+    gc.disable()
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     try:
