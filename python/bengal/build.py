@@ -736,7 +736,7 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     result.warnings.extend(asm.warnings)
     for src in loaded.sources:  # titles taken from a first heading are kept for next time
         entry = loaded.entries.get(src.rel)
-        if entry is not None and src.heading is not None:
+        if entry is not None and src.heading is not None and entry.heading != src.heading:
             loaded.entries[src.rel] = entry._replace(heading=src.heading)
 
     cdir = incremental.cache_dir(state_dir)
@@ -791,7 +791,9 @@ def _build_rest(
         )
     result.markdown_rendered = len(md.rendered)
     for rel, md_facts in md.facts.items():
-        loaded.entries[rel] = loaded.entries[rel]._replace(md=md_facts)
+        entry = loaded.entries[rel]
+        if entry.md is not md_facts:  # unchanged entries stay the loaded objects (cache shards)
+            loaded.entries[rel] = entry._replace(md=md_facts)
     for file, line, text in md.warnings:
         result.warnings.append(str(Message(file, line, text)))
     for file, line, text in md.broken:

@@ -141,7 +141,10 @@ class Cache:
     shards: dict[str, list[str]] = field(default_factory=dict)
     # Not stored: id() of every sharded entry as loaded, per shard, to tell which shards a build
     # changed. The loaded Cache keeps those objects alive, so an id cannot be reused meanwhile.
-    loaded_ids: list[list[dict[str, int]]] = field(default_factory=list, repr=False)
+    loaded_ids: dict[str, list[dict[str, int]]] = field(default_factory=dict, repr=False)
+    # Not stored: the shards as loaded (kinds compared by value), so save() need not hash every
+    # key again to find them.
+    loaded_parts: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
 
 def config_key(root: Path, options: dict[str, Any]) -> str:
@@ -161,7 +164,8 @@ def cache_dir(state_dir: Path) -> Path:
     return state_dir / CACHE_SUBDIR
 
 
-SHARDED = ("sources", "outputs")
+SHARDED = ("sources", "outputs", "facts", "out_stats")
+BY_IDENTITY = ("sources", "outputs")  # entries kept from the last build are the same objects
 SHARDS = 64
 
 
@@ -197,18 +201,23 @@ def load(state_dir: Path, key: str) -> tuple[Cache | None, str, str]:
             manifest = found
         return Cache(config_key="", manifest=manifest), why, ""
     try:
-        data.loaded_ids = []
+        data.loaded_ids = {}
+        data.loaded_parts = {}
         for kind in SHARDED:
             merged: dict[str, Any] = {}
             ids: list[dict[str, int]] = []
+            parts: list[dict[str, Any]] = []
             for name in data.shards[kind]:
                 part = read_blob(d / name)
                 if not isinstance(part, dict):
                     raise CacheDamaged(f"{name}: unexpected contents")
                 merged.update(part)
-                ids.append({k: id(v) for k, v in part.items()})
+                parts.append(part)
+                if kind in BY_IDENTITY:
+                    ids.append({k: id(v) for k, v in part.items()})
             setattr(data, kind, merged)
-            data.loaded_ids.append(ids)
+            data.loaded_ids[kind] = ids
+            data.loaded_parts[kind] = parts
     except FileNotFoundError as exc:
         return None, "cache damaged", f"{exc.filename}: missing; rebuilding everything"
     except OSError as exc:
@@ -221,9 +230,10 @@ def load(state_dir: Path, key: str) -> tuple[Cache | None, str, str]:
 
 
 def save(state_dir: Path, cache: Cache, previous: Cache | None = None) -> None:
-    """Write the cache: `sources` and `outputs` in SHARDS files each, by a hash of their keys,
+    """Write the cache: the big maps (SHARDED) in SHARDS files each, by a hash of their keys,
     and the rest in the index. A shard whose entries are exactly the ones loaded from
-    `previous` is not written again (an edit rewrites a few shards, not 35 MB). Shard files
+    `previous` (the same objects, or equal values for fingerprints and stats) is not written
+    again (an edit rewrites a few shards, not 35 MB). Shard files
     have unique names and the index is replaced last, so a build killed while saving leaves
     the previous cache whole; files no index names any more are removed afterwards."""
     import dataclasses
@@ -233,28 +243,44 @@ def save(state_dir: Path, cache: Cache, previous: Cache | None = None) -> None:
     d.mkdir(parents=True, exist_ok=True)
     stamp = f"{os.getpid()}-{time.time_ns()}"
     names: dict[str, list[str]] = {}
-    for k_index, kind in enumerate(SHARDED):
+    for kind in SHARDED:
+        old_names = previous.shards.get(kind) if previous is not None else None
+        usable = previous is not None and old_names is not None and len(old_names) == SHARDS
+        old_ids = previous.loaded_ids.get(kind) if previous is not None else None
+        old_buckets = previous.loaded_parts.get(kind) if previous is not None else None
+        if old_buckets is not None and len(old_buckets) != SHARDS:
+            old_buckets = None
+        # The shard of a key the last build stored is known from where it was loaded.
+        known: dict[str, int] = {}
+        if usable and old_buckets is not None:
+            for i, part in enumerate(old_buckets):
+                known.update(dict.fromkeys(part, i))
         buckets: list[dict[str, Any]] = [{} for _ in range(SHARDS)]
         for key, value in getattr(cache, kind).items():
-            buckets[_shard_of(key)][key] = value
-        old_names = previous.shards.get(kind) if previous is not None else None
-        old_ids = (
-            previous.loaded_ids[k_index]
-            if previous is not None and len(previous.loaded_ids) == len(SHARDED)
-            else None
-        )
+            where = known.get(key)
+            buckets[_shard_of(key) if where is None else where][key] = value
         out: list[str] = []
         for i, bucket in enumerate(buckets):
-            if old_names and old_ids and len(old_names) == SHARDS:
-                ids = old_ids[i]
-                if len(ids) == len(bucket) and all(ids.get(k) == id(v) for k, v in bucket.items()):
+            if usable:
+                assert old_names is not None
+                if kind in BY_IDENTITY:
+                    ids = old_ids[i] if old_ids and len(old_ids) == SHARDS else None
+                    same = (
+                        ids is not None
+                        and len(ids) == len(bucket)
+                        and all(ids.get(k) == id(v) for k, v in bucket.items())
+                    )
+                else:
+                    same = old_buckets is not None and old_buckets[i] == bucket
+                if same:
                     out.append(old_names[i])
                     continue
             name = f"{kind}-{i:02d}-{stamp}.bin"
             write_blob(d / name, bucket)
             out.append(name)
         names[kind] = out
-    top = dataclasses.replace(cache, sources={}, outputs={}, shards=names, loaded_ids=[])
+    empty: dict[str, Any] = {kind: {} for kind in SHARDED}
+    top = dataclasses.replace(cache, **empty, shards=names, loaded_ids={}, loaded_parts={})
     write_blob(d / INDEX_FILE, top)
     keep = {n for v in names.values() for n in v}
     for kind in SHARDED:
