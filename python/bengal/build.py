@@ -898,12 +898,16 @@ def _build_rest(
     if prev is not None:
         expected = {p for p, _ in job_paths}
         records = {p: r for p, r in prev.outputs.items() if p in expected}
-    canon: dict[str, str] = {}  # one string object per dependency, so the cache pickles each once
+    # One object per distinct dependency, template, helper call and asset reference, so that a
+    # cache shard pickles each once (pickle shares equal objects only when they are the same).
+    canon: dict[Any, Any] = {}
 
     def intern(rec: incremental.OutputRecord) -> incremental.OutputRecord:
         deps = frozenset(canon.setdefault(d, d) for d in rec.deps)
         tpls = tuple(canon.setdefault(t, t) for t in rec.templates)
-        return rec._replace(deps=deps, templates=tpls)
+        calls = tuple(canon.setdefault(c, c) for c in rec.calls)
+        assets = [canon.setdefault(a, a) for a in rec.assets]
+        return rec._replace(deps=deps, templates=tpls, calls=calls, assets=assets)
 
     for sr in shard_results:
         result.pages += sr.pages

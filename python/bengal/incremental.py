@@ -24,8 +24,11 @@ by recording, not by guessing:
 
 Files are written atomically (temp + rename) and carry a magic line, a format version and a
 BLAKE2 digest of their payload: a truncated, garbage or foreign cache is detected on load and
-answered with a warning and a full build. The index is a pickle (CPython's C implementation);
-for this workload it loads ~3x faster than json of the same data, and it keeps datetimes.
+answered with a warning and a full build. The files are pickles (CPython's C implementation):
+measured on the 10k-page site, loading a 15 MB shard set takes as long as json.loads of the same
+data (89 vs 85-107 ms), but json would then need converting into tuples, frozensets, bytes and
+datetimes again, and the data is consumed in Python, so a native (nlohmann/json) reader would
+pay that conversion too.
 """
 
 from __future__ import annotations
