@@ -98,7 +98,7 @@ class MdFacts(NamedTuple):
     toc: list[tuple[int, str, str]]
     images: list[str]
     words: int
-    first_paragraph: str
+    first_paragraph: str  # its first words, as summaries show them (render.first_words)
     more_full: str | None  # plain text before <!--more--> (None: no marker)
     more_cut: str | None  # the same with the opening h1 removed
     warnings: list[tuple[int, str]]

@@ -66,7 +66,7 @@ def _facts_of(res: Any, html: str, pack: ContentPack | None, index: Any) -> MdFa
         toc=[(e.level, e.id, e.text) for e in res.toc],
         images=list(res.images),
         words=res.words,
-        first_paragraph=res.summary,
+        first_paragraph=first_words(res.summary),
         more_full=more_full,
         more_cut=more_cut,
         warnings=[(w.line, w.message) for w in res.warnings],
@@ -203,18 +203,23 @@ def render_markdown_stage(
     return report
 
 
+def first_words(paragraph: str) -> str:
+    """The first SUMMARY_WORDS words of a paragraph, whitespace folded, "…" when cut."""
+    words = paragraph.split()
+    return " ".join(words[:SUMMARY_WORDS]) + (" …" if len(words) > SUMMARY_WORDS else "")
+
+
 def summarize(page: Page, more_text: str | None, first_paragraph: str) -> Markup:
     """Front matter summary, else the content before <!--more--> (`more_text`, as plain text),
-    else the first paragraph (at most SUMMARY_WORDS words). Always plain text: a summary is
-    shown on other pages, where the page's relative links and #anchors would not resolve."""
+    else the first paragraph (`first_words` of it), else the description. Always plain text: a
+    summary is shown on other pages, where the page's relative links and #anchors would not
+    resolve."""
     if page.fm.summary:
         return escape(page.fm.summary)
     if more_text is not None:
         return escape(more_text)
     if first_paragraph:
-        words = first_paragraph.split()
-        text = " ".join(words[:SUMMARY_WORDS]) + (" …" if len(words) > SUMMARY_WORDS else "")
-        return escape(text)
+        return escape(first_paragraph)
     if page.fm.description:
         return escape(page.fm.description)
     return Markup("")
