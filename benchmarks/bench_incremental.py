@@ -59,13 +59,14 @@ def same_as_clean(site: Path, scratch: Path) -> bool:
     return snapshot(site / "public") == snapshot(scratch / "public")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pages", type=int, default=10000)
+    ap.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON result")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--verify", action="store_true", help="compare each scenario to a clean build")
     ap.add_argument("--update-docs", action="store_true")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bengal-bench-inc-"))
     site = work / "site"
     subprocess.run(
@@ -135,8 +136,8 @@ def main() -> int:
         )
     table = "\n".join(lines)
     print(table)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"incremental-{args.pages}.json"
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"incremental-{args.pages}.json"
     out.write_text(
         json.dumps(
             {"pages": args.pages, "runs": rows, "stages": stages, "verified": verified,

@@ -103,3 +103,23 @@ def test_runs_every_available_peer_and_updates_docs(tmp_path: Path) -> None:
     again = docs.read_text("utf-8")
     assert again.count(bench_markdown.DOCS_BEGIN) == 1
     assert again.count("## Markdown rendering") == 1
+
+
+def test_incremental_benchmark_runs_and_verifies(tmp_path: Path) -> None:
+    """benchmarks/bench_incremental.py on a tiny site: every scenario produces timings and its
+    output is verified against a clean build (a speed is never asserted)."""
+    from benchmarks import bench_incremental
+
+    out = tmp_path / "results"
+    argv = ["--pages", "40", "--repeat", "1", "--verify", "--out", str(out)]
+    assert bench_incremental.main(argv) == 0
+    report = json.loads((out / "incremental-40.json").read_text("utf-8"))
+    assert set(report["runs"]) == {
+        "cold build",
+        "no-op",
+        "one-page body edit",
+        "one-page title edit",
+        "template edit (single.html)",
+    }
+    assert all(t > 0 for times in report["runs"].values() for t in times)
+    assert report["verified"] and all(report["verified"].values())
