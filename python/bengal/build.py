@@ -828,7 +828,20 @@ def _build_rest(
     with _stage(result, "plan"):
         md_hashes = {"p:" + rel: f.html_hash for rel, f in md.facts.items()}
         digests = {rel: e.fm_digest for rel, e in loaded.entries.items()}
-        facts = incremental.site_facts(site, md_hashes, digests)
+        facts = {}
+        if prev is not None and all(c == "body" for c in loaded.changes.values()):
+            # Only bodies changed (or no content at all): every input of the site model but
+            # those bodies is what the last build had, so only the pages whose Markdown was
+            # rendered can differ -- unless a body edit changed a title taken from a first
+            # heading, which shows in that page's own metadata: then everything is redone.
+            touched = set(loaded.changes) | set(md.rendered)
+            partial = incremental.site_facts(site, md_hashes, digests, only=touched)
+            structural = [k for k in partial if k.endswith(("|meta", "|nav"))]
+            if all(partial[k] == prev.facts.get(k) for k in structural):
+                facts = dict(prev.facts)
+                facts.update(partial)
+        if not facts:
+            facts = incremental.site_facts(site, md_hashes, digests)
         facts["site|robots"] = b"1" if "robots.txt" in tree.static else b"0"
         out_stats: dict[str, list[int]] = {}
         if prev is not None:

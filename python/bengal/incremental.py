@@ -422,13 +422,19 @@ def _fpb(data: str) -> bytes:
 
 
 def site_facts(
-    site: Site, md_hashes: dict[str, bytes], digests: dict[str, bytes]
+    site: Site,
+    md_hashes: dict[str, bytes],
+    digests: dict[str, bytes],
+    only: set[str] | None = None,
 ) -> dict[str, bytes]:
     """Fingerprint of every group of every object templates can read. Runs over the whole site
     on every incremental build, so pages are fingerprinted from strings joined in C rather than
     from reprs: a page's front matter as (its text's digest, the cascade it inherits) -- the
     inputs `normalise` makes it from (the configuration is part of the cache key) -- and its
-    Markdown as the digest of its HTML."""
+    Markdown as the digest of its HTML.
+
+    `only` (content paths): just those pages' groups and the site's data -- for a build whose
+    content changes are all body-only, where nothing else can differ (see build.py)."""
     facts: dict[str, bytes] = {}
     keys: dict[int, str] = {id(p): page_key(p) for p in site.pages}
     cascades = {path: repr(sec.cascade) for path, sec in site.sections.items()}
@@ -440,6 +446,8 @@ def site_facts(
         return "\0".join([keys.get(id(x)) or page_key(x) for x in pages])
 
     for p in site.pages:
+        if only is not None and p.source not in only:
+            continue
         key = keys[id(p)]
         sec = p.section
         terms = p.terms
@@ -478,6 +486,9 @@ def site_facts(
         md = md_hashes.get(key, b"")
         facts[key + "|body"] = _fpb(md.hex() + "\0" + p.title + ("\0t" if p.fm.toc else "\0"))
         facts[key + "|summary"] = _fpb(str(p.summary))
+    if only is not None:
+        facts["site|data"] = _fp(_k(site.data))
+        return facts
     # Sections, deepest first: the fingerprint of a section's members includes its subsections'
     # (a Merkle tree), so it changes whenever membership anywhere below changes -- which is
     # what walk_pages() shows. Title, URL and cascade are separate ("meta": breadcrumbs).

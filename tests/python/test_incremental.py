@@ -427,3 +427,17 @@ def test_an_edit_rewrites_few_cache_shards(site: Path) -> None:
     after = {p.name for p in cache_dir.glob("*-*.bin")}
     assert len(after) == len(before) == 256
     assert 0 < len(after - before) < 30  # the shards holding what changed
+
+
+def test_body_edit_that_changes_a_title_from_a_heading(site: Path, tmp_path: Path) -> None:
+    """A page without a front matter title is titled by its first heading: editing that heading
+    is a body edit that changes metadata (lists, neighbours, xref link texts)."""
+    page = site / "content/blog/untitled.md"
+    page.write_text("---\ndate: 2024-04-01\n---\n# First heading\n\nText. See [[two]].\n")
+    assert_same(site, tmp_path / "clean")
+    page.write_text("---\ndate: 2024-04-01\n---\n# Renamed heading\n\nText. See [[two]].\n")
+    r = assert_same(site, tmp_path / "clean")
+    assert r.changes == {"blog/untitled.md": "body"}
+    assert "blog/index.html" in r.explain_outputs  # the section list shows the new title
+    html = (site / "public/blog/index.html").read_text()
+    assert "Renamed heading" in html and "First heading" not in html
