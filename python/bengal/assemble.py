@@ -112,6 +112,7 @@ class Assembler:
         self.config = config
         self.sources = sources
         self.xref_digest = b""
+        self._rel_urls: dict[str, str] = {}  # content directory -> its section's URL path
         self.pretty = bool(config.build["pretty_urls"])
         baseurl = config.baseurl
         self.base_path = urlparse(baseurl).path or "/"
@@ -150,9 +151,11 @@ class Assembler:
             page.output_path = rel_url.lstrip("/")
 
     def section_rel_url(self, path: str) -> str:
-        if not path:
-            return "/"
-        return "/" + "/".join(urlize(s) for s in path.split("/")) + "/"
+        hit = self._rel_urls.get(path)
+        if hit is None:
+            hit = "/" + "/".join(urlize(s) for s in path.split("/")) + "/" if path else "/"
+            self._rel_urls[path] = hit
+        return hit
 
     # ---- stages -------------------------------------------------------------------------------
 
@@ -367,6 +370,7 @@ class Assembler:
 
     def build_taxonomies(self) -> None:
         site = self.site
+        dates = {id(p): date_key(p) for p in site.regular_pages}  # each page is in many terms
         for singular, plural in sorted(self.config.taxonomies.items()):
             terms: dict[str, Term] = {}  # slug -> term
             by_name: dict[str, Term] = {}  # case-folded name -> term ("Python" == "python")
@@ -405,7 +409,7 @@ class Assembler:
             site.pages.append(index_page)
             site.page_by_output[index_page.output_path] = index_page
             for slug, term in site.taxonomies[plural].items():
-                term.pages.sort(key=date_key)
+                term.pages.sort(key=lambda p: dates[id(p)])
                 tp = Page(source="", kind="term", fm=FrontMatter())
                 tp.title = term.name
                 tp.term = term
