@@ -51,11 +51,15 @@ class Page:
     bundle_dir: str | None = None  # leaf bundle: content-relative directory with resources
     _content: Markup | None = field(default=None, repr=False)
     _content_loader: Callable[[], Markup] | None = field(default=None, repr=False)
-    toc: list[tuple[int, str, str]] = field(default_factory=list)
-    anchors: list[str] = field(default_factory=list)
-    images: list[str] = field(default_factory=list)
-    word_count: int = 0
-    summary: Markup = field(default_factory=lambda: Markup(""))
+    # What the Markdown stage gives a page (content above, toc, anchors, images, word count,
+    # summary) is filled in on first use by `_md_apply` (bengal.render): an incremental build
+    # restores 10k pages but only the ones something reads pay for it.
+    _md_apply: Callable[[Page], None] | None = field(default=None, repr=False)
+    _toc: list[tuple[int, str, str]] = field(default_factory=list, repr=False)
+    _anchors: list[str] = field(default_factory=list, repr=False)
+    _images: list[str] = field(default_factory=list, repr=False)
+    _word_count: int = field(default=0, repr=False)
+    _summary: Markup = field(default_factory=lambda: Markup(""), repr=False)
     prev: Page | None = None  # neighbours within the section, in the section's order
     next: Page | None = None
     terms: dict[str, list[Term]] = field(default_factory=dict)
@@ -71,8 +75,66 @@ class Page:
             self._body_loader = None
         return self._body
 
+    def _md(self) -> None:
+        apply = self._md_apply
+        if apply is not None:
+            self._md_apply = None
+            apply(self)
+
+    @property
+    def toc(self) -> list[tuple[int, str, str]]:
+        if self._md_apply is not None:
+            self._md()
+        return self._toc
+
+    @toc.setter
+    def toc(self, value: list[tuple[int, str, str]]) -> None:
+        self._toc = value
+
+    @property
+    def anchors(self) -> list[str]:
+        if self._md_apply is not None:
+            self._md()
+        return self._anchors
+
+    @anchors.setter
+    def anchors(self, value: list[str]) -> None:
+        self._anchors = value
+
+    @property
+    def images(self) -> list[str]:
+        if self._md_apply is not None:
+            self._md()
+        return self._images
+
+    @images.setter
+    def images(self, value: list[str]) -> None:
+        self._images = value
+
+    @property
+    def word_count(self) -> int:
+        if self._md_apply is not None:
+            self._md()
+        return self._word_count
+
+    @word_count.setter
+    def word_count(self, value: int) -> None:
+        self._word_count = value
+
+    @property
+    def summary(self) -> Markup:
+        if self._md_apply is not None:
+            self._md()
+        return self._summary
+
+    @summary.setter
+    def summary(self, value: Markup) -> None:
+        self._summary = value
+
     @property
     def content(self) -> Markup:
+        if self._md_apply is not None:
+            self._md()
         if self._content is None:
             loader = self._content_loader
             self._content = loader() if loader is not None else Markup("")

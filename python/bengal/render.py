@@ -7,6 +7,7 @@ cache; the site's templates/ directory overrides the theme's.
 
 from __future__ import annotations
 
+import functools
 import html as html_module
 import math
 import posixpath
@@ -139,12 +140,11 @@ def render_markdown_stage(
     toc_max = int(config.markdown["toc_depth"])
     by_url = {p.url: p for p in site.pages}
     anchors_of: dict[int, set[str]] = {}
-    for page in pages:
-        f = report.facts[page.source]
+    def apply(f: MdFacts, fresh: str | None, page: Page) -> None:
+        """Give `page` what its rendering says; run on first use of any of it (Page._md)."""
         toc = f.toc
         # A body that opens with "# <page title>" repeats the title the template shows; drop it.
         strip = f.h1_cut > 0 and bool(toc) and toc[0][0] == 1 and toc[0][2] == page.title
-        fresh = html_of.get(page.source)
         if fresh is not None:
             page.content = Markup(fresh[f.h1_cut :] if strip else fresh)
         else:
@@ -157,13 +157,20 @@ def render_markdown_stage(
         page.images = list(f.images)
         page.word_count = f.words
         page.summary = summarize(page, f.more_cut if strip else f.more_full, f.first_paragraph)
-        offset = page.body_line - 1
-        for wline, message in f.warnings:
-            line = wline + offset if wline else 0
-            if message.startswith("unresolved cross-reference"):
-                report.broken.append((page.source, line, message))
-            else:
-                report.warnings.append((page.source, line, message))
+
+    for page in pages:
+        f = report.facts[page.source]
+        page._content = None
+        page._content_loader = None
+        page._md_apply = functools.partial(apply, f, html_of.get(page.source))
+        if f.warnings:
+            offset = page.body_line - 1
+            for wline, message in f.warnings:
+                line = wline + offset if wline else 0
+                if message.startswith("unresolved cross-reference"):
+                    report.broken.append((page.source, line, message))
+                else:
+                    report.warnings.append((page.source, line, message))
     # Cross-page anchors can be checked now that every page's headings are known; ambiguous
     # keys are reported where they are used.
     for page in pages:
@@ -191,7 +198,11 @@ def render_markdown_stage(
                 continue
             known = anchors_of.get(id(hit))
             if known is None:
-                known = anchors_of[id(hit)] = set(hit.anchors)
+                # From the rendering's facts: no need to give the target everything else.
+                hf = report.facts.get(hit.source) if hit.source else None
+                known = anchors_of[id(hit)] = (
+                    {t[1] for t in hf.toc} if hf is not None else set(hit.anchors)
+                )
             if frag not in known:
                 report.broken.append(
                     (
