@@ -1062,7 +1062,6 @@ def _build_rest(
         with _stage(result, "save state"):
             cache.save_state(
                 root,
-                out_dir,
                 state_dir,
                 THEME_DIR,
                 state_options,

@@ -2,10 +2,11 @@
 with nothing to do can say so without doing the work. This module is the one place that decides
 whether anything is dirty.
 
-Today the decision is all-or-nothing: when every input file (content, templates, static,
-assets, data, bengal.toml, the theme) and every output file has the size and mtime recorded
-after the last successful build, with the same bengal version and build options, the build is
-a no-op; anything else means a full build, whose writer still leaves identical files untouched.
+When every input file (content, templates, static, assets, data, bengal.toml, the theme) and
+every output file the build wrote has the size and mtime recorded after the last successful
+build, with the same bengal, code and build options, the build is a no-op; anything else means
+a build, which bengal.incremental makes do only what changed. This module also holds the
+checksummed file format both use (write_blob / read_blob).
 
 Directory mtimes are never used as a shortcut: editing a file in place does not change its
 directory's mtime (shared/NOTES.md), so every file is stat()ed, and one walk per input directory
@@ -64,12 +65,6 @@ def input_files(root: Path, theme_dir: Path) -> dict[str, list[int]]:
     )
     scan_tree(theme_dir, "theme:", state)
     return state
-
-
-def output_files(out_dir: Path) -> dict[str, list[int]]:
-    found: dict[str, list[int]] = {}
-    scan_tree(out_dir, "", found, skip_ignored=False)  # every file served counts
-    return found
 
 
 def stat_outputs(out_dir: Path, paths: list[str]) -> dict[str, list[int]]:
@@ -175,13 +170,12 @@ def check_noop(
 
 def save_state(
     root: Path,
-    out_dir: Path,
     state_dir: Path,
     theme_dir: Path,
     options: dict[str, Any],
     summary: dict[str, Any],
     inputs_before: dict[str, list[int]],
-    outputs_now: dict[str, list[int]] | None = None,
+    outputs_now: dict[str, list[int]],
     racy_ns: int | None = None,
 ) -> None:
     """Record a successful build. `inputs_before` is the input state taken when the build
@@ -206,7 +200,7 @@ def save_state(
         "bengal": __version__,
         "options": options,
         "inputs": now,  # the build's own caches as it left them
-        "outputs": outputs_now if outputs_now is not None else output_files(out_dir),
+        "outputs": outputs_now,  # stat_outputs() of every file the build wrote
         "summary": summary,
     }
     state_dir.mkdir(parents=True, exist_ok=True)

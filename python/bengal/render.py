@@ -140,6 +140,7 @@ def render_markdown_stage(
     toc_max = int(config.markdown["toc_depth"])
     by_url = {p.url: p for p in site.pages}
     anchors_of: dict[int, set[str]] = {}
+
     def apply(f: MdFacts, fresh: str | None, page: Page) -> None:
         """Give `page` what its rendering says; run on first use of any of it (Page._md)."""
         toc = f.toc
