@@ -1028,7 +1028,13 @@ def _build_rest(
 
     result.files = result.pages + len(copied) + len(sitewide)
     with _stage(result, "save cache"):
-        out_now = cache.stat_outputs(out_dir, sorted(manifest))
+        # Stat only what this build may have written; the rest was stat()ed while planning.
+        touched = set(manifest) - out_stats.keys() if prev is not None else set(manifest)
+        touched.update(rendered_ok, copied)
+        if sitewide_dirty:
+            touched.update(sitewide)
+        out_now = {p: out_stats[p] for p in manifest if p in out_stats and p not in touched}
+        out_now.update(cache.stat_outputs(out_dir, sorted(touched & manifest)))
         # A file modified within a clock tick of the scan could be modified again with the same
         # size and mtime (mtimes are coarse): such "racy" entries are hashed next time.
         racy = scan_ns - incremental.RACY_NS
