@@ -55,6 +55,12 @@ class BuildOptions:
     strict: bool = False
     workers: int | None = None
     progress: Callable[[str, int, int], None] | None = None  # (stage, done, total)
+    # Where caches, the build lock and the asset map live (default: SITE/.bengal). The dev
+    # server keeps its own, so serving never invalidates the caches of `bengal build`.
+    state_dir: Path | None = None
+    # Receives what a successful build leaves in memory (WarmState), for the next build in
+    # this process; the dev server's WarmBuilder sets it.
+    keep_warm: Callable[[WarmState], None] | None = None
 
 
 @dataclass
@@ -86,6 +92,7 @@ class BuildResult:
     noop: bool = False  # nothing had changed since the last successful build
     rebuild_reason: str = ""
     incremental: bool = False  # the build reused the cache of an earlier one
+    warm: bool = False  # rebuilt from the site model of the last build in this process
     rendered: int = 0  # HTML documents rendered by this build (the rest were kept)
     reused: int = 0  # HTML documents kept from the last build (their inputs did not change)
     markdown_rendered: int = 0  # Markdown bodies rendered (the rest came from the cache)
@@ -594,12 +601,12 @@ def run_chunks(
 
 
 @contextmanager
-def site_lock(root: Path) -> Iterator[None]:
+def site_lock(root: Path, state: Path | None = None) -> Iterator[None]:
     """One build per site at a time: an exclusive flock on .bengal/build.lock. The kernel drops
     the lock when the process dies (even by kill -9), so a crashed build never blocks the next."""
     import fcntl
 
-    state = root / STATE_DIR
+    state = state or root / STATE_DIR
     try:
         state.mkdir(parents=True, exist_ok=True)
         fd = os.open(state / "build.lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -625,8 +632,337 @@ def build(root: Path, options: BuildOptions | None = None) -> BuildResult:
     when another build holds the site; everything about content and templates is collected in
     the result (errors, warnings)."""
     root = root.resolve()
-    with site_lock(root), _no_cyclic_gc():
-        return _build(root, options or BuildOptions())
+    opts = options or BuildOptions()
+    with site_lock(root, opts.state_dir), _no_cyclic_gc():
+        return _build(root, opts)
+
+
+@dataclass
+class WarmState:
+    """What a successful build leaves in memory for the next build in the same process (the
+    dev server): the site model, the cache as saved, the open content pack, a warm template
+    environment."""
+
+    root: Path
+    config: Any
+    out_dir: Path
+    state_dir: Path
+    tree: SourceTree
+    site: Site
+    asm: Assembly
+    cache: incremental.Cache  # its shards describe the files in .bengal until `dirty`
+    jobs: dict[str, tuple[Page, int]]  # HTML output path -> (page, pager number)
+    templates_factory: Callable[[], Templates]
+    pack: incremental.ContentPack
+    md: Any  # bengal.render.MarkdownContext
+    alias_files: dict[str, bytes]
+    templates: Templates | None = None
+    dirty: bool = False  # changed since the cache files were written
+    asset_map_dirty: bool = False
+    # Built on first use: page key -> its outputs, "key|group" -> outputs that read it.
+    owners: dict[str, set[str]] | None = None
+    readers: dict[str, set[str]] | None = None
+    by_source: dict[str, Page] | None = None
+
+    def index(self) -> None:
+        if self.owners is not None:
+            return
+        owners: dict[str, set[str]] = {}
+        readers: dict[str, set[str]] = {}
+        for path, rec in self.cache.outputs.items():
+            owners.setdefault(rec.page, set()).add(path)
+            for d in rec.deps:
+                readers.setdefault(d, set()).add(path)
+        self.owners, self.readers = owners, readers
+        self.by_source = {p.source: p for p in self.site.pages if p.source}
+
+    def replace_record(self, path: str, rec: incremental.OutputRecord | None) -> None:
+        assert self.owners is not None and self.readers is not None
+        old = self.cache.outputs.pop(path, None)
+        if old is not None:
+            for d in old.deps:
+                self.readers.get(d, set()).discard(path)
+        if rec is not None:
+            self.cache.outputs[path] = rec
+            self.owners.setdefault(rec.page, set()).add(path)
+            for d in rec.deps:
+                self.readers.setdefault(d, set()).add(path)
+
+    def close(self) -> None:
+        self.pack.close()
+
+
+class WarmBuilder:
+    """Builds one site again and again in one process: the dev server's builder.
+
+    After a successful build the site model stays in memory (WarmState). A change that only
+    edits the bodies of existing Markdown files -- the writer's everyday save -- is rebuilt
+    from that model: the files named by the watcher are read, their front matter compared by
+    digest, their Markdown rendered, and only the outputs whose recorded dependencies changed
+    are rendered again with the warm template environment. Anything else (front matter,
+    templates, files added or removed, configuration, a heading that gives a page its title,
+    changed heading ids) takes the ordinary incremental build, from the cache on disk.
+    The in-memory cache is written to .bengal when the server is idle (flush()); until then
+    the files there describe an older state, which the next build detects as changed inputs
+    and outputs -- so a server killed at any moment leaves nothing a later build trusts wrongly.
+    Every build uses the server's own output and state directories and the site's configured
+    base path under the server's origin as baseurl."""
+
+    def __init__(
+        self,
+        root: Path,
+        state_dir: Path,
+        output: Path,
+        origin: str,
+        drafts: bool | None = None,
+        workers: int | None = None,
+    ) -> None:
+        self.root = root.resolve()
+        self.state_dir = state_dir
+        self.output = output
+        self.origin = origin.rstrip("/")
+        self.drafts = drafts
+        self.workers = workers
+        self.base_path = "/"
+        self.warm: WarmState | None = None
+        self.garbage = False  # an old site model waits for the cyclic collector
+
+    def options(self) -> BuildOptions:
+        from urllib.parse import urlsplit
+
+        overrides: dict[str, dict[str, Any]] = {}
+        if self.drafts is not None:
+            overrides["build"] = {"drafts": self.drafts}
+        config = load_config(self.root, overrides=overrides)
+        self.base_path = urlsplit(config.baseurl).path or "/"
+        return BuildOptions(
+            drafts=self.drafts,
+            baseurl=self.origin + self.base_path,
+            output=self.output,
+            workers=self.workers,
+            state_dir=self.state_dir,
+            keep_warm=self._keep,
+        )
+
+    def _keep(self, state: WarmState) -> None:
+        self.warm = state
+
+    def build(self, changed: list[str] | None = None) -> BuildResult:
+        """Build after `changed` (site-relative paths; None: unknown, check everything)."""
+        if changed is not None and self.warm is not None:
+            with _no_cyclic_gc():
+                fast = self._body_edits(self.warm, changed)
+            if fast is not None:
+                return fast
+        self._drop()
+        return build(self.root, self.options())
+
+    def _drop(self) -> None:
+        """Forget the warm state, after writing what it changed."""
+        if self.warm is None:
+            return
+        self.flush()
+        self.warm.close()
+        self.warm = None
+        self.garbage = True
+
+    def flush(self) -> None:
+        """Write the in-memory cache to .bengal (only the shards that changed)."""
+        from bengal import incremental
+
+        w = self.warm
+        if w is None or not w.dirty:
+            return
+        if w.asset_map_dirty:
+            refs = [(p, r.assets) for p, r in sorted(w.cache.outputs.items()) if r.assets]
+            save_asset_map(w.state_dir, refs)
+            w.cache.asset_map_stamp = _stamp(w.state_dir / ASSET_MAP_FILE)
+            w.asset_map_dirty = False
+        try:
+            incremental.save(w.state_dir, w.cache, w.cache)
+        except OSError:
+            # The cache on disk stays the older one; the next build treats what differs from
+            # it as changed. Give up the warm state so that nothing relies on a partial save.
+            w.close()
+            self.warm = None
+            return
+        w.dirty = False
+
+    def close(self) -> None:
+        self._drop()
+
+    def _body_edits(self, w: WarmState, changed: list[str]) -> BuildResult | None:
+        """The fast path (see the class); None when the change is not body edits only."""
+        from bengal import incremental
+        from bengal.assemble import first_heading
+        from bengal.discover import MARKDOWN_EXTS
+        from bengal.render import MarkdownReport
+
+        t0 = time.perf_counter()
+        scan_ns = time.time_ns()
+        if not changed:
+            return None
+        w.index()
+        assert w.by_source is not None and w.owners is not None and w.readers is not None
+        entries = w.cache.sources
+        same_bytes: dict[str, incremental.SourceEntry] = {}
+        edits: list[tuple[str, Page, incremental.SourceEntry, str]] = []
+        for path in changed:
+            if not path.startswith("content/") or not path.endswith(MARKDOWN_EXTS):
+                return None
+            rel = path[len("content/") :]
+            entry = entries.get(rel)
+            page = w.by_source.get(rel)
+            if entry is None or page is None or entry.parsed[0] != "ok" or entry.md is None:
+                return None
+            try:
+                st = os.stat(w.root / path)
+                data = (w.root / path).read_bytes()
+            except OSError:
+                return None  # removed (or unreadable): the ordinary build says what to do
+            stat = (st.st_mtime_ns, st.st_size)
+            digest = hashlib.blake2b(data, digest_size=16).digest()
+            if digest == entry.digest:
+                same_bytes[rel] = entry._replace(stat=stat)
+                continue
+            try:
+                text = data.decode("utf-8")
+                if "\r" in text:
+                    text = text.replace("\r\n", "\n")
+                parser, raw_fm, body, body_line = split_raw(text, rel)
+            except (UnicodeDecodeError, ContentError):
+                return None
+            fm_digest = hashlib.blake2b(
+                f"{parser}\0{raw_fm}".encode("utf-8", "surrogatepass"), digest_size=16
+            ).digest()
+            if fm_digest != entry.fm_digest or body_line != entry.parsed[2]:
+                return None
+            if entry.heading is not None and (first_heading(body) or "") != entry.heading:
+                return None  # the title comes from the first heading, and that changed
+            edits.append((rel, page, entry._replace(stat=stat, digest=digest), body))
+        result = BuildResult(
+            output_dir=w.out_dir, started=t0, incremental=True, warm=True, workers=1
+        )
+        result.rebuild_reason = "changed: " + ", ".join(changed)
+        result.files_read = len(same_bytes) + len(edits)
+        if not edits:
+            entries.update(same_bytes)
+            w.dirty = w.dirty or bool(same_bytes)
+            result.noop = True
+            result.timings["total"] = time.perf_counter() - t0
+            return result
+
+        # Markdown, checked before anything in the model changes.
+        rendered = w.md.render([body for *_, body in edits])
+        fresh: list[tuple[incremental.MdFacts, str]] = [w.md.facts(res) for res in rendered]
+        for (_, _, entry, _), (f, _) in zip(edits, fresh, strict=True):
+            assert entry.md is not None
+            if [t[1] for t in f.toc] != [t[1] for t in entry.md.toc]:
+                return None  # heading ids changed: other pages' [[page#anchor]] checks too
+        result.timings["markdown"] = time.perf_counter() - t0
+
+        # From here on the model, the outputs and the cache change.
+        cache.clear_state(w.state_dir)
+        w.dirty = True
+        report = MarkdownReport()
+        for (rel, page, entry, body), (f, html) in zip(edits, fresh, strict=True):
+            page._body, page._body_loader = body, None
+            w.md.attach(page, f, html, report)
+            entries[rel] = entry._replace(md=f)
+            result.changes[rel] = "body"
+        entries.update(same_bytes)
+        result.markdown_rendered = len(edits)
+        by_url = {p.url: p for p in w.site.pages}
+
+        def anchors_of(hit: Page) -> set[str]:
+            e = entries.get(hit.source) if hit.source else None
+            return {t[1] for t in e.md.toc} if e is not None and e.md is not None else set(hit.anchors)
+
+        for rel, page, _, _ in edits:
+            md = entries[rel].md
+            assert md is not None
+            w.md.check_xrefs(page, md, by_url, anchors_of, report)
+        for file, line, text in report.warnings:
+            result.warnings.append(str(Message(file, line, text)))
+        for file, line, text in report.broken:
+            result.warnings.append(str(Message(file, line, text)))
+
+        t1 = time.perf_counter()
+        touched = {rel for rel, *_ in edits}
+        md_hashes = {"p:" + rel: entries[rel].md.html_hash for rel in touched}  # type: ignore[union-attr]
+        digests = {rel: entries[rel].fm_digest for rel in touched}
+        partial = incremental.site_facts(w.site, md_hashes, digests, only=touched)
+        facts = w.cache.facts
+        changed_keys = {k for k, v in partial.items() if facts.get(k) != v}
+        if any(not k.endswith(("|body", "|summary")) for k in changed_keys):
+            # Cannot happen for a body edit with the same front matter and title; if it does,
+            # the ordinary build redoes everything from the files.
+            self._drop()
+            return build(self.root, self.options())
+        facts.update(partial)
+        paths: set[str] = set()
+        for rel in touched:
+            paths |= w.owners.get("p:" + rel, set())
+        for k in changed_keys:
+            paths |= w.readers.get(k, set())
+        jobs = [w.jobs[p] for p in sorted(paths) if p in w.jobs]
+        result.explain_outputs = dict.fromkeys(sorted(paths), "source changed: body")
+        result.timings["plan"] = time.perf_counter() - t1
+
+        t2 = time.perf_counter()
+        if w.templates is None:
+            w.templates = w.templates_factory()
+        templates = w.templates
+        _W.clear()
+        _W.update(jobs=jobs, out_dir=w.out_dir, templates_factory=lambda: templates)
+        try:
+            shard = run_chunks(1, None)[0]
+        finally:
+            _W.clear()
+        result.timings["render+write"] = time.perf_counter() - t2
+        result.errors.extend(shard.errors)
+        result.warnings.extend(shard.warnings)
+        result.written, result.skipped_identical = shard.written, shard.skipped
+        rendered_ok = {p for p, _ in shard.records}
+        for path, rec in shard.records:
+            old = w.cache.outputs.get(path)
+            if old is None or old.assets != rec.assets:
+                w.asset_map_dirty = True
+            w.replace_record(path, rec)
+        for path in paths - rendered_ok:
+            w.replace_record(path, None)  # failed: never reuse its old record
+        result.rendered = len(rendered_ok)
+        result.reused = len(w.cache.outputs) - result.rendered
+        result.pages = len(w.cache.outputs)
+        result.files = len(w.cache.manifest)
+
+        t3 = time.perf_counter()
+        written = set(rendered_ok)
+        if any(k.endswith("|summary") for k in changed_keys):
+            # Feeds and the search index show summaries (never bodies: bengal.outputs).
+            written.update(write_sitewide(w.site, w.tree, w.out_dir, w.alias_files, result))
+        found = check_local_assets(
+            [(p, w.cache.outputs[p].assets) for p in sorted(rendered_ok) if w.cache.outputs[p].assets],
+            w.out_dir,
+            w.site,
+        )
+        for p in rendered_ok:
+            w.cache.asset_warnings.pop(p, None)
+        w.cache.asset_warnings.update({p: v for p, v in found.items() if v})
+        for p in sorted(found):
+            result.warnings.extend(found[p])
+        w.cache.out_stats.update(
+            {k: (v[0], v[1]) for k, v in cache.stat_outputs(w.out_dir, sorted(written)).items()}
+        )
+        racy = scan_ns - incremental.RACY_NS
+        for rel in touched | set(same_bytes):
+            if entries[rel].stat[0] >= racy:
+                entries[rel] = entries[rel]._replace(stat=(0, -1))
+        result.timings["site-wide"] = time.perf_counter() - t3
+        if result.errors:
+            self._drop()  # the next build starts from the files, like any build after errors
+        result.timings["total"] = time.perf_counter() - t0
+        return result
 
 
 @contextmanager
@@ -673,7 +1009,7 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     if out_dir == root or out_dir in root.parents:
         raise BuildError(f"output directory {out_dir} contains the site; choose another")
 
-    state_dir = root / STATE_DIR
+    state_dir = opts.state_dir or root / STATE_DIR
     state_options = _state_options(root, opts, out_dir)
     scan_ns = time.time_ns()
     with _stage(result, "change check"):
@@ -750,7 +1086,8 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
             {p: r.page for p, r in old.outputs.items()} if old is not None else {},
         )  # fmt: skip
     finally:
-        pack.close()
+        if not pack.keep_open:
+            pack.close()
 
 
 def _build_rest(
@@ -820,7 +1157,7 @@ def _build_rest(
             raise TemplateError(f"asset_url({rel!r}): no such file under assets/")
         return "/" + (base_path + out if base_path else out)
 
-    cache_dir = root / STATE_DIR / "jinja"
+    cache_dir = state_dir / "jinja"
     all_jobs = render_jobs(site, int(config.pagination["per_page"]))
     job_paths = [(pager_output_path(p, n), incremental.page_key(p)) for p, n in all_jobs]
     search_dirs = [d for d in (root / "templates", THEME_DIR / "templates") if d.is_dir()]
@@ -963,22 +1300,7 @@ def _build_rest(
         alias_files, alias_errors = outputs.aliases(site)
         result.errors.extend(alias_errors)
         if sitewide_dirty:
-            files: dict[str, bytes] = {
-                "sitemap.xml": outputs.sitemap(site),
-                "search.json": outputs.search_index(site),
-            }
-            files.update(outputs.feeds(site))
-            files.update(alias_files)
-            if "robots.txt" not in tree.static:
-                files["robots.txt"] = outputs.robots(site)
-            writer = bengal_native.OutputWriter(str(out_dir), max_buffer_mb=64, threads=1)
-            with writer:
-                for path, blob in sorted(files.items()):
-                    writer.write(path, blob)
-            st = writer.stats()
-            result.written += int(st["files_written"])
-            result.skipped_identical += int(st["skipped_identical"])
-            sitewide = sorted(files)
+            sitewide = write_sitewide(site, tree, out_dir, alias_files, result)
         else:
             assert prev is not None
             sitewide = list(prev.sitewide)
@@ -1015,7 +1337,7 @@ def _build_rest(
             result.warnings.extend(asset_warnings[p])
 
     with _stage(result, "asset map"):
-        map_file = root / STATE_DIR / ASSET_MAP_FILE
+        map_file = state_dir / ASSET_MAP_FILE
         unchanged = (
             prev is not None
             and set(records) == set(prev.outputs)
@@ -1024,7 +1346,7 @@ def _build_rest(
         )
         if not unchanged:
             asset_refs = [(p, r.assets) for p, r in sorted(records.items()) if r.assets]
-            result.warnings.extend(save_asset_map(root / STATE_DIR, asset_refs))
+            result.warnings.extend(save_asset_map(state_dir, asset_refs))
 
     result.files = result.pages + len(copied) + len(sitewide)
     with _stage(result, "save cache"):
@@ -1076,8 +1398,63 @@ def _build_rest(
                 outputs_now=out_now,
                 racy_ns=scan_ns - incremental.RACY_NS,
             )
+    if opts.keep_warm is not None and not result.errors:
+        from bengal.render import MarkdownContext
+
+        pack.keep_open = True
+        opts.keep_warm(
+            WarmState(
+                root=root,
+                config=config,
+                out_dir=out_dir,
+                state_dir=state_dir,
+                tree=tree,
+                site=site,
+                asm=asm,
+                cache=new_cache,
+                jobs=dict(zip([p for p, _ in job_paths], all_jobs, strict=True)),
+                templates_factory=_templates_factory(
+                    root, site, config, cache_dir, ref, asset_url
+                ),
+                pack=pack,
+                md=MarkdownContext.of(site, asm.xref_index, config, asm.ambiguous_keys, pack),
+                alias_files=alias_files,
+            )
+        )
     result.timings["total"] = time.perf_counter() - result.started
     return result
+
+
+def _templates_factory(
+    root: Path, site: Site, config: Any, cache_dir: Path, ref: Any, asset_url: Any
+) -> Callable[[], Templates]:
+    from bengal.render import Templates
+
+    return lambda: Templates(root, site, config, cache_dir, ref, asset_url)
+
+
+def write_sitewide(
+    site: Site, tree: SourceTree, out_dir: Path, alias_files: dict[str, bytes], result: BuildResult
+) -> list[str]:
+    """Sitemap, search index, feeds, redirects and robots.txt; returns their paths."""
+    from bengal import outputs
+
+    files: dict[str, bytes] = {
+        "sitemap.xml": outputs.sitemap(site),
+        "search.json": outputs.search_index(site),
+    }
+    files.update(outputs.feeds(site))
+    files.update(alias_files)
+    if "robots.txt" not in tree.static:
+        files["robots.txt"] = outputs.robots(site)
+    writer = bengal_native.OutputWriter(str(out_dir), max_buffer_mb=64, threads=1)
+    with writer:
+        for path, blob in sorted(files.items()):
+            writer.write(path, blob)
+    st = writer.stats()
+    result.written += int(st["files_written"])
+    result.skipped_identical += int(st["skipped_identical"])
+    return sorted(files)
 
 
 def remove_stale(out_dir: Path, paths: set[str]) -> int:

@@ -43,6 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("-v", "--verbose", action="store_true", help="print every warning in full")
     g.add_argument("-q", "--quiet", action="store_true", help="print only errors")
 
+    s = sub.add_parser("serve", help="build, serve and rebuild on every change (live reload)")
+    s.add_argument("site", nargs="?", default=".", help="site directory (default: .)")
+    s.add_argument("--port", type=int, default=5173, help="port (default: 5173; 0 picks a free one)")
+    s.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine)"
+    )
+    s.add_argument("--drafts", action="store_true", help="include draft pages")
+    s.add_argument("--open", action="store_true", help="open the site in a web browser")
+    s.add_argument("-v", "--verbose", action="store_true", help="print warnings and requests")
+
     n = sub.add_parser("new", help="create something new")
     nsub = n.add_subparsers(dest="what", metavar="WHAT")
     ns = nsub.add_parser("site", help="scaffold a new site that builds at once")
@@ -235,6 +245,26 @@ def format_stats(result: object) -> str:
     return "\n".join(lines)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bengal.serve import serve
+
+    site = Path(args.site)
+    if not site.is_dir():
+        _err(f"site directory not found: {site}")
+        return 2
+    if not 0 <= args.port <= 65535:
+        _err("--port must be between 0 and 65535")
+        return 2
+    try:
+        return serve(site, args.host, args.port, args.drafts, args.open, args.verbose)
+    except ConfigError as exc:
+        _err(str(exc))
+        return 2
+    except BengalError as exc:
+        _err(str(exc))
+        return 2
+
+
 def cmd_new_site(args: argparse.Namespace) -> int:
     from bengal.scaffold import create_site
 
@@ -295,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "build":
             return cmd_build(args)
+        if args.command == "serve":
+            return cmd_serve(args)
         if args.command == "new":
             if args.what != "site":
                 _err("say what to create: bengal new site NAME")

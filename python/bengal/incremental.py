@@ -63,6 +63,7 @@ class ContentPack:
         self.path = path
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | (os.O_TRUNC if fresh else 0), 0o644)
         self.end = os.fstat(self.fd).st_size
+        self.keep_open = False  # handed over to the next build in this process (dev server)
 
     def append(self, html: str) -> tuple[int, int, int]:
         data = html.encode("utf-8")
@@ -239,6 +240,7 @@ def save(state_dir: Path, cache: Cache, previous: Cache | None = None) -> None:
     d.mkdir(parents=True, exist_ok=True)
     stamp = f"{os.getpid()}-{time.time_ns()}"
     names: dict[str, list[str]] = {}
+    parts: dict[str, list[dict[str, Any]]] = {}
     for kind in SHARDED:
         old_names: list[str] = []
         old_parts: list[dict[str, Any]] = []
@@ -256,6 +258,7 @@ def save(state_dir: Path, cache: Cache, previous: Cache | None = None) -> None:
             where = known.get(key)
             buckets[_shard_of(key) if where is None else where][key] = value
         out: list[str] = []
+        kept: list[dict[str, Any]] = []
         for i, bucket in enumerate(buckets):
             if usable:
                 old = old_parts[i]
@@ -267,14 +270,21 @@ def save(state_dir: Path, cache: Cache, previous: Cache | None = None) -> None:
                     same = old == bucket
                 if same:
                     out.append(old_names[i])
+                    kept.append(old)
                     continue
             name = f"{kind}-{i:02d}-{stamp}.bin"
             write_blob(d / name, bucket)
             out.append(name)
+            kept.append(bucket)
         names[kind] = out
+        parts[kind] = kept
     empty: dict[str, Any] = {kind: {} for kind in SHARDED}
     top = dataclasses.replace(cache, **empty, shards=names, loaded_parts={})
     write_blob(d / INDEX_FILE, top)
+    # `cache` now describes the files on disk: it can be the `previous` of a later save in
+    # this process (the dev server saves what it changed since).
+    cache.shards = names
+    cache.loaded_parts = parts
     keep = {n for v in names.values() for n in v}
     for kind in SHARDED:
         for f in d.glob(f"{kind}-*.bin"):

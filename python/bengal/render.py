@@ -76,6 +76,143 @@ def _facts_of(res: Any, html: str, pack: ContentPack | None, index: Any) -> MdFa
     )
 
 
+@dataclass
+class MarkdownContext:
+    """What rendering one page's Markdown needs besides the page (shared by the build's
+    Markdown stage and the dev server's rebuild of single pages)."""
+
+    index: bengal_native.XrefIndex
+    ambiguous: dict[str, list[str]]
+    unsafe_html: bool
+    url_prefix: str
+    toc_min: int
+    toc_max: int
+    pack: ContentPack | None
+
+    @classmethod
+    def of(
+        cls,
+        site: Site,
+        index: bengal_native.XrefIndex,
+        config: Config,
+        ambiguous: dict[str, list[str]],
+        pack: ContentPack | None,
+    ) -> MarkdownContext:
+        from urllib.parse import urlparse
+
+        base_path = urlparse(site.baseurl).path or "/"
+        return cls(
+            index=index,
+            ambiguous=ambiguous,
+            unsafe_html=bool(config.markdown["raw_html"]),
+            url_prefix=base_path.rstrip("/"),
+            toc_min=int(config.markdown["toc_min"]),
+            toc_max=int(config.markdown["toc_depth"]),
+            pack=pack,
+        )
+
+    def render(self, bodies: list[str]) -> list[Any]:
+        return list(
+            bengal_native.render_markdown_batch(
+                bodies,
+                xref_index=self.index,
+                unsafe_html=self.unsafe_html,
+                url_prefix=self.url_prefix,
+            )
+        )
+
+    def facts(self, res: Any) -> tuple[MdFacts, str]:
+        html = res.html
+        return _facts_of(res, html, self.pack, self.index), html
+
+    def rerender(self, page: Page) -> Callable[[], str]:
+        def again() -> str:
+            return str(
+                bengal_native.render_markdown(
+                    page.body,
+                    xref_index=self.index,
+                    unsafe_html=self.unsafe_html,
+                    url_prefix=self.url_prefix,
+                ).html
+            )
+
+        return again
+
+    def apply(self, f: MdFacts, fresh: str | None, page: Page) -> None:
+        """Give `page` what its rendering says; run on first use of any of it (Page._md)."""
+        toc = f.toc
+        # A body that opens with "# <page title>" repeats the title the template shows; drop it.
+        strip = f.h1_cut > 0 and bool(toc) and toc[0][0] == 1 and toc[0][2] == page.title
+        if fresh is not None:
+            page.content = Markup(fresh[f.h1_cut :] if strip else fresh)
+        else:
+            assert f.html_ref is not None and self.pack is not None
+            page._content_loader = markup_loader(
+                self.pack, f.html_ref, f.h1_cut if strip else -1, self.rerender(page), page.source
+            )
+        page.anchors = [t[1] for t in toc]
+        page.toc = [t for t in toc if self.toc_min <= t[0] <= self.toc_max]
+        page.images = list(f.images)
+        page.word_count = f.words
+        page.summary = summarize(page, f.more_cut if strip else f.more_full, f.first_paragraph)
+
+    def attach(self, page: Page, f: MdFacts, fresh: str | None, report: MarkdownReport) -> None:
+        """Set `page` up to take its rendering lazily, and report its warnings."""
+        page._content = None
+        page._content_loader = None
+        page._md_apply = functools.partial(self.apply, f, fresh)
+        if f.warnings:
+            offset = page.body_line - 1
+            for wline, message in f.warnings:
+                line = wline + offset if wline else 0
+                if message.startswith("unresolved cross-reference"):
+                    report.broken.append((page.source, line, message))
+                else:
+                    report.warnings.append((page.source, line, message))
+
+    def check_xrefs(
+        self,
+        page: Page,
+        f: MdFacts,
+        by_url: dict[str, Page],
+        anchors_of: Callable[[Page], set[str]],
+        report: MarkdownReport,
+    ) -> None:
+        """Cross-page anchors (checkable once every page's headings are known) and ambiguous
+        keys (reported where they are used)."""
+        offset = page.body_line - 1
+        index = self.index
+        for target, resolved, target_url, xline in f.xrefs:
+            if not resolved:
+                continue
+            if self.ambiguous:
+                key = target.split("#", 1)[0].strip()
+                owners = self.ambiguous.get(key.casefold())
+                if owners and bengal_native.XrefIndex.normalize_path(key) not in index:
+                    report.warnings.append(
+                        (
+                            page.source,
+                            xline + offset,
+                            f"[[{target}]] is ambiguous: {', '.join(owners)} all answer to "
+                            f"'{key}'; it links to {owners[0]} (write the full path to choose)",
+                        )
+                    )
+            if "#" not in target_url or target_url.startswith("#"):
+                continue
+            url, _, frag = target_url.partition("#")
+            hit = by_url.get(url)
+            if hit is None:
+                continue
+            if frag not in anchors_of(hit):
+                report.broken.append(
+                    (
+                        page.source,
+                        xline + offset,
+                        f"[[{target}]]: {hit.source or hit.url} has no heading '#{frag}'",
+                    )
+                )
+
+
 def render_markdown_stage(
     site: Site,
     index: bengal_native.XrefIndex,
@@ -89,6 +226,7 @@ def render_markdown_stage(
     whose cross-references still resolve the same way (`index_unchanged`: the index is the one
     every cached rendering was last checked against); fresh HTML goes into `pack`."""
     report = MarkdownReport()
+    ctx = MarkdownContext.of(site, index, config, ambiguous, pack)
     pages = [p for p in site.pages if p.source]
     todo: list[Page] = []
     reuse: list[tuple[Page, MdFacts]] = []
@@ -105,113 +243,28 @@ def render_markdown_stage(
             reuse.append((p, f))
         else:
             todo.append(p)
-    from urllib.parse import urlparse
-
-    base_path = urlparse(site.baseurl).path or "/"
-    results = bengal_native.render_markdown_batch(
-        [p.body for p in todo],
-        xref_index=index,
-        unsafe_html=bool(config.markdown["raw_html"]),
-        url_prefix=base_path.rstrip("/"),
-    )
-
-    def rerender(page: Page) -> Callable[[], str]:
-        def again() -> str:
-            return str(
-                bengal_native.render_markdown(
-                    page.body,
-                    xref_index=index,
-                    unsafe_html=bool(config.markdown["raw_html"]),
-                    url_prefix=base_path.rstrip("/"),
-                ).html
-            )
-
-        return again
-
+    results = ctx.render([p.body for p in todo])
     html_of: dict[str, str] = {}
     for page, res in zip(todo, results, strict=True):
-        html = res.html
-        html_of[page.source] = html
-        report.facts[page.source] = _facts_of(res, html, pack, index)
+        report.facts[page.source], html_of[page.source] = ctx.facts(res)
         report.rendered.append(page.source)
     for page, f in reuse:
         report.facts[page.source] = f
-    toc_min = int(config.markdown["toc_min"])
-    toc_max = int(config.markdown["toc_depth"])
+    for page in pages:
+        ctx.attach(page, report.facts[page.source], html_of.get(page.source), report)
     by_url = {p.url: p for p in site.pages}
-    anchors_of: dict[int, set[str]] = {}
+    known: dict[int, set[str]] = {}
 
-    def apply(f: MdFacts, fresh: str | None, page: Page) -> None:
-        """Give `page` what its rendering says; run on first use of any of it (Page._md)."""
-        toc = f.toc
-        # A body that opens with "# <page title>" repeats the title the template shows; drop it.
-        strip = f.h1_cut > 0 and bool(toc) and toc[0][0] == 1 and toc[0][2] == page.title
-        if fresh is not None:
-            page.content = Markup(fresh[f.h1_cut :] if strip else fresh)
-        else:
-            assert f.html_ref is not None and pack is not None
-            page._content_loader = markup_loader(
-                pack, f.html_ref, f.h1_cut if strip else -1, rerender(page), page.source
-            )
-        page.anchors = [t[1] for t in toc]
-        page.toc = [t for t in toc if toc_min <= t[0] <= toc_max]
-        page.images = list(f.images)
-        page.word_count = f.words
-        page.summary = summarize(page, f.more_cut if strip else f.more_full, f.first_paragraph)
+    def anchors_of(hit: Page) -> set[str]:
+        found = known.get(id(hit))
+        if found is None:
+            # From the rendering's facts: no need to give the target everything else.
+            hf = report.facts.get(hit.source) if hit.source else None
+            found = known[id(hit)] = {t[1] for t in hf.toc} if hf is not None else set(hit.anchors)
+        return found
 
     for page in pages:
-        f = report.facts[page.source]
-        page._content = None
-        page._content_loader = None
-        page._md_apply = functools.partial(apply, f, html_of.get(page.source))
-        if f.warnings:
-            offset = page.body_line - 1
-            for wline, message in f.warnings:
-                line = wline + offset if wline else 0
-                if message.startswith("unresolved cross-reference"):
-                    report.broken.append((page.source, line, message))
-                else:
-                    report.warnings.append((page.source, line, message))
-    # Cross-page anchors can be checked now that every page's headings are known; ambiguous
-    # keys are reported where they are used.
-    for page in pages:
-        offset = page.body_line - 1
-        for target, resolved, target_url, xline in report.facts[page.source].xrefs:
-            if not resolved:
-                continue
-            if ambiguous:
-                key = target.split("#", 1)[0].strip()
-                owners = ambiguous.get(key.casefold())
-                if owners and bengal_native.XrefIndex.normalize_path(key) not in index:
-                    report.warnings.append(
-                        (
-                            page.source,
-                            xline + offset,
-                            f"[[{target}]] is ambiguous: {', '.join(owners)} all answer to "
-                            f"'{key}'; it links to {owners[0]} (write the full path to choose)",
-                        )
-                    )
-            if "#" not in target_url or target_url.startswith("#"):
-                continue
-            url, _, frag = target_url.partition("#")
-            hit = by_url.get(url)
-            if hit is None:
-                continue
-            known = anchors_of.get(id(hit))
-            if known is None:
-                # From the rendering's facts: no need to give the target everything else.
-                hf = report.facts.get(hit.source) if hit.source else None
-                known = anchors_of[id(hit)] = (
-                    {t[1] for t in hf.toc} if hf is not None else set(hit.anchors)
-                )
-            if frag not in known:
-                report.broken.append(
-                    (
-                        page.source,
-                        xline + offset,
-                        f"[[{target}]]: {hit.source or hit.url} has no heading '#{frag}'",
-                    )
-                )
+        ctx.check_xrefs(page, report.facts[page.source], by_url, anchors_of, report)
     return report
 
 
