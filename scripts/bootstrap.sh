@@ -2,15 +2,20 @@
 # Sets up everything bengal needs on a Debian machine, idempotently:
 #   - system packages (apt-get, when running as root; otherwise prints the command to run),
 #   - a virtual environment in .venv with bengal installed in editable mode plus test extras.
-# Usage: scripts/bootstrap.sh [--bench]   (--bench also installs the benchmark extras)
+# Usage: scripts/bootstrap.sh [--bench] [--browser]
+#   --bench    also installs the benchmark extras
+#   --browser  also installs Chromium and its WebDriver (Debian: chromium, chromium-driver) for
+#              the dev server's browser test; the test command passes it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PYTHON=${PYTHON:-python3}
 EXTRAS="test"
+BROWSER=0
 for arg in "$@"; do
   case "$arg" in
     --bench) EXTRAS="test,bench" ;;
+    --browser) BROWSER=1 ;;
     *) echo "bootstrap: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -34,6 +39,26 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "bootstrap: missing system packages: ${missing[*]}" >&2
     echo "bootstrap: run: sudo apt-get install ${missing[*]}" >&2
     exit 1
+  fi
+fi
+
+# The browser for the dev server's end-to-end test: optional where it cannot be installed (the
+# test then skips and says why).
+if [ "$BROWSER" = 1 ]; then
+  browser_missing=()
+  for p in chromium chromium-driver; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || browser_missing+=("$p")
+  done
+  if [ ${#browser_missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+      echo "bootstrap: installing ${browser_missing[*]} (browser test)"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -q >/dev/null
+      apt-get install -y -q --no-install-recommends "${browser_missing[@]}" >/dev/null
+    else
+      echo "bootstrap: warning: ${browser_missing[*]} missing and not root; the browser test" \
+        "will be skipped (run: sudo apt-get install ${browser_missing[*]})" >&2
+    fi
   fi
 fi
 

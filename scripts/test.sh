@@ -5,7 +5,7 @@
 # Usage: scripts/test.sh [extra pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh
+scripts/bootstrap.sh --browser
 
 JOBS=$(nproc 2>/dev/null || echo 2)
 echo "== native tests (GoogleTest under ASan+UBSan)"

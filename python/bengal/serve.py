@@ -358,6 +358,8 @@ class DevServer:
         self._changes: queue.SimpleQueue[set[tuple[str, str]] | None] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._restart_dirs = threading.Event()  # the set of watched directories changed
+        self._dirs_now: set[str] = set()
         self.history: list[Rebuild] = []
         self._builder: Any = None  # bengal.build.WarmBuilder, made by the first build
 
@@ -436,6 +438,7 @@ class DevServer:
 
     def stop(self) -> None:
         self._stop.set()
+        self._restart_dirs.set()
         self._changes.put(None)
         self.broker.close()
         if self.httpd is not None:
@@ -483,10 +486,8 @@ class DevServer:
                 raise_interrupt=False,
             ):
                 self._changes.put({(c.name, p) for c, p in changes})
-            self._restart_dirs.clear()
-
-    _restart_dirs = threading.Event()
-    _dirs_now: set[str] = set()
+            if not self._stop.is_set():
+                self._restart_dirs.clear()
 
     def _watch_root(self) -> None:
         """The site directory itself, not recursively: bengal.toml, and a watched directory
