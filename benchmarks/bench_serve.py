@@ -215,8 +215,11 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [int(s) for s in args.sizes.split(",") if s]
         report: dict[str, Any] = {
             "command": "python -m benchmarks.bench_serve " + " ".join(argv or sys.argv[1:]),
-            "machine": {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
-                        "python": platform.python_version()},  # fmt: skip
+            "machine": {
+                "cores": os.cpu_count(),
+                "cpu": platform.processor() or platform.machine(),
+                "python": platform.python_version(),
+            },  # fmt: skip
             "sizes": [run_size(n, args.edits, args.title_edits, args.gap, work) for n in sizes],
         }
     finally:

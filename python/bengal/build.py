@@ -876,7 +876,9 @@ class WarmBuilder:
 
         def anchors_of(hit: Page) -> set[str]:
             e = entries.get(hit.source) if hit.source else None
-            return {t[1] for t in e.md.toc} if e is not None and e.md is not None else set(hit.anchors)
+            return (
+                {t[1] for t in e.md.toc} if e is not None and e.md is not None else set(hit.anchors)
+            )
 
         for rel, page, _, _ in edits:
             md = entries[rel].md
@@ -942,7 +944,11 @@ class WarmBuilder:
             # Feeds and the search index show summaries (never bodies: bengal.outputs).
             written.update(write_sitewide(w.site, w.tree, w.out_dir, w.alias_files, result))
         found = check_local_assets(
-            [(p, w.cache.outputs[p].assets) for p in sorted(rendered_ok) if w.cache.outputs[p].assets],
+            [
+                (p, w.cache.outputs[p].assets)
+                for p in sorted(rendered_ok)
+                if w.cache.outputs[p].assets
+            ],
             w.out_dir,
             w.site,
         )
@@ -1413,9 +1419,7 @@ def _build_rest(
                 asm=asm,
                 cache=new_cache,
                 jobs=dict(zip([p for p, _ in job_paths], all_jobs, strict=True)),
-                templates_factory=_templates_factory(
-                    root, site, config, cache_dir, ref, asset_url
-                ),
+                templates_factory=_templates_factory(root, site, config, cache_dir, ref, asset_url),
                 pack=pack,
                 md=MarkdownContext.of(site, asm.xref_index, config, asm.ambiguous_keys, pack),
                 alias_files=alias_files,

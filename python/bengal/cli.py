@@ -45,9 +45,13 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="build, serve and rebuild on every change (live reload)")
     s.add_argument("site", nargs="?", default=".", help="site directory (default: .)")
-    s.add_argument("--port", type=int, default=5173, help="port (default: 5173; 0 picks a free one)")
     s.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine)"
+        "--port", type=int, default=5173, help="port (default: 5173; 0 picks a free one)"
+    )
+    s.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine)",
     )
     s.add_argument("--drafts", action="store_true", help="include draft pages")
     s.add_argument("--open", action="store_true", help="open the site in a web browser")

@@ -201,7 +201,9 @@ def resolve(out_dir: Path, base_path: str, raw_path: str) -> Resolved:
     if os.path.isdir(real):
         if not decoded.endswith("/"):
             query = urlsplit(raw_path).query
-            return Resolved(HTTPStatus.MOVED_PERMANENTLY, location=path + "/" + (f"?{query}" if query else ""))
+            return Resolved(
+                HTTPStatus.MOVED_PERMANENTLY, location=path + "/" + (f"?{query}" if query else "")
+            )
         index = os.path.join(real, "index.html")
         if os.path.isfile(index):
             return Resolved(HTTPStatus.OK, Path(index))
@@ -232,7 +234,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._serve(head=True)
 
-    def _send(self, status: int, body: bytes, ctype: str, head: bool, extra: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, ctype: str, head: bool, extra: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -255,16 +259,19 @@ class Handler(BaseHTTPRequestHandler):
         except UnicodeDecodeError:
             found = Resolved(HTTPStatus.BAD_REQUEST)
         if found.location:
-            self._send(found.status, b"", "text/plain; charset=utf-8", head, {"Location": found.location})
+            self._send(
+                found.status, b"", "text/plain; charset=utf-8", head, {"Location": found.location}
+            )
             return
         if found.status == HTTPStatus.OK:
-            assert found.file is not None
+            file = found.file
+            assert file is not None
             try:
-                body = found.file.read_bytes()
+                body = file.read_bytes()
             except OSError:  # replaced or removed between resolve and read
                 found = Resolved(HTTPStatus.NOT_FOUND)
             else:
-                ctype = content_type(found.file.name)
+                ctype = content_type(file.name)
                 if ctype.startswith("text/html"):
                     body = inject(body)
                 self._send(HTTPStatus.OK, body, ctype, head)
@@ -272,7 +279,9 @@ class Handler(BaseHTTPRequestHandler):
         if found.status == HTTPStatus.NOT_FOUND:
             page = app.out_dir / "404.html"
             with contextlib.suppress(OSError):
-                self._send(HTTPStatus.NOT_FOUND, inject(page.read_bytes()), CONTENT_TYPES[".html"], head)
+                self._send(
+                    HTTPStatus.NOT_FOUND, inject(page.read_bytes()), CONTENT_TYPES[".html"], head
+                )
                 return
         text = f"{int(found.status)} {HTTPStatus(found.status).phrase}\n".encode()
         self._send(found.status, text, "text/plain; charset=utf-8", head)
@@ -370,20 +379,30 @@ class DevServer:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         DevHTTPServer.address_family = family
         try:
-            self.httpd = DevHTTPServer((self.host, self.requested_port), Handler, bind_and_activate=True)
+            self.httpd = DevHTTPServer(
+                (self.host, self.requested_port), Handler, bind_and_activate=True
+            )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise BengalError(
                     f"port {self.requested_port} on {self.host} is already in use (another "
                     "server?); choose another with --port N, or --port 0 to pick a free one"
                 ) from None
-            if exc.errno in (errno.EADDRNOTAVAIL, socket.EAI_NONAME) or isinstance(exc, socket.gaierror):
+            if exc.errno in (errno.EADDRNOTAVAIL, socket.EAI_NONAME) or isinstance(
+                exc, socket.gaierror
+            ):
                 raise BengalError(f"cannot listen on {self.host}: {exc.strerror or exc}") from None
-            raise BengalError(f"cannot listen on {self.host}:{self.requested_port}: {exc.strerror or exc}") from None
+            raise BengalError(
+                f"cannot listen on {self.host}:{self.requested_port}: {exc.strerror or exc}"
+            ) from None
         self.httpd.app = self
         self.port = int(self.httpd.server_address[1])
-        shown = "127.0.0.1" if self.host in ("0.0.0.0", "") else "[::1]" if self.host == "::" else (
-            f"[{self.host}]" if ":" in self.host else self.host
+        shown = (
+            "127.0.0.1"
+            if self.host in ("0.0.0.0", "")
+            else "[::1]"
+            if self.host == "::"
+            else (f"[{self.host}]" if ":" in self.host else self.host)
         )
         self.origin = f"http://{shown}:{self.port}"
 
@@ -626,7 +645,9 @@ class DevServer:
             if result is not None:
                 self.out(f"built {result.pages} pages ({result.files} files) in {ms:.0f} ms")
         else:
-            what = ", ".join(rb.changes[:3]) + (f" and {len(rb.changes) - 3} more" if len(rb.changes) > 3 else "")
+            what = ", ".join(rb.changes[:3]) + (
+                f" and {len(rb.changes) - 3} more" if len(rb.changes) > 3 else ""
+            )
             if rb.reason:
                 self.out(rb.reason)
             if result is not None and result.noop:

@@ -123,3 +123,19 @@ def test_incremental_benchmark_runs_and_verifies(tmp_path: Path) -> None:
     }
     assert all(t > 0 for times in report["runs"].values() for t in times)
     assert report["verified"] and all(report["verified"].values())
+
+
+def test_serve_benchmark_runs(tmp_path: Path) -> None:
+    """benchmarks/bench_serve.py against a real `bengal serve` on a tiny site: every edit
+    produced a reload event and the report has its numbers (a speed is never asserted)."""
+    from benchmarks import bench_serve
+
+    out = tmp_path / "results"
+    argv = ["--sizes", "40", "--edits", "3", "--title-edits", "1", "--gap", "0.3"]
+    assert bench_serve.main([*argv, "--out", str(out)]) == 0
+    report = json.loads((out / "serve.json").read_text("utf-8"))
+    (size,) = report["sizes"]
+    assert size["pages"] == 40 and size["body_edit"]["n"] == 3 and size["title_edit"]["n"] == 1
+    assert all(ms > 0 for ms in size["body_edit"]["latency_ms"])
+    assert size["rss_mib"] > 0 and size["peak_rss_mib"] >= size["rss_mib"]
+    assert "| 40 | 3 |" in bench_serve.render_table(report)

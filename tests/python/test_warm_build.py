@@ -14,7 +14,7 @@ import pytest
 from bengal.build import BuildOptions, BuildResult, WarmBuilder, build
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from test_incremental import BASE_SITE, snapshot, write_site
 
 ORIGIN = "http://127.0.0.1:5999"
@@ -78,7 +78,9 @@ class WarmSite(RuleBasedStateMachine):
         self.last = self.builder.build(list(changed))
         return self.last
 
-    @rule(page=st.sampled_from(BODY_PAGES), text=PARAGRAPHS, where=st.sampled_from(["end", "start"]))
+    @rule(
+        page=st.sampled_from(BODY_PAGES), text=PARAGRAPHS, where=st.sampled_from(["end", "start"])
+    )
     def edit_body(self, page: str, text: str, where: str) -> None:
         p = self._file(page)
         old = p.read_text(encoding="utf-8")
