@@ -61,6 +61,12 @@ class BuildOptions:
     # Receives what a successful build leaves in memory (WarmState), for the next build in
     # this process; the dev server's WarmBuilder sets it.
     keep_warm: Callable[[WarmState], None] | None = None
+    # Build the site model even when nothing changed (the dev server needs it in memory).
+    skip_noop: bool = False
+    # The cache as the last build in this process left it (its shards describe the files in
+    # .bengal; what it holds beyond them is newer): used instead of reading .bengal when the
+    # cache key matches.
+    prev_cache: incremental.Cache | None = None
 
 
 @dataclass
@@ -663,10 +669,17 @@ class WarmState:
     owners: dict[str, set[str]] | None = None
     readers: dict[str, set[str]] | None = None
     by_source: dict[str, Page] | None = None
+    linkers: dict[str, set[str]] | None = None  # page URL -> sources with [[it#anchor]]
 
     def index(self) -> None:
         if self.owners is not None:
             return
+        linkers: dict[str, set[str]] = {}
+        for rel, entry in self.cache.sources.items():
+            if entry.md is not None:
+                for url in _anchor_targets(entry.md.xrefs):
+                    linkers.setdefault(url, set()).add(rel)
+        self.linkers = linkers
         owners: dict[str, set[str]] = {}
         readers: dict[str, set[str]] = {}
         for path, rec in self.cache.outputs.items():
@@ -692,6 +705,15 @@ class WarmState:
         self.pack.close()
 
 
+def _anchor_targets(xrefs: list[tuple[str, bool, str, int]]) -> set[str]:
+    """URLs of the pages whose headings these cross-references name (url#anchor)."""
+    return {
+        url.partition("#")[0]
+        for _, resolved, url, _ in xrefs
+        if resolved and "#" in url and not url.startswith("#")
+    }
+
+
 class WarmBuilder:
     """Builds one site again and again in one process: the dev server's builder.
 
@@ -700,8 +722,8 @@ class WarmBuilder:
     from that model: the files named by the watcher are read, their front matter compared by
     digest, their Markdown rendered, and only the outputs whose recorded dependencies changed
     are rendered again with the warm template environment. Anything else (front matter,
-    templates, files added or removed, configuration, a heading that gives a page its title,
-    changed heading ids) takes the ordinary incremental build, from the cache on disk.
+    templates, files added or removed, configuration, a heading that gives a page its title)
+    takes the ordinary incremental build, from the cache on disk.
     The in-memory cache is written to .bengal when the server is idle (flush()); until then
     the files there describe an older state, which the next build detects as changed inputs
     and outputs -- so a server killed at any moment leaves nothing a later build trusts wrongly.
@@ -742,6 +764,7 @@ class WarmBuilder:
             workers=self.workers,
             state_dir=self.state_dir,
             keep_warm=self._keep,
+            skip_noop=True,
         )
 
     def _keep(self, state: WarmState) -> None:
@@ -754,8 +777,15 @@ class WarmBuilder:
                 fast = self._body_edits(self.warm, changed)
             if fast is not None:
                 return fast
-        self._drop()
-        return build(self.root, self.options())
+        opts = self.options()
+        if self.warm is not None:
+            # The ordinary build starts from the in-memory cache (no need to write it and
+            # read it back); the site model is built again.
+            opts.prev_cache = self.warm.cache
+            self.warm.close()
+            self.warm = None
+            self.garbage = True
+        return build(self.root, opts)
 
     def _drop(self) -> None:
         """Forget the warm state, after writing what it changed."""
@@ -855,19 +885,24 @@ class WarmBuilder:
         # Markdown, checked before anything in the model changes.
         rendered = w.md.render([body for *_, body in edits])
         fresh: list[tuple[incremental.MdFacts, str]] = [w.md.facts(res) for res in rendered]
-        for (_, _, entry, _), (f, _) in zip(edits, fresh, strict=True):
-            assert entry.md is not None
-            if [t[1] for t in f.toc] != [t[1] for t in entry.md.toc]:
-                return None  # heading ids changed: other pages' [[page#anchor]] checks too
         result.timings["markdown"] = time.perf_counter() - t0
 
         # From here on the model, the outputs and the cache change.
         cache.clear_state(w.state_dir)
         w.dirty = True
         report = MarkdownReport()
+        assert w.linkers is not None
+        recheck: set[str] = set()  # pages whose [[x#anchor]] links must be checked again
         for (rel, page, entry, body), (f, html) in zip(edits, fresh, strict=True):
+            assert entry.md is not None
             page._body, page._body_loader = body, None
             w.md.attach(page, f, html, report)
+            for url in _anchor_targets(entry.md.xrefs):
+                w.linkers.get(url, set()).discard(rel)
+            for url in _anchor_targets(f.xrefs):
+                w.linkers.setdefault(url, set()).add(rel)
+            if [t[1] for t in f.toc] != [t[1] for t in entry.md.toc]:
+                recheck |= w.linkers.get(page.url, set())  # its heading ids changed
             entries[rel] = entry._replace(md=f)
             result.changes[rel] = "body"
         entries.update(same_bytes)
@@ -880,10 +915,10 @@ class WarmBuilder:
                 {t[1] for t in e.md.toc} if e is not None and e.md is not None else set(hit.anchors)
             )
 
-        for rel, page, _, _ in edits:
+        for rel in sorted(recheck | {rel for rel, *_ in edits}):
             md = entries[rel].md
             assert md is not None
-            w.md.check_xrefs(page, md, by_url, anchors_of, report)
+            w.md.check_xrefs(w.by_source[rel], md, by_url, anchors_of, report)
         for file, line, text in report.warnings:
             result.warnings.append(str(Message(file, line, text)))
         for file, line, text in report.broken:
@@ -1020,7 +1055,7 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     scan_ns = time.time_ns()
     with _stage(result, "change check"):
         check = cache.check_noop(root, out_dir, state_dir, THEME_DIR, state_options)
-    if check.clean and not opts.clean and check.state is not None:
+    if check.clean and not opts.clean and not opts.skip_noop and check.state is not None:
         summary = check.state.get("summary", {})
         result.noop = True
         result.pages = int(summary.get("pages", 0))
@@ -1039,7 +1074,10 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
 
     with _stage(result, "load cache"):
         key = incremental.config_key(root, state_options)
-        old, why, warn = incremental.load(state_dir, key)
+        if opts.prev_cache is not None and opts.prev_cache.config_key == key:
+            old, why, warn = opts.prev_cache, "", ""
+        else:
+            old, why, warn = incremental.load(state_dir, key)
         if warn:
             result.warnings.append(warn)
         prev = old if old is not None and not why else None

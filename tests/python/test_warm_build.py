@@ -101,7 +101,8 @@ class WarmSite(RuleBasedStateMachine):
         self.n += 1
         p = self._file(page)
         p.write_text(p.read_text(encoding="utf-8") + f"\n## Part {self.n}\n\nText.\n", "utf-8")
-        self._rebuild(page)  # new heading ids: the ordinary build (other pages link to anchors)
+        res = self._rebuild(page)
+        assert res.warm, f"a new heading in {page} took the ordinary build"
 
     @rule()
     def edit_title_heading(self) -> None:
@@ -220,6 +221,27 @@ def test_body_edit_renders_only_its_readers(tmp_path: Path) -> None:
     assert "Third, revised" in (site / ".bengal/serve/public/index.xml").read_text("utf-8")
     b.close()
     assert_same(site, tmp_path / "scratch", res)
+
+
+def test_renamed_heading_breaks_links_to_it(tmp_path: Path) -> None:
+    """blog/one.md links [[docs/guide#Setup]]: renaming that heading is a body edit of the
+    guide, and the warning appears on the page that links to it -- as a clean build says."""
+    site = tmp_path / "site"
+    write_site(site, SITE)
+    b = warm_builder(site)
+    assert not [w for w in b.build(None).warnings if "#setup" in w]
+    guide = site / "content/docs/guide.md"
+    guide.write_text(guide.read_text(encoding="utf-8").replace("## Setup", "## Install"), "utf-8")
+    res = b.build(["content/docs/guide.md"])
+    assert res.warm
+    broken = [w for w in res.warnings if "has no heading '#setup'" in w]
+    assert broken and broken[0].startswith("blog/one.md:")
+    _, clean = clean_build(site, tmp_path / "scratch")
+    assert broken[0] in clean.warnings
+    guide.write_text(guide.read_text(encoding="utf-8").replace("## Install", "## Setup"), "utf-8")
+    res = b.build(["content/docs/guide.md"])
+    assert res.warm and not [w for w in res.warnings if "#setup" in w]
+    b.close()
 
 
 def test_flush_writes_a_cache_the_next_build_reuses(tmp_path: Path) -> None:
