@@ -1074,6 +1074,7 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
 
     with _stage(result, "load cache"):
         key = incremental.config_key(root, state_options)
+        old: incremental.Cache | None
         if opts.prev_cache is not None and opts.prev_cache.config_key == key:
             old, why, warn = opts.prev_cache, "", ""
         else:
