@@ -49,6 +49,7 @@ SERVE_STATE = Path(".bengal") / "serve"
 # several filesystem operations within a few ms), and at most DEBOUNCE_MS after the first one.
 STEP_MS = 10
 DEBOUNCE_MS = 400
+WAKE_MS = 100  # the watcher threads look at the stop flag this often
 IDLE_SECONDS = 1.0  # quiet time after which the in-memory cache is written to .bengal
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -369,6 +370,8 @@ class DevServer:
         self._threads: list[threading.Thread] = []
         self._restart_dirs = threading.Event()  # the set of watched directories changed
         self._dirs_now: set[str] = set()
+        self._dirs_ready = threading.Event()
+        self._root_ready = threading.Event()
         self.history: list[Rebuild] = []
         self._builder: Any = None  # bengal.build.WarmBuilder, made by the first build
 
@@ -440,13 +443,15 @@ class DevServer:
             origin=self.origin,
             drafts=self.drafts or None,
         )
-        first = self._rebuild(set(), initial=True)
-        self.base_path = self._builder.base_path
-        self.url = self.origin + self.base_path
-        assert self.httpd is not None
-        self._spawn(self.httpd.serve_forever, "bengal-http")
+        # Watch first: a change made while the first build runs is then rebuilt after it,
+        # never lost between the build reading a file and the watch starting.
         self._spawn(self._watch_dirs, "bengal-watch")
         self._spawn(self._watch_root, "bengal-watch-root")
+        self._dirs_ready.wait(10)
+        self._root_ready.wait(10)
+        first = self._rebuild(set(), initial=True)
+        assert self.httpd is not None
+        self._spawn(self.httpd.serve_forever, "bengal-http")
         self._spawn(self._build_loop, "bengal-builder")
         return first
 
@@ -491,20 +496,25 @@ class DevServer:
         while not self._stop.is_set():
             dirs = [str(self.root / d) for d in WATCHED_DIRS if (self.root / d).is_dir()]
             if not dirs:
+                self._dirs_ready.set()
                 self._stop.wait(0.5)
                 continue
             self._dirs_now = set(dirs)
+            # yield_on_timeout: an empty batch every WAKE_MS, the first of which says the
+            # watches are in place.
             for changes in watchfiles.watch(
                 *dirs,
                 watch_filter=_ignore_editor_files,
                 debounce=DEBOUNCE_MS,
                 step=STEP_MS,
                 stop_event=self._restart_dirs,
-                rust_timeout=1000,
-                yield_on_timeout=False,
+                rust_timeout=WAKE_MS,
+                yield_on_timeout=True,
                 raise_interrupt=False,
             ):
-                self._changes.put({(c.name, p) for c, p in changes})
+                self._dirs_ready.set()
+                if changes:
+                    self._changes.put({(c.name, p) for c, p in changes})
             if not self._stop.is_set():
                 self._restart_dirs.clear()
 
@@ -524,10 +534,14 @@ class DevServer:
             debounce=DEBOUNCE_MS,
             step=STEP_MS,
             stop_event=self._stop,
-            rust_timeout=1000,
+            rust_timeout=WAKE_MS,
+            yield_on_timeout=True,
             recursive=False,
             raise_interrupt=False,
         ):
+            self._root_ready.set()
+            if not changes:
+                continue
             batch = {(c.name, p) for c, p in changes}
             if any(Path(p).name in WATCHED_DIRS for _, p in batch):
                 now = {str(self.root / d) for d in WATCHED_DIRS if (self.root / d).is_dir()}
@@ -591,6 +605,8 @@ class DevServer:
         except Exception:  # a bug must not take the server down; show it and keep serving
             errors = ["internal error in bengal (please report):\n" + traceback.format_exc()]
         seconds = time.perf_counter() - t0
+        self.base_path = self._builder.base_path  # [site] baseurl may have changed
+        self.url = self.origin + self.base_path
         ok = not errors
         full = result is not None and not result.incremental and not result.noop
         self.broker.generation += 1

@@ -150,10 +150,13 @@ class Events:
         while self.file.readline() not in (b"\r\n", b""):  # response headers
             pass
 
-    def next(self, timeout: float = 20.0) -> tuple[str, str]:
+    def next(self, timeout: float = 20.0, end: float | None = None) -> tuple[str, str]:
         self.sock.settimeout(timeout)
+        end = time.monotonic() + timeout if end is None else end
         event, data = "", ""
         while True:
+            if time.monotonic() > end:  # keep-alive comments arrive, but no event
+                raise TimeoutError("no event in time")
             line = self.file.readline().decode()
             if not line:
                 raise EOFError
@@ -168,7 +171,7 @@ class Events:
     def until(self, wanted: str, timeout: float = 20.0) -> str:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            event, data = self.next(end - time.monotonic())
+            event, data = self.next(end - time.monotonic(), end)
             if event == wanted:
                 return data
         raise TimeoutError(wanted)
@@ -345,3 +348,25 @@ def test_a_second_server_on_the_same_site_is_refused(server: DevServer) -> None:
         other.start()
     assert other.httpd is not None
     other.httpd.server_close()
+
+
+def test_starts_with_a_broken_config_and_recovers(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    write(site, SITE)
+    cfg = site / "bengal.toml"
+    good = cfg.read_text(encoding="utf-8")
+    cfg.write_text("[site\ntitle = 1\n", encoding="utf-8")
+    srv = DevServer(site, port=0, out=lambda _: None)
+    first = srv.start()
+    try:
+        assert not first.ok and "bengal.toml" in first.errors[0]
+        ev = Events(srv)
+        try:
+            assert "bengal.toml" in ev.until("hello")  # a page opened now shows the overlay
+            cfg.write_text(good, encoding="utf-8")
+            ev.until("build-ok")
+        finally:
+            ev.close()
+        assert b"About this site." in get(srv, "/about/").body  # type: ignore[attr-defined]
+    finally:
+        srv.stop()
