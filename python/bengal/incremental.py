@@ -336,6 +336,8 @@ BODY_ATTRS = frozenset(
 NAV_ATTRS = frozenset({"prev", "next", "list_pages", "ancestors"})
 # A section's members (the rest of a section -- title, url, parent, cascade -- is "meta").
 SECTION_LIST_ATTRS = frozenset({"pages", "subsections", "walk_pages"})
+# A term's members; its name and URL (what every tagged page shows) are "meta".
+TERM_LIST_ATTRS = frozenset({"pages", "count"})
 PAGE_GROUPS = ("|meta", "|nav", "|body", "|summary")
 
 
@@ -383,7 +385,7 @@ def dep_of(obj: Any, attr: str) -> str | None:
     if cls is Section:
         return "s:" + str(obj.path) + ("|list" if attr in SECTION_LIST_ATTRS else "|meta")
     if cls is Term:
-        return f"t:{obj.taxonomy}/{obj.slug}|meta"
+        return f"t:{obj.taxonomy}/{obj.slug}" + ("|list" if attr in TERM_LIST_ATTRS else "|meta")
     if cls is Site:
         return "site|" + SITE_GROUPS.get(attr, "config")
     if cls is MenuItem:
@@ -497,7 +499,8 @@ def site_facts(
         facts["s:" + path + "|list"] = f
     for tax, by_slug in site.taxonomies.items():
         for slug, t in by_slug.items():
-            facts[f"t:{tax}/{slug}|meta"] = _fp((t.name, t.url, plist(t.pages)))
+            facts[f"t:{tax}/{slug}|meta"] = _fp((t.name, t.url))
+            facts[f"t:{tax}/{slug}|list"] = _fp(plist(t.pages))
     facts["site|pages"] = _fp(plist(site.pages))
     facts["site|regular_pages"] = _fp(plist(site.regular_pages))
     facts["site|sections"] = _fp((sorted(site.sections), _k(site.home)))
