@@ -276,6 +276,23 @@ def test_title_edit_renders_lists_neighbours_and_xref_referrers(site: Path, tmp_
     assert "docs/guide/index.html" not in why
 
 
+def test_title_edit_leaves_pages_that_only_share_a_tag(site: Path, tmp_path: Path) -> None:
+    """A page shows its tags' names and links, not their members: another page's title edit
+    re-renders the tag's own page, not every page that carries the tag."""
+    # Another section, same date as two.md: the tag page orders the two by title, so the
+    # edit reorders its members.
+    (site / "content/misc").mkdir()
+    (site / "content/misc/four.md").write_text(
+        "---\ntitle: Four\ndate: 2024-02-01\ntags: [b]\n---\nFourth.\n", encoding="utf-8"
+    )
+    run(site)
+    p = site / "content/blog/two.md"
+    p.write_text(p.read_text().replace("title: Two", "title: A second post"))
+    why = assert_same(site, tmp_path / "clean").explain_outputs
+    assert "tags/b/index.html" in why
+    assert "misc/four/index.html" not in why, why.get("misc/four/index.html")
+
+
 def test_template_edit_renders_only_pages_that_used_it(site: Path, tmp_path: Path) -> None:
     p = site / "templates/docs/single.html"
     p.write_text(p.read_text().replace("<i>", "<em>").replace("</i>", "</em>"))
