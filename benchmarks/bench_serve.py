@@ -99,12 +99,16 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
-def run_size(pages: int, edits: int, title_edits: int, gap: float, work: Path) -> dict[str, Any]:
-    site = work / f"site-{pages}"
-    subprocess.run(
-        [sys.executable, "-m", "benchmarks.gen_site", "--pages", str(pages), str(site)],
-        check=True, cwd=REPO, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+def run_size(
+    pages: int, edits: int, title_edits: int, gap: float, work: Path, site: Path | None = None
+) -> dict[str, Any]:
+    """Measure one size on `site` (default: a new generated site in `work`)."""
+    if site is None:
+        site = work / f"site-{pages}"
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.gen_site", "--pages", str(pages), str(site)],
+            check=True, cwd=REPO, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bengal", "serve", str(site), "--port", "0"],

@@ -139,3 +139,29 @@ def test_serve_benchmark_runs(tmp_path: Path) -> None:
     assert all(ms > 0 for ms in size["body_edit"]["latency_ms"])
     assert size["rss_mib"] > 0 and size["peak_rss_mib"] >= size["rss_mib"]
     assert "| 40 | 3 |" in bench_serve.render_table(report)
+
+
+def test_run_harness_smoke(tmp_path: Path) -> None:
+    """benchmarks/run.py in smoke mode (--sizes 200 --repeat 1): every part ran and produced
+    numbers; a peer that is not installed is listed as skipped with a reason. Never a speed."""
+    from benchmarks import run
+
+    out = tmp_path / "results"
+    argv = ["--sizes", "200", "--repeat", "1", "--edits", "2", "--no-docs", "--no-build-harness"]
+    argv += ["--out", str(out)]
+    assert run.main(argv) == 0
+    (result,) = out.glob("*.json")
+    report = json.loads(result.read_text("utf-8"))
+    (size,) = report["sizes"]
+    cold = size["cold"]
+    assert cold["sources"] > 200 and all(s > 0 for s in cold["median_seconds"].values())
+    assert {"bengal_1w"} <= set(cold["median_seconds"])
+    for peer in ("hugo", "pipeline"):
+        assert (peer in cold["median_seconds"]) != (peer in report["skipped"])
+        if peer in report["skipped"]:
+            assert report["skipped"][peer]  # the reason
+    assert all(ms > 0 for ms in size["rebuild"]["median_ms"].values())
+    assert size["serve"]["bengal"]["body_edit"]["n"] == 2
+    assert size["native"]["summary"]
+    text = run.render(report)
+    assert "### Cold builds" in text and "### Rebuilds" in text
