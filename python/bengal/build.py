@@ -830,6 +830,22 @@ class WarmBuilder:
 
         t0 = time.perf_counter()
         scan_ns = time.time_ns()
+        gone = [p for p in changed if not os.path.lexists(w.root / p)]
+        if gone:
+            # A path that is gone and that the last build knew neither as a file nor as a
+            # folder of files (an editor's or sed's temporary file, written and renamed away)
+            # changes nothing; anything else gone is for the ordinary build.
+            t = w.tree
+            known = {"bengal.toml"}
+            for top, rels in (("content/", (*t.content, *t.content_files)), ("static/", t.static),
+                              ("assets/", t.assets), ("data/", t.data),
+                              ("templates/", t.templates)):  # fmt: skip
+                for r in rels:
+                    path = top + r
+                    while path and path not in known:
+                        known.add(path)
+                        path = path.rpartition("/")[0]
+            changed = [p for p in changed if p not in gone or p in known]
         if not changed:
             return None
         w.index()

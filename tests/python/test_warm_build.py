@@ -269,3 +269,22 @@ def test_other_changes_take_the_ordinary_build(tmp_path: Path, change: str) -> N
     assert not res.warm and not res.errors
     b.close()
     assert_same(site, tmp_path / "scratch", res)
+
+
+def test_vanished_temporary_files_do_not_spoil_a_body_edit(tmp_path: Path) -> None:
+    """`sed -i` and some editors write a temporary file and rename it over the page: the
+    watcher names both; the temporary one is gone and was never a source."""
+    site = tmp_path / "site"
+    write_site(site, SITE)
+    b = warm_builder(site)
+    b.build(None)
+    p = site / "content/blog/two.md"
+    p.write_text(p.read_text(encoding="utf-8") + "\nEdited in place.\n", "utf-8")
+    res = b.build(["content/blog/two.md", "content/blog/sedX1b2c3"])
+    assert res.warm and res.rendered >= 1
+    # A folder moved away is reported as one path: the ordinary build handles it.
+    shutil.move(str(site / "content/docs"), str(tmp_path / "docs-away"))
+    res = b.build(["content/docs"])
+    assert not res.warm
+    b.close()
+    assert_same(site, tmp_path / "scratch", res)
