@@ -370,6 +370,8 @@ class DevServer:
         self._threads: list[threading.Thread] = []
         self._restart_dirs = threading.Event()  # the set of watched directories changed
         self._dirs_now: set[str] = set()
+        self._build_lock = threading.Lock()  # one build (or cache write) at a time
+        self._frozen = False  # the live objects were moved out of the collector's sight
         self._dirs_ready = threading.Event()
         self._root_ready = threading.Event()
         self.history: list[Rebuild] = []
@@ -471,8 +473,13 @@ class DevServer:
         for t in self._threads:
             if t is not threading.current_thread():
                 t.join(timeout=5)
-        if self._builder is not None:
-            self._builder.close()
+        # Write the in-memory cache -- unless a build is still running (then the cache on disk
+        # stays the older one, which the next start treats as changed inputs: still correct).
+        if self._builder is not None and self._build_lock.acquire(timeout=2):
+            try:
+                self._builder.close()
+            finally:
+                self._build_lock.release()
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
@@ -577,9 +584,11 @@ class DevServer:
         collections never walk millions of model objects in the middle of a rebuild)."""
         import gc
 
-        self._builder.flush()
-        if self._builder.garbage:
+        with self._build_lock:
+            self._builder.flush()
+        if self._builder.garbage or not self._frozen:
             self._builder.garbage = False
+            self._frozen = True
             gc.unfreeze()
             gc.collect()
             gc.freeze()
@@ -598,7 +607,8 @@ class DevServer:
         result = None
         errors: list[str] = []
         try:
-            result = self._builder.build(changed if not initial else None)
+            with self._build_lock:
+                result = self._builder.build(changed if not initial else None)
             errors = list(result.errors)
         except BengalError as exc:
             errors = [str(exc)]
