@@ -818,6 +818,15 @@ class WarmBuilder:
             return
         w.dirty = False
 
+    def prepare(self) -> None:
+        """Make what the first body edit would make (indexes of the dependency records, the
+        template environment), so that it costs no more than the ones after it."""
+        w = self.warm
+        if w is not None:
+            w.index()
+            if w.templates is None:
+                w.templates = w.templates_factory()
+
     def close(self) -> None:
         self._drop()
 

@@ -586,6 +586,7 @@ class DevServer:
 
         with self._build_lock:
             self._builder.flush()
+            self._builder.prepare()
         if self._builder.garbage or not self._frozen:
             self._builder.garbage = False
             self._frozen = True
