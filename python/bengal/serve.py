@@ -129,7 +129,6 @@ class Broker:
         self._subscribers: list[queue.SimpleQueue[bytes | None]] = []
         self.generation = 0
         self.errors: list[dict[str, Any]] = []
-        self.sent: list[tuple[str, int]] = []  # (event, time.monotonic_ns()) of the last few
 
     def subscribe(self) -> queue.SimpleQueue[bytes | None]:
         q: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
@@ -157,8 +156,6 @@ class Broker:
             payload = self._message(event, data)
             for q in self._subscribers:
                 q.put(payload)
-            self.sent.append((event, time.monotonic_ns()))
-            del self.sent[:-100]
 
     def close(self) -> None:
         with self._lock:
@@ -594,10 +591,6 @@ class DevServer:
             gc.collect()
             gc.freeze()
 
-    def rebuild_now(self, paths: Iterable[str]) -> Rebuild:
-        """Rebuild for these changed paths in the calling thread (tests, benchmarks)."""
-        return self._rebuild({("modified", str(p)) for p in paths})
-
     def _rebuild(self, batch: set[tuple[str, str]], initial: bool = False) -> Rebuild:
         t0 = time.perf_counter()
         changed = sorted({self._site_rel(p) for _, p in batch} - {""})
@@ -672,9 +665,9 @@ class DevServer:
             if result is not None:
                 self.out(f"built {result.pages} pages ({result.files} files) in {ms:.0f} ms")
         else:
-            what = ", ".join(rb.changes[:3]) + (
-                f" and {len(rb.changes) - 3} more" if len(rb.changes) > 3 else ""
-            )
+            # Temporary files that came and went (editors, sed -i) are not worth naming.
+            shown = [c for c in rb.changes if (self.root / c).exists()] or rb.changes
+            what = ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
             if rb.reason:
                 self.out(rb.reason)
             if result is not None and result.noop:
