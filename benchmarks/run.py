@@ -65,6 +65,15 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 TARGETS = {"cold_vs_hugo": 5.0, "rss_vs_hugo": 5.0, "body_edit_ms": 250.0, "vs_pipeline": 20.0}
 
 
+def _bengal_version() -> str:
+    try:
+        import bengal
+
+        return str(bengal.__version__)
+    except ImportError:
+        return "?"
+
+
 def log(msg: str) -> None:
     print(msg, flush=True)
 
@@ -430,7 +439,7 @@ def render(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [
         f"`{report['command']}` — {report['date']}, {m['cpu_model']}, {m['usable_cores']} cores, "
-        f"Python {m['python']}, Hugo {report['peers'].get('hugo', 'not run')}, git {m['git']}.",
+        f"Python {m['python']}, bengal {m.get('bengal', '?')}, Hugo {report['peers'].get('hugo', 'not run')}, git {m['git']}.",
         "",
     ]
     for name, why in report["skipped"].items():
@@ -566,7 +575,11 @@ def chart(report: dict[str, Any], path: Path) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1000,10000")
-    ap.add_argument("--only", default=",".join(KINDS), help="comma list of " + ", ".join(KINDS))
+    ap.add_argument(
+        "--only",
+        default=",".join(KINDS),
+        help="comma list of " + ", ".join(KINDS) + " ('incremental' = rebuild,serve)",
+    )
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--edits", type=int, default=20, help="dev server edits per size")
     ap.add_argument("--install-peers", action="store_true", help="apt-get install hugo (root)")
@@ -579,6 +592,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     only = [k for k in args.only.split(",") if k]
+    if "incremental" in only:  # the name for both kinds of rebuild
+        only = [k for k in only if k != "incremental"] + ["rebuild", "serve"]
     bad = [k for k in only if k not in KINDS]
     if bad:
         ap.error(f"unknown --only {bad}; choose from {', '.join(KINDS)}")
@@ -597,6 +612,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_model": _cpu_model(),
             "usable_cores": _usable_cores(),
             "python": platform.python_version(),
+            "bengal": _bengal_version(),
             "platform": platform.platform(),
             "git": _git_revision(),
         },
