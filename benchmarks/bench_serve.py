@@ -45,7 +45,7 @@ class Listener:
 
     def __init__(self, port: int) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=600)
-        self.sock.sendall(b"GET /__bengal/events HTTP/1.1\r\nHost: bench\r\n\r\n")
+        self.sock.sendall(b"GET /__bengal/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         self.file = self.sock.makefile("rb")
         self.events: list[tuple[str, int]] = []
         self.cond = threading.Condition()

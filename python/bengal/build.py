@@ -650,12 +650,10 @@ class WarmState:
     environment."""
 
     root: Path
-    config: Any
     out_dir: Path
     state_dir: Path
     tree: SourceTree
     site: Site
-    asm: Assembly
     cache: incremental.Cache  # its shards describe the files in .bengal until `dirty`
     jobs: dict[str, tuple[Page, int]]  # HTML output path -> (page, pager number)
     templates_factory: Callable[[], Templates]
@@ -773,8 +771,14 @@ class WarmBuilder:
     def build(self, changed: list[str] | None = None) -> BuildResult:
         """Build after `changed` (site-relative paths; None: unknown, check everything)."""
         if changed is not None and self.warm is not None:
-            with _no_cyclic_gc():
-                fast = self._body_edits(self.warm, changed)
+            try:
+                with _no_cyclic_gc():
+                    fast = self._body_edits(self.warm, changed)
+            except Exception:
+                # Half-applied in memory: forget it (never write it), and let the ordinary
+                # build start from the cache files, which treat everything since as changed.
+                self._discard()
+                raise
             if fast is not None:
                 return fast
         opts = self.options()
@@ -786,6 +790,13 @@ class WarmBuilder:
             self.warm = None
             self.garbage = True
         return build(self.root, opts)
+
+    def _discard(self) -> None:
+        """Forget the warm state without writing it."""
+        if self.warm is not None:
+            self.warm.close()
+            self.warm = None
+            self.garbage = True
 
     def _drop(self) -> None:
         """Forget the warm state, after writing what it changed."""
@@ -901,7 +912,9 @@ class WarmBuilder:
         result.rebuild_reason = "changed: " + ", ".join(changed)
         result.files_read = len(same_bytes) + len(edits)
         if not edits:
-            entries.update(same_bytes)
+            racy_ns = scan_ns - incremental.RACY_NS
+            for rel, e in same_bytes.items():
+                entries[rel] = e._replace(stat=(0, -1)) if e.stat[0] >= racy_ns else e
             w.dirty = w.dirty or bool(same_bytes)
             result.noop = True
             result.timings["total"] = time.perf_counter() - t0
@@ -958,8 +971,9 @@ class WarmBuilder:
         changed_keys = {k for k, v in partial.items() if facts.get(k) != v}
         if any(not k.endswith(("|body", "|summary")) for k in changed_keys):
             # Cannot happen for a body edit with the same front matter and title; if it does,
-            # the ordinary build redoes everything from the files.
-            self._drop()
+            # the ordinary build redoes everything from the cache files (the in-memory state
+            # is half-applied: never written).
+            self._discard()
             return build(self.root, self.options())
         facts.update(partial)
         paths: set[str] = set()
@@ -1475,12 +1489,10 @@ def _build_rest(
         opts.keep_warm(
             WarmState(
                 root=root,
-                config=config,
                 out_dir=out_dir,
                 state_dir=state_dir,
                 tree=tree,
                 site=site,
-                asm=asm,
                 cache=new_cache,
                 jobs=dict(zip([p for p, _ in job_paths], all_jobs, strict=True)),
                 templates_factory=_templates_factory(root, site, config, cache_dir, ref, asset_url),

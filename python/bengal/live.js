@@ -12,7 +12,17 @@
   const live = (window.__bengalLive = { generation: null, reloads: 0, cssSwaps: 0 });
   const OVERLAY_ID = "bengal-error-overlay";
 
-  const here = () => decodeURIComponent(location.pathname);
+  const here = () => {
+    try {
+      return decodeURIComponent(location.pathname);
+    } catch (e) {
+      return location.pathname;
+    }
+  };
+  // The build that wrote this page: if a rebuild finished before the event stream connected,
+  // the first "hello" says a newer one and the page reloads.
+  const tag = document.currentScript;
+  if (tag && tag.dataset.generation) live.generation = Number(tag.dataset.generation);
 
   function showErrors(errors) {
     let box = document.getElementById(OVERLAY_ID);
@@ -59,8 +69,12 @@
     const old = [...document.querySelectorAll('link[rel~="stylesheet"]')];
     const stamp = "bengal=" + Date.now();
     old.forEach((link, i) => {
-      const href = fresh[i] !== undefined ? fresh[i] : link.getAttribute("href");
+      if (link.dataset.bengalOld) return; // still being replaced by an earlier swap
+      link.dataset.bengalOld = "1";
+      const href = (fresh[i] !== undefined ? fresh[i] : link.getAttribute("href"))
+        .replace(/[?&]bengal=\d+/g, "");
       const next = link.cloneNode();
+      delete next.dataset.bengalOld;
       next.href = href + (href.includes("?") ? "&" : "?") + stamp;
       next.addEventListener("load", () => link.remove(), { once: true });
       next.addEventListener("error", () => link.remove(), { once: true });

@@ -94,12 +94,17 @@ def content_type(path: str) -> str:
     return guess or "application/octet-stream"
 
 
-def inject(html: bytes) -> bytes:
-    """The live reload script, before the last </body> (or at the end)."""
+def inject(html: bytes, generation: int | None = None) -> bytes:
+    """The live reload script, before the last </body> (or at the end). `generation`: the
+    build that wrote the page, so that a page served just before a rebuild reloads when its
+    event stream connects after it."""
+    tag = SCRIPT_TAG
+    if generation is not None:
+        tag = tag.replace(b" defer>", b' data-generation="%d" defer>' % generation)
     at = html.lower().rfind(b"</body>")
     if at < 0:
-        return html + SCRIPT_TAG
-    return html[:at] + SCRIPT_TAG + html[at:]
+        return html + tag
+    return html[:at] + tag + html[at:]
 
 
 _ERROR_AT = re.compile(r"^(?P<file>[^\s:][^:\n]*?):(?P<line>\d+): (?P<msg>.*)$", re.S)
@@ -127,12 +132,16 @@ class Broker:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscribers: list[queue.SimpleQueue[bytes | None]] = []
+        self._closed = False
         self.generation = 0
         self.errors: list[dict[str, Any]] = []
 
     def subscribe(self) -> queue.SimpleQueue[bytes | None]:
         q: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         with self._lock:
+            if self._closed:
+                q.put(None)
+                return q
             self._subscribers.append(q)
             q.put(self._message("hello", {"generation": self.generation, "errors": self.errors}))
         return q
@@ -159,6 +168,7 @@ class Broker:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             for q in self._subscribers:
                 q.put(None)
             self._subscribers.clear()
@@ -199,14 +209,18 @@ def resolve(out_dir: Path, base_path: str, raw_path: str) -> Resolved:
     if os.path.isdir(real):
         if not decoded.endswith("/"):
             query = urlsplit(raw_path).query
+            # One leading slash: "//host/x" would be a redirect to another site.
+            target = "/" + path.lstrip("/") + "/"
             return Resolved(
-                HTTPStatus.MOVED_PERMANENTLY, location=path + "/" + (f"?{query}" if query else "")
+                HTTPStatus.MOVED_PERMANENTLY, location=target + (f"?{query}" if query else "")
             )
-        index = os.path.join(real, "index.html")
+        index = os.path.realpath(os.path.join(real, "index.html"))
+        if not index.startswith(top + os.sep):
+            return Resolved(HTTPStatus.FORBIDDEN)  # a symlinked index.html leading out
         if os.path.isfile(index):
             return Resolved(HTTPStatus.OK, Path(index))
         return Resolved(HTTPStatus.NOT_FOUND)  # no directory listings
-    if os.path.isfile(real):
+    if os.path.isfile(real) and not decoded.endswith("/"):
         return Resolved(HTTPStatus.OK, Path(real))
     return Resolved(HTTPStatus.NOT_FOUND)
 
@@ -248,6 +262,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _serve(self, head: bool) -> None:
         app = self.server.app
+        if app.host in LOOPBACK and not _loopback_host(self.headers.get("Host", "")):
+            # A page elsewhere whose name resolves to 127.0.0.1 (DNS rebinding) reads nothing.
+            self._send(HTTPStatus.FORBIDDEN, b"403 Forbidden\n", "text/plain; charset=utf-8", head)
+            return
         path = urlsplit(self.path).path
         if path.startswith(LIVE_PREFIX):
             self._live(path[len(LIVE_PREFIX) :], head)
@@ -271,11 +289,11 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 ctype = content_type(file.name)
                 if ctype.startswith("text/html"):
-                    body = inject(body)
+                    body = inject(body, app.broker.generation)
                 self._send(HTTPStatus.OK, body, ctype, head)
                 return
         if found.status == HTTPStatus.NOT_FOUND:
-            page = app.out_dir / "404.html"
+            page = resolve(app.out_dir, "/", "/404.html").file or app.out_dir / "-"
             with contextlib.suppress(OSError):
                 self._send(
                     HTTPStatus.NOT_FOUND, inject(page.read_bytes()), CONTENT_TYPES[".html"], head
@@ -427,6 +445,7 @@ class DevServer:
         self._lock_fd = fd
 
     _lock_fd = -1
+    _serving = False
 
     def start(self) -> Rebuild:
         """Bind, build once, start serving and watching. Returns the first build."""
@@ -451,6 +470,7 @@ class DevServer:
         first = self._rebuild(set(), initial=True)
         assert self.httpd is not None
         self._spawn(self.httpd.serve_forever, "bengal-http")
+        self._serving = True
         self._spawn(self._build_loop, "bengal-builder")
         return first
 
@@ -465,7 +485,8 @@ class DevServer:
         self._changes.put(None)
         self.broker.close()
         if self.httpd is not None:
-            self.httpd.shutdown()
+            if self._serving:
+                self.httpd.shutdown()  # waits for serve_forever, so only when it runs
             self.httpd.server_close()
         for t in self._threads:
             if t is not threading.current_thread():
@@ -581,9 +602,12 @@ class DevServer:
         collections never walk millions of model objects in the middle of a rebuild)."""
         import gc
 
-        with self._build_lock:
-            self._builder.flush()
-            self._builder.prepare()
+        try:
+            with self._build_lock:
+                self._builder.flush()
+                self._builder.prepare()
+        except Exception:  # never let the builder thread die: report, keep serving
+            self.out("error: writing the server's cache failed:\n" + traceback.format_exc())
         if self._builder.garbage or not self._frozen:
             self._builder.garbage = False
             self._frozen = True
@@ -630,7 +654,9 @@ class DevServer:
                 self.broker.publish("css", {})
             else:
                 rb.event = "reload"
-                self.broker.publish("reload", {"paths": self._changed_urls(result)})
+                only_content = all(c.startswith("content/") for c in changed)
+                paths = self._changed_urls(result) if only_content else None
+                self.broker.publish("reload", {"paths": paths})
         self.history.append(rb)
         del self.history[:-1000]
         self._report(rb, result, initial)
@@ -680,6 +706,16 @@ class DevServer:
         if result is not None and self.verbose:
             for w in result.warnings:
                 self.out(f"warning: {w}")
+
+
+def _loopback_host(header: str) -> bool:
+    """Whether a Host header names this machine's loopback address (any port)."""
+    host = header.strip().lower()
+    if host.startswith("["):
+        host = host[1 : host.find("]")] if "]" in host else host
+    else:
+        host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost")
 
 
 def _ignore_editor_files(change: Any, path: str) -> bool:

@@ -54,6 +54,8 @@ def out(tmp_path: Path) -> Path:
     os.symlink(tmp_path / "secret.txt", o / "leak.txt")
     os.symlink(tmp_path, o / "up")
     os.symlink(o / "a" / "b.css", o / "inside.css")
+    (o / "d").mkdir()
+    os.symlink(tmp_path / "secret.txt", o / "d" / "index.html")  # a directory's index, outside
     return o
 
 
@@ -68,6 +70,7 @@ def out(tmp_path: Path) -> Path:
         "/..%2fsecret.txt",
         "/leak.txt",  # a symlink pointing outside
         "/up/secret.txt",  # through a symlinked directory
+        "/d/",  # a directory whose index.html is a symlink leading out
     ],
 )
 def test_traversal_is_refused(out: Path, raw: str) -> None:
@@ -94,6 +97,9 @@ def test_files_directories_and_redirects(out: Path) -> None:
     assert moved.status == 301 and moved.location == "/a/?x=1"
     assert resolve(out, "/", "/nodir/").status == 404  # no listings
     assert resolve(out, "/", "/missing.html").status == 404
+    assert resolve(out, "/", "/a/b.css/").status == 404  # a file is not a folder
+    # A request target starting with "//" never redirects to another host.
+    assert resolve(out, "/", "http://x//a").location == "/a/"
     # A site under a base path: requests outside it are not files.
     assert resolve(out, "/docs/", "/a/").status == 404
     assert resolve(out, "/docs/", "/").location == "/docs/"
@@ -145,7 +151,7 @@ class Events:
 
     def __init__(self, srv: DevServer) -> None:
         self.sock = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
-        self.sock.sendall(b"GET /__bengal/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.sock.sendall(b"GET /__bengal/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         self.file = self.sock.makefile("rb")
         while self.file.readline() not in (b"\r\n", b""):  # response headers
             pass
@@ -184,7 +190,7 @@ def test_serves_pages_with_the_script_and_files_without(server: DevServer) -> No
     page = get(server, "/about/")
     assert page.status == 200
     assert page.getheader("Content-Type") == "text/html; charset=utf-8"
-    assert SCRIPT_TAG in page.body  # type: ignore[attr-defined]
+    assert b'<script src="/__bengal/live.js" data-generation="1" defer>' in page.body  # type: ignore[attr-defined]
     assert b"About this site." in page.body  # type: ignore[attr-defined]
     on_disk = (server.out_dir / "about" / "index.html").read_bytes()
     assert b"__bengal" not in on_disk  # injected while serving, never written
@@ -211,7 +217,7 @@ def test_serves_pages_with_the_script_and_files_without(server: DevServer) -> No
 def test_content_types(server: DevServer, path: str, ctype: str) -> None:
     resp = get(server, path)
     assert resp.status == 200 and resp.getheader("Content-Type") == ctype
-    assert SCRIPT_TAG not in resp.body  # type: ignore[attr-defined]
+    assert b"__bengal" not in resp.body  # type: ignore[attr-defined]
 
 
 def test_css_content_type(server: DevServer) -> None:
@@ -236,6 +242,23 @@ def test_refusals_over_http(server: DevServer, path: str, status: int) -> None:
     resp = get(server, path)
     assert resp.status == status
     assert b"[site]" not in resp.body  # type: ignore[attr-defined]
+
+
+def test_foreign_host_names_are_refused(server: DevServer) -> None:
+    """DNS rebinding: a page on another site whose name resolves to 127.0.0.1 reads nothing."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("GET", "/about/", headers={"Host": f"evil.example:{server.port}"})
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    assert resp.status == 403
+    for host in ("localhost:1", "127.0.0.1", "[::1]:5", "site.localhost"):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("GET", "/about/", headers={"Host": host})
+        resp = conn.getresponse()
+        resp.read()
+        conn.close()
+        assert resp.status == 200, host
 
 
 def test_edits_reach_the_browser(server: DevServer) -> None:

@@ -288,3 +288,33 @@ def test_vanished_temporary_files_do_not_spoil_a_body_edit(tmp_path: Path) -> No
     assert not res.warm
     b.close()
     assert_same(site, tmp_path / "scratch", res)
+
+
+def test_a_failure_midway_is_never_trusted_later(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A warm build that fails after changing its in-memory state (here: the disk fills up
+    while the feeds are written) must not leave that state for later builds or the cache."""
+    import bengal.build as bb
+
+    site = tmp_path / "site"
+    write_site(site, SITE)
+    b = warm_builder(site)
+    b.build(None)
+    p = site / "content/blog/one.md"
+    p.write_text(p.read_text(encoding="utf-8").replace("First post.", "First, revised."), "utf-8")
+
+    def full(*args: object, **kw: object) -> list[str]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(bb, "write_sitewide", full)
+    with pytest.raises(OSError):
+        b.build(["content/blog/one.md"])
+    monkeypatch.undo()
+    assert b.warm is None  # forgotten, not written
+    q = site / "content/blog/two.md"
+    q.write_text(q.read_text(encoding="utf-8") + "\nMore.\n", "utf-8")
+    res = b.build(["content/blog/two.md"])
+    assert_same(site, tmp_path / "scratch", res)
+    b.close()
+    # And after a restart from the cache files.
+    res = warm_builder(site).build(None)
+    assert_same(site, tmp_path / "scratch", res)
