@@ -372,6 +372,9 @@ def plan_assets(root: Path, tree: SourceTree, fingerprint: bool) -> AssetPlan:
     return plan
 
 
+RACY_COPY_NS = 100_000_000  # as incremental.RACY_NS: mtimes are only as fine as the clock tick
+
+
 def copy_file(src: Path, dst: Path) -> bool:
     """Copy unless dst already has src's size and mtime; atomic (temp + rename). True if copied."""
     try:
@@ -386,6 +389,11 @@ def copy_file(src: Path, dst: Path) -> bool:
     try:
         shutil.copyfile(src, tmp)
         shutil.copystat(src, tmp)
+        st = os.stat(src)
+        if time.time_ns() - st.st_mtime_ns < RACY_COPY_NS:
+            # Modified within a clock tick of now: a same-size rewrite could keep this mtime.
+            # The copy gets a different one, so that the next build compares again.
+            os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns - 1))
         os.replace(tmp, dst)
     finally:
         if tmp.exists():

@@ -470,3 +470,17 @@ def test_body_edit_that_changes_a_title_from_a_heading(site: Path, tmp_path: Pat
     assert "blog/index.html" in r.explain_outputs  # the section list shows the new title
     html = (site / "public/blog/index.html").read_text()
     assert "Renamed heading" in html and "First heading" not in html
+
+
+def test_static_file_rewritten_within_a_clock_tick_is_copied_again(site: Path) -> None:
+    """A static file copied right after it was written, then rewritten with the same size and
+    (a coarse clock's) same mtime: the next build must still copy the new bytes."""
+    f = site / "static/note.txt"
+    f.write_text("AAAA", encoding="utf-8")
+    run(site)  # copies a file modified a moment ago
+    st = f.stat()
+    f.write_text("BBBB", encoding="utf-8")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))  # the same tick
+    time.sleep(0.15)
+    run(site)
+    assert (site / "public/note.txt").read_text(encoding="utf-8") == "BBBB"
