@@ -676,6 +676,7 @@ class WarmState:
     readers: dict[str, set[str]] | None = None
     by_source: dict[str, Page] | None = None
     linkers: dict[str, set[str]] | None = None  # page URL -> sources with [[it#anchor]]
+    by_url: dict[str, Page] | None = None
 
     def index(self) -> None:
         if self.owners is not None:
@@ -694,6 +695,7 @@ class WarmState:
                 readers.setdefault(d, set()).add(path)
         self.owners, self.readers = owners, readers
         self.by_source = {p.source: p for p in self.site.pages if p.source}
+        self.by_url = {p.url: p for p in self.site.pages}
 
     def replace_record(self, path: str, rec: incremental.OutputRecord | None) -> None:
         assert self.owners is not None and self.readers is not None
@@ -953,7 +955,8 @@ class WarmBuilder:
             result.changes[rel] = "body"
         entries.update(same_bytes)
         result.markdown_rendered = len(edits)
-        by_url = {p.url: p for p in w.site.pages}
+        by_url = w.by_url
+        assert by_url is not None
 
         def anchors_of(hit: Page) -> set[str]:
             e = entries.get(hit.source) if hit.source else None

@@ -433,8 +433,16 @@ def site_facts(
     `only` (content paths): just those pages' groups and the site's data -- for a build whose
     content changes are all body-only, where nothing else can differ (see build.py)."""
     facts: dict[str, bytes] = {}
-    keys: dict[int, str] = {id(p): page_key(p) for p in site.pages}
-    cascades = {path: repr(sec.cascade) for path, sec in site.sections.items()}
+    # Keys and cascades are made once for the whole site -- or, for `only`, on demand (the dev
+    # server fingerprints one page per save: no O(site) work).
+    keys: dict[int, str] = {} if only is not None else {id(p): page_key(p) for p in site.pages}
+    cascades: dict[str, str] = {}
+
+    def cascade(sec: Section) -> str:
+        c = cascades.get(sec.path)
+        if c is None:
+            c = cascades[sec.path] = repr(sec.cascade)
+        return c
 
     def pk(p: Page | None) -> str:
         return "\x01" if p is None else keys.get(id(p)) or page_key(p)
@@ -445,14 +453,14 @@ def site_facts(
     for p in site.pages:
         if only is not None and p.source not in only:
             continue
-        key = keys[id(p)]
+        key = keys.get(id(p)) or page_key(p)
         sec = p.section
         terms = p.terms
         term = p.term
         if p.source:
             # An _index.md inherits its parent section's cascade; other pages their section's.
             owner = sec.parent if p.kind in ("home", "section") and sec is not None else sec
-            fm = digests.get(p.source, b"").hex() + (cascades[owner.path] if owner else "")
+            fm = digests.get(p.source, b"").hex() + (cascade(owner) if owner else "")
         else:
             fm = repr(vars(p.fm))  # generated pages: a default FrontMatter
         meta = "\0".join(
