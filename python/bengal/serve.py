@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -515,9 +515,42 @@ class DevServer:
 
     # -- watching --
 
+    def _watch(
+        self,
+        paths: list[str],
+        watch_filter: Callable[[Any, str], bool],
+        stop_event: threading.Event,
+        ready: threading.Event,
+        recursive: bool = True,
+    ) -> Iterator[set[tuple[str, str]]]:
+        """Batches of (change, path) from watchfiles. yield_on_timeout gives an empty batch
+        every WAKE_MS, the first of which says the watches are in place (`ready`)."""
+        import watchfiles
+
+        for changes in watchfiles.watch(
+            *paths,
+            watch_filter=watch_filter,
+            debounce=DEBOUNCE_MS,
+            step=STEP_MS,
+            stop_event=stop_event,
+            rust_timeout=WAKE_MS,
+            yield_on_timeout=True,
+            recursive=recursive,
+            raise_interrupt=False,
+        ):
+            ready.set()
+            if changes:
+                yield {(c.name, p) for c, p in changes}
+
     def _watch_dirs(self) -> None:
         import watchfiles
 
+        # watchfiles' own filter knows editors' swap and backup files; vim also probes with
+        # "4913", emacs autosaves as "#name#", and many tools write "*.tmp" then rename.
+        default = watchfiles.DefaultFilter.ignore_entity_patterns
+        sources = watchfiles.DefaultFilter(
+            ignore_entity_patterns=(*default, r"^4913$", r"^#", r"\.tmp$")
+        )
         while not self._stop.is_set():
             dirs = [str(self.root / d) for d in WATCHED_DIRS if (self.root / d).is_dir()]
             if not dirs:
@@ -525,49 +558,21 @@ class DevServer:
                 self._stop.wait(0.5)
                 continue
             self._dirs_now = set(dirs)
-            # yield_on_timeout: an empty batch every WAKE_MS, the first of which says the
-            # watches are in place.
-            for changes in watchfiles.watch(
-                *dirs,
-                watch_filter=_ignore_editor_files,
-                debounce=DEBOUNCE_MS,
-                step=STEP_MS,
-                stop_event=self._restart_dirs,
-                rust_timeout=WAKE_MS,
-                yield_on_timeout=True,
-                raise_interrupt=False,
-            ):
-                self._dirs_ready.set()
-                if changes:
-                    self._changes.put({(c.name, p) for c, p in changes})
+            for batch in self._watch(dirs, sources, self._restart_dirs, self._dirs_ready):
+                self._changes.put(batch)
             if not self._stop.is_set():
                 self._restart_dirs.clear()
 
     def _watch_root(self) -> None:
         """The site directory itself, not recursively: bengal.toml, and a watched directory
         appearing or disappearing (then the directory watcher starts over with the new set)."""
-        import watchfiles
-
         names = {CONFIG_FILE, *WATCHED_DIRS}
 
         def interesting(_: Any, path: str) -> bool:
             return Path(path).name in names
 
-        for changes in watchfiles.watch(
-            self.root,
-            watch_filter=interesting,
-            debounce=DEBOUNCE_MS,
-            step=STEP_MS,
-            stop_event=self._stop,
-            rust_timeout=WAKE_MS,
-            yield_on_timeout=True,
-            recursive=False,
-            raise_interrupt=False,
-        ):
-            self._root_ready.set()
-            if not changes:
-                continue
-            batch = {(c.name, p) for c, p in changes}
+        root = [str(self.root)]
+        for batch in self._watch(root, interesting, self._stop, self._root_ready, False):
             if any(Path(p).name in WATCHED_DIRS for _, p in batch):
                 now = {str(self.root / d) for d in WATCHED_DIRS if (self.root / d).is_dir()}
                 if now != self._dirs_now:
@@ -716,17 +721,6 @@ def _loopback_host(header: str) -> bool:
     else:
         host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost")
-
-
-def _ignore_editor_files(change: Any, path: str) -> bool:
-    """Editors' swap, backup and lock files are not sources."""
-    name = os.path.basename(path)
-    return not (
-        name.endswith(("~", ".swp", ".swx", ".swo", ".tmp"))
-        or name.startswith((".#", "#"))
-        or name == "4913"  # vim's probe file
-        or ".~bengal." in name
-    )
 
 
 def serve(
