@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import retitled, update_doc_block, with_paragraph
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 
@@ -101,15 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         pass
 
     def body(i: int) -> None:
-        with open(victim, "a", encoding="utf-8") as f:
-            f.write(f"\nAnother paragraph, edit {i}.\n")
+        victim.write_text(with_paragraph(victim.read_text(encoding="utf-8"), i), "utf-8")
 
     def title(i: int) -> None:
-        text = victim.read_text(encoding="utf-8")
-        head, sep, rest = text[4:].partition("\n---\n")
-        lines = [ln for ln in head.split("\n") if not ln.startswith("title:")]
-        lines.insert(0, f"title: Retitled {i}")
-        victim.write_text("---\n" + "\n".join(lines) + sep + rest, encoding="utf-8")
+        victim.write_text(retitled(victim.read_text(encoding="utf-8"), i), "utf-8")
 
     def tmpl(i: int) -> None:
         template.parent.mkdir(exist_ok=True)
@@ -140,25 +137,29 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out / f"incremental-{args.pages}.json"
     out.write_text(
         json.dumps(
-            {"pages": args.pages, "runs": rows, "stages": stages, "verified": verified,
-             "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d")},
+            {
+                "pages": args.pages,
+                "runs": rows,
+                "stages": stages,
+                "verified": verified,
+                "cpus": os.cpu_count(),
+                "date": time.strftime("%Y-%m-%d"),
+            },
             indent=2,
         )  # fmt: skip
     )
     if args.update_docs:
-        doc = REPO / "docs/performance.md"
-        text = doc.read_text(encoding="utf-8")
-        begin, end = "<!-- incremental:begin -->", "<!-- incremental:end -->"
         cmd = (
             f"python -m benchmarks.bench_incremental --pages {args.pages} "
             f"--repeat {args.repeat}" + (" --verify" if args.verify else "")
         )
-        block = f"{begin}\n`{cmd}` ({time.strftime('%Y-%m-%d')}):\n\n{table}\n{end}"
-        if begin in text:
-            text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
-        else:
-            text += "\n## Incremental builds\n\n" + block + "\n"
-        doc.write_text(text, encoding="utf-8")
+        update_doc_block(
+            REPO / "docs/performance.md",
+            "<!-- incremental:begin -->",
+            "<!-- incremental:end -->",
+            f"`{cmd}` ({time.strftime('%Y-%m-%d')}):\n\n{table}\n",
+            "## Incremental builds",
+        )
     shutil.rmtree(work, ignore_errors=True)
     return 0 if all(verified.values()) else 1
 

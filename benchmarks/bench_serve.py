@@ -35,6 +35,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import proc_memory, retitled, stop, update_doc_block, with_paragraph
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -78,15 +80,6 @@ class Listener:
 
     def close(self) -> None:
         self.sock.close()
-
-
-def proc_memory(pid: int) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            out[key] = int(value.split()[0]) / 1024  # MiB
-    return out
 
 
 def status(port: int) -> dict[str, Any]:
@@ -136,12 +129,7 @@ def run_size(
         def edit(kind: str, i: int) -> tuple[float, float]:
             victim = files[(i * 7919) % len(files)]
             text = victim.read_text(encoding="utf-8")
-            if kind == "body":
-                text += f"\nAnother paragraph, edit {i}.\n"
-            else:
-                head, sep, rest = text[4:].partition("\n---\n")
-                lines = [ln for ln in head.split("\n") if not ln.startswith("title:")]
-                text = "---\n" + "\n".join([f"title: Retitled {i}", *lines]) + sep + rest
+            text = with_paragraph(text, i) if kind == "body" else retitled(text, i)
             before = len(listener.events)
             t_write = time.monotonic_ns()
             with open(victim, "w", encoding="utf-8") as f:
@@ -156,13 +144,7 @@ def run_size(
         mem = proc_memory(proc.pid)
         listener.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        stop(proc)
 
     def summary(rows: list[tuple[float, float]]) -> dict[str, Any]:
         lat = [r[0] for r in rows]
@@ -233,15 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "serve.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(table)
     if args.update_docs:
-        doc = REPO / "docs" / "performance.md"
-        text = doc.read_text(encoding="utf-8")
-        begin, end = "<!-- serve:begin -->", "<!-- serve:end -->"
-        block = f"{begin}\n`{report['command']}`\n\n{table}{end}"
-        if begin in text:
-            text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
-        else:
-            text += "\n## Dev server (`bengal serve`)\n\n" + block + "\n"
-        doc.write_text(text, encoding="utf-8")
+        update_doc_block(
+            REPO / "docs" / "performance.md",
+            "<!-- serve:begin -->",
+            "<!-- serve:end -->",
+            f"`{report['command']}`\n\n{table}",
+            "## Dev server (`bengal serve`)",
+        )
     return 0
 
 
