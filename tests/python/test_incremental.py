@@ -83,19 +83,25 @@ def clean_snapshot(site: Path, scratch: Path) -> tuple[dict[str, bytes], BuildRe
     return snapshot(scratch / "public"), result
 
 
-def assert_same(site: Path, scratch: Path) -> BuildResult:
-    inc = run(site)
-    got = snapshot(site / "public")
-    want, clean = clean_snapshot(site, scratch)
+def assert_trees_equal(
+    got: dict[str, bytes], want: dict[str, bytes], clean: BuildResult, what: str
+) -> None:
+    """Every file of the clean build, byte for byte, and no other file -- except that a page
+    that fails keeps its last good output (nothing already written is lost to an error),
+    which a clean build does not have."""
     missing = sorted(set(want) - set(got))
-    # A page that fails keeps its last good output (nothing already written is lost to an
-    # error); a clean build has none. Everything else must match.
     extra = sorted(set(got) - set(want)) if not clean.errors else []
     differ = sorted(k for k in set(want) & set(got) if want[k] != got[k])
     assert not (missing or extra or differ), (
-        f"incremental != clean: missing {missing[:5]}, extra {extra[:5]}, differ {differ[:5]}"
-        f"\nexplain: {sorted(inc.explain_outputs.items())[:10]}"
+        f"{what} != clean: missing {missing[:5]}, extra {extra[:5]}, differ {differ[:5]}"
     )
+
+
+def assert_same(site: Path, scratch: Path) -> BuildResult:
+    inc = run(site)
+    want, clean = clean_snapshot(site, scratch)
+    explain = sorted(inc.explain_outputs.items())[:10]
+    assert_trees_equal(snapshot(site / "public"), want, clean, f"incremental (explain {explain})")
     assert sorted(inc.errors) == sorted(clean.errors)
     # Same messages, except that an incremental build may also report a damaged cache.
     assert sorted(w for w in inc.warnings if "/.bengal/" not in w) == sorted(clean.warnings)

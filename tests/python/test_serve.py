@@ -18,6 +18,7 @@ import pytest
 from bengal.errors import BengalError
 from bengal.serve import SCRIPT_TAG, DevServer, inject, resolve, structured_error
 from conftest import REPO
+from test_incremental import write_site
 
 SITE = {
     "bengal.toml": '[site]\ntitle = "Served"\nbaseurl = "https://example.org/"\n',
@@ -36,20 +37,13 @@ SITE = {
 }
 
 
-def write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
-
-
 # ---- path resolution ------------------------------------------------------------------------
 
 
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
     o = tmp_path / "out"
-    write(o, {"index.html": "home", "a/index.html": "a", "a/b.css": "b", "nodir/x.txt": "x"})
+    write_site(o, {"index.html": "home", "a/index.html": "a", "a/b.css": "b", "nodir/x.txt": "x"})
     (tmp_path / "secret.txt").write_text("secret", encoding="utf-8")
     os.symlink(tmp_path / "secret.txt", o / "leak.txt")
     os.symlink(tmp_path, o / "up")
@@ -126,7 +120,7 @@ def test_structured_errors() -> None:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[DevServer]:
     site = tmp_path / "site"
-    write(site, SITE)
+    write_site(site, SITE)
     lines: list[str] = []
     srv = DevServer(site, port=0, out=lines.append)
     srv.start()
@@ -317,7 +311,7 @@ def test_a_burst_of_saves_is_one_rebuild(server: DevServer) -> None:
 
 def test_port_in_use_says_what_to_do(tmp_path: Path) -> None:
     site = tmp_path / "site"
-    write(site, SITE)
+    write_site(site, SITE)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -329,7 +323,7 @@ def test_port_in_use_says_what_to_do(tmp_path: Path) -> None:
 
 def test_cli_port_zero_prints_the_port_and_host_warning(tmp_path: Path) -> None:
     site = tmp_path / "site"
-    write(site, SITE)
+    write_site(site, SITE)
     env = {**os.environ, "PYTHONPATH": str(REPO / "python")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bengal", "serve", str(site), "--port", "0", "--host", "0.0.0.0"],
@@ -375,7 +369,7 @@ def test_a_second_server_on_the_same_site_is_refused(server: DevServer) -> None:
 
 def test_starts_with_a_broken_config_and_recovers(tmp_path: Path) -> None:
     site = tmp_path / "site"
-    write(site, SITE)
+    write_site(site, SITE)
     cfg = site / "bengal.toml"
     good = cfg.read_text(encoding="utf-8")
     cfg.write_text("[site\ntitle = 1\n", encoding="utf-8")

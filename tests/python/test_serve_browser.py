@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from bengal.serve import DevServer
-from test_serve import SITE, write
+from test_incremental import write_site
+from test_serve import SITE
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -52,7 +53,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[DevServer]:
     site = tmp_path / "site"
-    write(site, SITE)
+    write_site(site, SITE)
     srv = DevServer(site, port=0, out=lambda _: None)
     srv.start()
     try:

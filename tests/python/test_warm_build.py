@@ -15,7 +15,7 @@ from bengal.build import BuildOptions, BuildResult, WarmBuilder, build
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-from test_incremental import BASE_SITE, snapshot, write_site
+from test_incremental import BASE_SITE, assert_trees_equal, snapshot, write_site
 
 ORIGIN = "http://127.0.0.1:5999"
 SITE = {
@@ -39,14 +39,8 @@ def clean_build(site: Path, scratch: Path) -> tuple[dict[str, bytes], BuildResul
 
 
 def assert_same(site: Path, scratch: Path, res: BuildResult) -> None:
-    got = snapshot(site / ".bengal" / "serve" / "public")
     want, clean = clean_build(site, scratch)
-    missing = sorted(set(want) - set(got))
-    extra = sorted(set(got) - set(want)) if not clean.errors else []
-    differ = sorted(k for k in set(want) & set(got) if want[k] != got[k])
-    assert not (missing or extra or differ), (
-        f"warm != clean: missing {missing[:5]}, extra {extra[:5]}, differ {differ[:5]}"
-    )
+    assert_trees_equal(snapshot(site / ".bengal" / "serve" / "public"), want, clean, "warm")
     assert sorted(res.errors) == sorted(clean.errors)
 
 
