@@ -19,6 +19,8 @@ import contextlib
 import hashlib
 import os
 import pickle
+import sys
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ STATE_FILE = "state.bin"
 MAGIC = b"BENGAL-CACHE\n"
 FORMAT_VERSION = 1  # of every file written by write_blob
 FORMAT = "bengal-build-state"
-VERSION = 1
+VERSION = 2  # 2: outputs packed (pack_stamps)
 
 
 @dataclass
@@ -40,6 +42,18 @@ class NoopCheck:
     reason: str  # why a build is needed (for --explain-style output and tests)
     inputs: dict[str, list[int]]  # the input scan, reused by the build that follows
     state: dict[str, Any] | None = None
+    # The outputs the last successful build recorded, as this check found them: (paths,
+    # packed stamps; see unpack_stamps). The build that follows reuses them instead of
+    # stat()ing the same files again.
+    outputs_seen: tuple[str, bytes] | None = None
+
+    def seen_outputs(self) -> tuple[set[str], dict[str, list[int]]]:
+        """(paths checked, {path: [mtime_ns, size]} of those that exist)."""
+        if self.outputs_seen is None:
+            return set(), {}
+        joined, packed = self.outputs_seen
+        found = unpack_stamps(joined, packed)
+        return set(joined.split("\n")) if joined else set(), found
 
 
 def _stat_map(paths: list[Path], base: Path) -> dict[str, list[int]]:
@@ -72,6 +86,28 @@ def stat_outputs(out_dir: Path, paths: list[str]) -> dict[str, list[int]]:
     build wrote, natively -- not a walk of the output directory, whose one-directory-per-page
     layout makes a walk cost a directory read per page."""
     return bengal_native.stat_files(str(out_dir), paths)
+
+
+def pack_stamps(stamps: dict[str, list[int]]) -> tuple[str, bytes]:
+    """{path: [mtime_ns, size]} as ("\\n"-joined sorted paths, 16 little-endian bytes per path):
+    the form bengal_native.stat_packed() produces, compared without an object per file."""
+    paths = sorted(stamps)
+    values = array("q", [v for p in paths for v in (stamps[p][0], stamps[p][1])])
+    if sys.byteorder != "little":
+        values.byteswap()
+    return "\n".join(paths), values.tobytes()
+
+
+def unpack_stamps(joined: str, packed: bytes) -> dict[str, list[int]]:
+    """The inverse of pack_stamps(), leaving out paths whose size is -1 (missing)."""
+    values = array("q")
+    values.frombytes(packed)
+    if sys.byteorder != "little":
+        values.byteswap()
+    paths = joined.split("\n") if joined else []
+    return {
+        p: [values[2 * i], values[2 * i + 1]] for i, p in enumerate(paths) if values[2 * i + 1] >= 0
+    }
 
 
 _CODE_KEY: str | None = None
@@ -160,12 +196,22 @@ def check_noop(
         return NoopCheck(False, reason, inputs)
     if state.get("options") != options:
         return NoopCheck(False, "build options changed", inputs)
-    if state.get("inputs") != inputs:
-        return NoopCheck(False, "input files changed", inputs)
     recorded = state.get("outputs")
-    if not isinstance(recorded, dict) or recorded != stat_outputs(out_dir, list(recorded)):
-        return NoopCheck(False, "output files changed", inputs)
-    return NoopCheck(True, "nothing changed", inputs, state)
+    if not (
+        isinstance(recorded, tuple)
+        and len(recorded) == 2
+        and isinstance(recorded[0], str)
+        and isinstance(recorded[1], bytes)
+    ):
+        return NoopCheck(False, "no usable build state", inputs)
+    # Stat()ed even when an input changed: the build that follows reuses what is found.
+    now = bengal_native.stat_packed(str(out_dir), recorded[0])
+    seen = (recorded[0], now)
+    if state.get("inputs") != inputs:
+        return NoopCheck(False, "input files changed", inputs, outputs_seen=seen)
+    if now != recorded[1]:
+        return NoopCheck(False, "output files changed", inputs, outputs_seen=seen)
+    return NoopCheck(True, "nothing changed", inputs, state, outputs_seen=seen)
 
 
 def save_state(
@@ -200,7 +246,7 @@ def save_state(
         "bengal": __version__,
         "options": options,
         "inputs": now,  # the build's own caches as it left them
-        "outputs": outputs_now,  # stat_outputs() of every file the build wrote
+        "outputs": pack_stamps(outputs_now),  # stat_outputs() of every file the build wrote
         "summary": summary,
     }
     state_dir.mkdir(parents=True, exist_ok=True)

@@ -126,6 +126,19 @@ PYBIND11_MODULE(bengal_native, m) {
         },
         "base"_a, "rels"_a,
         "{rel: [mtime_ns, size]} for every rel that names a regular file below base.");
+    m.def(
+        "stat_packed",
+        [](const std::string& base, const std::string& joined) {
+            std::string packed;
+            {
+                py::gil_scoped_release nogil;
+                packed = bengal::stat_packed(base, joined);
+            }
+            return py::bytes(packed);
+        },
+        "base"_a, "joined"_a,
+        "(mtime_ns, size) of every '\\n'-separated path below base, as 16 little-endian bytes per "
+        "path (mtime 0 and size -1 for a missing path or one that is not a regular file).");
 
     py::class_<bengal::TocEntry>(m, "TocEntry")
         .def_readonly("level", &bengal::TocEntry::level)

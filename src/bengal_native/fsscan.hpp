@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bengal {
@@ -21,11 +22,17 @@ bool ignored_name(const char* name) noexcept;
 // Every regular file below `base`, keyed `prefix` + relative path. Symlinked files are followed;
 // symlinked directories are not (a link loop cannot hang the scan). Unreadable directories and
 // entries that vanish during the scan are skipped. A missing `base` gives an empty result.
+// Directories are read on all cores (oneTBB): call release_worker_threads() before a later fork().
 std::vector<FileStamp> scan_tree(const std::string& base, const std::string& prefix, bool skip_ignored);
 
 // (mtime_ns, size) of base/rel for every rel, following symlinks; size -1 when the path is
 // missing or not a regular file. Large lists are stat()ed on all cores (oneTBB): call
 // release_worker_threads() before a later fork().
 std::vector<FileStamp> stat_files(const std::string& base, const std::vector<std::string>& rels);
+
+// stat_files() of the '\n'-separated paths in `joined`, packed: 16 bytes per path, its mtime_ns
+// and size as little-endian int64 (size -1: missing). The no-op check compares this with what
+// the last build recorded, without a Python object per output file.
+std::string stat_packed(const std::string& base, std::string_view joined);
 
 }  // namespace bengal

@@ -76,3 +76,23 @@ TEST(FsScan, IgnoredNames) {
     EXPECT_FALSE(bengal::ignored_name("#x"));
     EXPECT_FALSE(bengal::ignored_name("a.md"));
 }
+
+TEST(FsScan, StatPackedMatchesStatFiles) {
+    fs::path root = make_tree();
+    const std::vector<std::string> rels{"top.md", "nope", "a/link.md"};
+    const auto st = bengal::stat_files(root.string(), rels);
+    const std::string packed = bengal::stat_packed(root.string(), "top.md\nnope\na/link.md");
+    ASSERT_EQ(packed.size(), 48u);
+    auto get = [&packed](std::size_t at) {
+        std::uint64_t u = 0;
+        for (int b = 7; b >= 0; --b) u = (u << 8) | static_cast<unsigned char>(packed[at + b]);
+        return static_cast<std::int64_t>(u);
+    };
+    EXPECT_EQ(get(0), st[0].mtime_ns);
+    EXPECT_EQ(get(8), 1);
+    EXPECT_EQ(get(16), 0);  // missing: mtime 0, size -1
+    EXPECT_EQ(get(24), -1);
+    EXPECT_EQ(get(40), st[2].size);
+    EXPECT_TRUE(bengal::stat_packed(root.string(), "").empty());
+    fs::remove_all(root);
+}
