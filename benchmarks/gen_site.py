@@ -238,10 +238,7 @@ def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     zdata = b"\x78\x01" + stored + struct.pack(">I", zlib.adler32(raw) & 0xFFFFFFFF)
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zdata)
-        + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zdata) + chunk(b"IEND", b"")
     )
 
 
@@ -386,9 +383,7 @@ def _plan_pages(rng: random.Random, pages: int, sections: list[_Section]) -> lis
             ids[page_id] = 1
         words = rng.randint(500, 1500)
         headings, anchors = _plan_headings(rng, words)
-        plan.append(
-            _Page(file, key, f"/{key}/", title, bundle, page_id, headings, anchors, words)
-        )
+        plan.append(_Page(file, key, f"/{key}/", title, bundle, page_id, headings, anchors, words))
     return plan
 
 
@@ -631,8 +626,10 @@ class _BodyWriter:
     def image(self, page: _Page) -> tuple[str, int]:
         rng = self.rng
         alt = " ".join(rng.choices(ASCII_WORDS, k=rng.randint(2, 5)))
-        src = BUNDLE_IMAGE if page.bundle and rng.random() < 0.5 else "/images/" + rng.choice(
-            SITE_IMAGES
+        src = (
+            BUNDLE_IMAGE
+            if page.bundle and rng.random() < 0.5
+            else "/images/" + rng.choice(SITE_IMAGES)
         )
         title = f' "{_title_case(alt.split())}"' if rng.random() < 0.3 else ""
         return f"![{alt}]({src}{title})", 0

@@ -67,16 +67,18 @@ def _stat_map(paths: list[Path], base: Path) -> dict[str, list[int]]:
     return out
 
 
+def _own_files(root: Path) -> list[Path]:
+    """The other caches of a build: a damaged one must be noticed (and rebuilt), not skipped."""
+    return [root / ".bengal" / "asset_deps.json", root / ".bengal/cache/index.bin"]
+
+
 def input_files(root: Path, theme_dir: Path) -> dict[str, list[int]]:
     """(mtime_ns, size) of every file a build reads, keyed by a path relative to the site (the
     theme's files under "theme:"). Files the build ignores (hidden, editor leftovers) are
     ignored here too."""
     state = scan_inputs(root)
     state.update(_stat_map([root / "bengal.toml"], root))
-    # The other caches of a build: a damaged one must be noticed (and rebuilt), not skipped.
-    state.update(
-        _stat_map([root / ".bengal" / "asset_deps.json", root / ".bengal/cache/index.bin"], root)
-    )
+    state.update(_stat_map(_own_files(root), root))
     scan_tree(theme_dir, "theme:", state)
     return state
 
@@ -224,21 +226,19 @@ def save_state(
     outputs_now: dict[str, list[int]],
     racy_ns: int | None = None,
 ) -> None:
-    """Record a successful build. `inputs_before` is the input state taken when the build
-    started: if a file changed while the build ran, the two differ and nothing is recorded, so
-    the next build cannot wrongly skip that change."""
-    now = input_files(root, theme_dir)
-
-    def sources(m: dict[str, list[int]]) -> dict[str, list[int]]:
-        return {k: v for k, v in m.items() if not k.startswith(".bengal/")}
-
-    if sources(now) != sources(inputs_before):
-        clear_state(state_dir)
-        return
+    """Record a successful build. The inputs recorded are `inputs_before`, the scan taken when
+    the build started (plus the build's own cache files as it left them): a file changed while
+    the build ran -- read before or after its change -- has a newer stamp than the recorded
+    one, so the next build looks at it again. No second walk of the site is needed."""
+    now = {k: v for k, v in inputs_before.items() if not k.startswith(".bengal/")}
+    now.update(_stat_map(_own_files(root), root))
     # An input modified within a clock tick of the build's scan could change again without
     # its size or mtime changing: then no no-op state is recorded, and the next build compares
     # contents (bengal.incremental).
-    if racy_ns is not None and any(v[0] >= racy_ns for v in sources(now).values()):
+    if racy_ns is not None and any(
+        v[0] >= racy_ns for k, v in now.items() if not k.startswith(".bengal/")
+    ):
+        clear_state(state_dir)
         return
     data = {
         "format": FORMAT,

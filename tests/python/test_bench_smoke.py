@@ -80,9 +80,10 @@ def test_runs_every_available_peer_and_updates_docs(tmp_path: Path) -> None:
     quick = ("--no-build-harness", "--min-round-seconds", "0", "--update-docs", str(docs))
     report = _run(tmp_path, *quick)
 
-    harness_available = bool(os.environ.get("BENGAL_MD_BENCH")) or (
-        bench_markdown.DEFAULT_HARNESS_DIR / bench_markdown.HARNESS_NAME
-    ).is_file()
+    harness_available = (
+        bool(os.environ.get("BENGAL_MD_BENCH"))
+        or (bench_markdown.DEFAULT_HARNESS_DIR / bench_markdown.HARNESS_NAME).is_file()
+    )
     expected = {"bengal", "bengal_batch"}
     if harness_available:
         expected |= {"md_html", "cpp_bengal", "cpp_bengal_plain"}

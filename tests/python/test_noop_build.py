@@ -109,3 +109,41 @@ def test_failed_build_records_no_state(make_site: SiteFactory) -> None:
     assert run(site).errors
     assert not (site / ".bengal" / "state.bin").exists()
     assert not run(site).noop
+
+
+def test_a_file_changed_while_the_build_runs_is_built_next_time(make_site: SiteFactory) -> None:
+    """The state records the stamps the build started from: an edit made after the scan (here
+    while pages render, past the racy window) is newer than what is recorded."""
+    import time
+
+    site = make_site(SITE)
+    run(site)
+    (site / "content/a.md").write_text("---\ntitle: A\ntags: [x]\n---\nFirst.\n")
+    old = time.time() - 10  # not a racy file: the state is recorded
+    os.utime(site / "content/a.md", (old, old))
+    edited: list[bool] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "rendering pages" and not edited:
+            time.sleep(0.15)
+            (site / "content/a.md").write_text("---\ntitle: A\ntags: [x]\n---\nSecond edit.\n")
+            edited.append(True)
+
+    r = run(site, progress=progress)
+    assert edited and r.errors == []
+    assert (site / ".bengal" / "state.bin").exists()  # recorded, with a.md's old stamp
+    time.sleep(0.15)  # past the racy window: the next build records a state
+    again = run(site)
+    assert not again.noop
+    assert "Second edit." in (site / "public/a/index.html").read_text()
+    assert run(site).noop
+
+
+def test_packed_stamps_round_trip() -> None:
+    from bengal.cache import pack_stamps, unpack_stamps
+
+    stamps = {"b/index.html": [1_700_000_000_123_456_789, 10], "a.css": [5, 0], "z": [-3, 7]}
+    joined, packed = pack_stamps(stamps)
+    assert joined == "a.css\nb/index.html\nz" and len(packed) == 48
+    assert unpack_stamps(joined, packed) == stamps
+    assert pack_stamps({}) == ("", b"") and unpack_stamps("", b"") == {}
