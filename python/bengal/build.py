@@ -1000,6 +1000,7 @@ class WarmBuilder:
         if w.templates is None:
             w.templates = w.templates_factory()
         templates = w.templates
+        templates.menu_cache.clear()  # a menu template may read what these edits changed
         _W.clear()
         _W.update(jobs=jobs, out_dir=w.out_dir, templates_factory=lambda: templates)
         try:

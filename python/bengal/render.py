@@ -390,15 +390,23 @@ class TrackingEnvironment(jinja2.Environment):
         # (id(object), attribute) -> object (Site and MenuItem are unhashable dataclasses)
         self.reads: dict[tuple[int, str], Any] = {}
         self.loaded: set[str] = set()
+        # The `menus` global is the site's dict of menus: reading a menu from it -- even one
+        # that is empty or absent -- reads site.menus (a menu added later must re-render it).
+        self.menus: dict[str, Any] | None = None
+        self.site: Any = None
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) in TRACKED_TYPES:
             self.reads[(id(obj), attribute)] = obj
+        elif obj is self.menus:
+            self.reads[(id(self.site), "menus")] = self.site
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         if type(obj) in TRACKED_TYPES and isinstance(argument, str):
             self.reads[(id(obj), argument)] = obj
+        elif obj is self.menus:
+            self.reads[(id(self.site), "menus")] = self.site
         return super().getitem(obj, argument)
 
     def _load_template(self, name: str, globals: Any) -> jinja2.Template:  # noqa: A002
@@ -414,6 +422,14 @@ class RenderRecord:
     templates: set[str]
     calls: set[tuple[str, str, str]]
     warnings: list[str]
+
+
+@dataclass
+class _MenuRender:
+    html: Markup
+    reads: dict[tuple[int, str], Any]
+    loaded: set[str]
+    calls: set[tuple[str, str, str]]
 
 
 class Templates:
@@ -451,9 +467,11 @@ class Templates:
         self.site = site
         self.config = config
         self.per_page = int(config.pagination["per_page"])
+        self.env.menus, self.env.site = site.menus, site
         self.env.globals.update(
             site=site,
             menus=site.menus,
+            render_menu=self.render_menu,
             config=config,
             params=site.params,
             url_for=self.url_for,
@@ -461,6 +479,10 @@ class Templates:
             asset_url=self._tracked("asset_url", asset_url),
         )
         self.calls: set[tuple[str, str, str]] = set()
+        # Menu HTML by (menu, template, which items are active): a menu renders the same on
+        # every page where the same items are active, so each variant is rendered once per
+        # worker; what its render read is replayed into every output that shows it.
+        self.menu_cache: dict[tuple[str, str, tuple[int, ...]], _MenuRender] = {}
         self.env.filters["date_format"] = _date_format
         self.env.filters["isodate"] = lambda d: d.isoformat() if d else ""
         self.env.filters["plain"] = plain_text
@@ -477,6 +499,44 @@ class Templates:
             return result
 
         return call
+
+    @jinja2.pass_context
+    def render_menu(
+        self, context: jinja2.runtime.Context, name: str = "main",
+        template: str = "partials/menu.html",
+    ) -> Markup:  # fmt: skip
+        """Template helper: the menu `name` rendered with `template`, which sees `items` (the
+        menu's top-level items), `menu` (its name) and `is_active(item)` (the item is the
+        current page or a section above it) -- and not the page itself, so its HTML depends
+        only on which items are active and is reused across pages (menu_cache)."""
+        env = self.env
+        env.reads[(id(self.site), "menus")] = self.site
+        items = self.site.menus.get(name, [])
+        page = context.get("page")
+        flat: list[MenuItem] = []
+        stack = list(reversed(items))
+        while stack:
+            item = stack.pop()
+            flat.append(item)
+            stack.extend(reversed(item.children))
+        active_ids = {id(i) for i in flat if i.is_active(page)} if isinstance(page, Page) else set()
+        key = (name, template, tuple(n for n, i in enumerate(flat) if id(i) in active_ids))
+        hit = self.menu_cache.get(key)
+        if hit is None:
+            outer = (env.reads, env.loaded, self.calls)
+            env.reads, env.loaded, self.calls = {}, set(), set()
+            try:
+                html = env.get_template(template).render(
+                    items=items, menu=name, is_active=lambda item: id(item) in active_ids
+                )
+                hit = _MenuRender(Markup(html), env.reads, env.loaded, self.calls)
+            finally:
+                env.reads, env.loaded, self.calls = outer
+            self.menu_cache[key] = hit
+        env.reads.update(hit.reads)
+        env.loaded.update(hit.loaded)
+        self.calls.update(hit.calls)
+        return hit.html
 
     def url_for(self, target: Any) -> str:
         """A page, a section, or a site-relative path ("/about/", "css/x.css") -> link URL."""
@@ -580,9 +640,11 @@ class Templates:
                 template=self.display_name(tpl.filename or name),
             ) from None
         except Exception as exc:  # a filter or helper raised: name the template and page
+            frame = self._template_frame(exc)
             raise TemplateError(
                 f"{type(exc).__name__}: {exc} (while rendering {page.source or page.url})",
-                template=self.display_name(tpl.filename or name),
+                template=self.display_name(frame[0] if frame else (tpl.filename or name)),
+                line=frame[1] if frame else None,
             ) from None
 
     def _error(self, exc: jinja2.TemplateError, name: str, page: Page) -> TemplateError:
@@ -595,11 +657,27 @@ class Templates:
                 + ", ".join(self.env.loader.searchpath),  # type: ignore[union-attr]
                 template=self.display_name(tname),
             )
+        frame = self._template_frame(exc)
+        if frame is not None and not isinstance(exc, jinja2.TemplateSyntaxError):
+            tname, line = frame  # the innermost template: an included one, a menu's
         return TemplateError(
             f"{type(exc).__name__}: {exc} (while rendering {what})",
             template=self.display_name(str(tname)),
             line=line,
         )
+
+    def _template_frame(self, exc: BaseException) -> tuple[str, int] | None:
+        """(file, line) of the innermost template in the traceback (Jinja2 maps its frames to
+        template files and lines), or None."""
+        dirs = tuple(str(d) + "/" for d in self.search_dirs)
+        found = None
+        tb = exc.__traceback__
+        while tb is not None:
+            filename = tb.tb_frame.f_code.co_filename
+            if filename.startswith(dirs):
+                found = (filename, tb.tb_lineno)
+            tb = tb.tb_next
+        return found
 
 
 def _date_format(value: Any, fmt: str = "%B %-d, %Y") -> str:

@@ -48,7 +48,8 @@ BASE_SITE: dict[str, str] = {
     "templates/docs/single.html": "{% extends 'base.html' %}{% block main %}"
     "<p class=aud>{{ page.params.audience }}</p>"
     "{% for m in site.data.team.members %}<i>{{ m }}</i>{% endfor %}"
-    "<a href='{{ ref('blog/one') }}'>one</a>{{ content }}{% endblock %}",
+    "<a href='{{ ref('blog/one') }}'>one</a>"
+    "{% for m in menus.footer or [] %}<b>{{ m.name }}</b>{% endfor %}{{ content }}{% endblock %}",
     "data/team.yaml": "members: [ann, bob]\n",
     "assets/css/extra.css": "body { color: red }\n",
     "static/robots-note.txt": "static file\n",
@@ -222,6 +223,13 @@ class IncrementalSite(RuleBasedStateMachine):
     @rule(members=st.lists(st.sampled_from(["ann", "bob", "cy"]), min_size=1, max_size=3))
     def data_change(self, members: list[str]) -> None:
         (self.site / "data/team.yaml").write_text(f"members: [{', '.join(members)}]\n")
+
+    @rule(data=st.data(), menu=st.sampled_from(["main", "footer", None]))
+    def menu_change(self, data: st.DataObject, menu: str | None) -> None:
+        """A page joins a menu (footer starts empty: docs pages read it) or leaves it."""
+        p = self.pick(data)
+        if p is not None:
+            self.edit_front(p, "menu", menu)
 
     @rule(title=st.sampled_from(["Inc", "Renamed"]))
     def config_change(self, title: str) -> None:
@@ -490,3 +498,19 @@ def test_static_file_rewritten_within_a_clock_tick_is_copied_again(site: Path) -
     time.sleep(0.15)
     run(site)
     assert (site / "public/note.txt").read_text(encoding="utf-8") == "BBBB"
+
+
+def test_a_page_joining_an_empty_menu_renders_the_pages_that_read_it(tmp_path: Path) -> None:
+    """Reading a menu that is empty (or absent) is a read of the site's menus: a page that
+    later joins it re-renders every page that showed it."""
+    root = tmp_path / "site"
+    write_site(root, {k: v for k, v in BASE_SITE.items() if k != "bengal.toml"})
+    (root / "bengal.toml").write_text('[site]\ntitle = "Menus"\nbaseurl = "https://e.org/"\n')
+    run(root)
+    p = root / "content/blog/two.md"
+    p.write_text(p.read_text().replace("title: Two\n", "title: Two\nmenu: main\n"))
+    r = assert_same(root, tmp_path / "clean")
+    assert "docs/faq/index.html" in r.explain_outputs  # its header shows the main menu
+    p.write_text(p.read_text().replace("menu: main\n", "menu: footer\n"))
+    r = assert_same(root, tmp_path / "clean")
+    assert "docs/guide/index.html" in r.explain_outputs  # docs/single.html shows the footer
