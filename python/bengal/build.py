@@ -13,6 +13,7 @@ page's HTML depends only on the site model, so the output is the same for any wo
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -181,12 +182,16 @@ def parse_sources(
     return loaded.sources, loaded.errors
 
 
-def _body_reader(path: Path, rel: str) -> Callable[[], str]:
-    def read() -> str:
-        text = path.read_bytes().decode("utf-8", "replace").replace("\r\n", "\n")
-        return split_raw(text, rel)[2]
+def _read_body(base: str, rel: str) -> str:
+    with open(os.path.join(base, rel), "rb") as f:
+        text = f.read().decode("utf-8", "replace").replace("\r\n", "\n")
+    return split_raw(text, rel)[2]
 
-    return read
+
+def _body_reader(base: str, rel: str) -> Callable[[], str]:
+    """The body of content file `rel`, read when first asked for (a partial, not a Path per
+    page: restoring 10k pages should not cost 10k Path objects)."""
+    return functools.partial(_read_body, base, rel)
 
 
 def load_sources(
@@ -207,6 +212,7 @@ def load_sources(
     fresh: dict[str, tuple[tuple[int, int], bytes]] = {}
     fm_digests: dict[str, bytes] = {}  # of each fresh file's front matter text
     base = tree.content_dir
+    base_str = str(base)
     slot: dict[str, int] = {}  # rel -> index in out.sources (keeps tree order)
     order: list[ParsedSource | None] = []
     for rel in tree.content:
@@ -214,7 +220,7 @@ def load_sources(
         stat = (st[0], st[1]) if st is not None else (0, -1)
         entry = cached.get(rel) if cached is not None else None
         if entry is not None and entry.stat == stat:
-            _restore(out, rel, entry, base, order)
+            _restore(out, rel, entry, base_str, order)
             continue
         try:
             data = (base / rel).read_bytes()
@@ -225,7 +231,7 @@ def load_sources(
         digest = hashlib.blake2b(data, digest_size=16).digest()
         if entry is not None and entry.digest == digest:
             entry = entry._replace(stat=stat, digest=digest)
-            _restore(out, rel, entry, base, order)
+            _restore(out, rel, entry, base_str, order)
             continue
         fresh[rel] = (stat, digest)
         out.changes[rel] = "added" if entry is None else "changed"
@@ -291,7 +297,7 @@ def _restore(
     out: SourceLoad,
     rel: str,
     entry: incremental.SourceEntry,
-    base: Path,
+    base: str,
     order: list[ParsedSource | None],
 ) -> None:
     from bengal.assemble import ParsedSource
@@ -300,7 +306,7 @@ def _restore(
     if entry.parsed[0] == "err":
         out.errors.append(ContentError(entry.parsed[1], file=rel, line=entry.parsed[2]))
         return
-    src = ParsedSource(rel, entry.parsed[1], None, entry.parsed[2], _body_reader(base / rel, rel))
+    src = ParsedSource(rel, entry.parsed[1], None, entry.parsed[2], _body_reader(base, rel))
     src.heading = entry.heading
     order.append(src)
 
