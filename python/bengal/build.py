@@ -1180,6 +1180,11 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     cdir = incremental.cache_dir(state_dir)
     cdir.mkdir(parents=True, exist_ok=True)
     pack_name = prev.pack if prev is not None else f"{incremental.PACK_PREFIX}{os.getpid()}.pack"
+    if prev is not None:
+        compacted = incremental.compact_pack(cdir, prev.pack, loaded.entries)
+        if compacted is not None:
+            pack_name = compacted[0]
+            result.warnings.extend(compacted[1])
     pack = incremental.ContentPack(cdir / pack_name, fresh=prev is None)
     try:
         return _build_rest(

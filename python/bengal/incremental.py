@@ -66,18 +66,23 @@ class ContentPack:
         self.keep_open = False  # handed over to the next build in this process (dev server)
 
     def append(self, html: str) -> tuple[int, int, int]:
-        data = html.encode("utf-8")
-        off = self.end
-        os.pwrite(self.fd, data, off)
-        self.end += len(data)
-        return (off, len(data), zlib.crc32(data))
+        return self.append_raw(html.encode("utf-8"))
 
     def read(self, ref: tuple[int, int, int]) -> str:
+        return self.read_raw(ref).decode("utf-8")
+
+    def read_raw(self, ref: tuple[int, int, int]) -> bytes:
         off, length, crc = ref
         data = os.pread(self.fd, length, off)
         if len(data) != length or zlib.crc32(data) != crc:
             raise CacheDamaged(f"{self.path.name}: entry at {off} is damaged")
-        return data.decode("utf-8")
+        return data
+
+    def append_raw(self, data: bytes) -> tuple[int, int, int]:
+        off = self.end
+        os.pwrite(self.fd, data, off)
+        self.end += len(data)
+        return (off, len(data), zlib.crc32(data))
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -318,6 +323,66 @@ def read_pending(state_dir: Path) -> set[str]:
 def clear_pending(state_dir: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         (cache_dir(state_dir) / PENDING_FILE).unlink()
+
+
+# A pack is compacted when the renderings no entry refers to any more (replaced by edits) take
+# more room than the live ones, and at least this much.
+PACK_MIN_WASTE = 4 << 20
+
+
+def compact_pack(
+    cdir: Path, name: str, entries: dict[str, SourceEntry]
+) -> tuple[str, list[str]] | None:
+    """Copy the live renderings of pack `name` into a new pack and point `entries` at it, when
+    edits have left more dead bytes in it than live ones (every edit appends; nothing is
+    rewritten in place). Returns (new pack name, warnings) or None (nothing done; `entries`
+    untouched). The old pack stays until the index that names the new one is saved
+    (remove_old_packs), so a build killed meanwhile leaves the previous cache whole. A damaged
+    entry is dropped: its page's Markdown is rendered again."""
+    import time
+
+    path = cdir / name
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None
+    refs: dict[str, tuple[MdFacts, tuple[int, int, int]]] = {
+        rel: (e.md, e.md.html_ref)
+        for rel, e in entries.items()
+        if e.md is not None and e.md.html_ref is not None
+    }
+    live = sum(ref[1] for _, ref in refs.values())
+    if size - live <= max(live, PACK_MIN_WASTE):
+        return None
+    new_name = f"{PACK_PREFIX}{os.getpid()}-{time.time_ns()}.pack"
+    updates: dict[str, SourceEntry] = {}
+    warnings: list[str] = []
+    old = new = None
+    try:
+        old = ContentPack(path, fresh=False)
+        new = ContentPack(cdir / new_name, fresh=True)
+        for rel in sorted(refs):
+            md, ref = refs[rel]
+            try:
+                data = old.read_raw(ref)
+            except CacheDamaged as exc:
+                warnings.append(f"{path}: {exc}; {rel} rendered again")
+                updates[rel] = entries[rel]._replace(md=None)
+                continue
+            updates[rel] = entries[rel]._replace(md=md._replace(html_ref=new.append_raw(data)))
+    except OSError:
+        if new is not None:
+            new.close()
+        with contextlib.suppress(OSError):
+            (cdir / new_name).unlink()
+        return None
+    finally:
+        if old is not None:
+            old.close()
+        if new is not None:
+            new.close()
+    entries.update(updates)
+    return new_name, warnings
 
 
 def remove_old_packs(state_dir: Path, keep: str) -> None:

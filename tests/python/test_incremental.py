@@ -123,9 +123,18 @@ class IncrementalSite(RuleBasedStateMachine):
         self.site = self.tmp / "site"
         write_site(self.site, BASE_SITE)
         self.counter = 0
+        # Compact the content pack whenever edits have left it half dead (a real site waits
+        # for megabytes): the sequences then cover builds that compact it.
+        from bengal import incremental
+
+        self.min_waste = incremental.PACK_MIN_WASTE
+        incremental.PACK_MIN_WASTE = 0
         run(self.site)
 
     def teardown(self) -> None:
+        from bengal import incremental
+
+        incremental.PACK_MIN_WASTE = self.min_waste
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def pages(self) -> list[Path]:
@@ -514,3 +523,67 @@ def test_a_page_joining_an_empty_menu_renders_the_pages_that_read_it(tmp_path: P
     p.write_text(p.read_text().replace("menu: main\n", "menu: footer\n"))
     r = assert_same(root, tmp_path / "clean")
     assert "docs/guide/index.html" in r.explain_outputs  # docs/single.html shows the footer
+
+
+def test_content_pack_is_compacted_when_edits_left_it_mostly_dead(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every body edit appends a rendering to the content pack; once the dead ones outweigh
+    the live ones the next build copies the live ones into a new pack (and removes the old)."""
+    from bengal import incremental
+
+    monkeypatch.setattr(incremental, "PACK_MIN_WASTE", 0)
+    cache_dir = site / ".bengal/cache"
+    first = next(cache_dir.glob("content-*.pack"))
+    start = first.stat().st_size
+    page = site / "content/docs/guide.md"
+    grown = start
+    for i in range(40):
+        with open(page, "a", encoding="utf-8") as f:
+            f.write(f"\nEdit number {i} " + "padding words " * 40 + "\n")
+        r = assert_same(site, tmp_path / "clean")
+        packs = list(cache_dir.glob("content-*.pack"))
+        assert len(packs) == 1
+        if packs[0] != first:
+            break
+        grown = packs[0].stat().st_size
+    else:
+        pytest.fail("the pack was never compacted")
+    from bengal.cache import read_blob
+
+    key = read_blob(cache_dir / "index.bin").config_key
+    saved, why, _ = incremental.load(site / ".bengal", key)
+    assert saved is not None and not why and saved.pack == packs[0].name
+    refs = [e.md.html_ref for e in saved.sources.values() if e.md and e.md.html_ref]
+    live = sum(ref[1] for ref in refs)
+    assert grown > 2 * start  # it had grown, mostly dead ...
+    # ... and now holds the live renderings, plus the edited page's previous one (compaction
+    # comes before this build renders the edit)
+    assert live <= packs[0].stat().st_size
+    assert packs[0].stat().st_size - live < max(ref[1] for ref in refs)
+    assert r.warnings == clean_snapshot(site, tmp_path / "clean")[1].warnings
+    # The compacted pack serves the next builds.
+    (site / "templates/docs/single.html").write_text(
+        "{% extends 'base.html' %}{% block main %}AGAIN {{ content }}{% endblock %}"
+    )
+    r = assert_same(site, tmp_path / "clean")
+    assert not any("rendered again" in w for w in r.warnings)
+
+
+def test_compaction_drops_a_damaged_entry_and_renders_that_page_again(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bengal import incremental
+
+    monkeypatch.setattr(incremental, "PACK_MIN_WASTE", 0)
+    pack = next((site / ".bengal/cache").glob("content-*.pack"))
+    data = pack.read_bytes()
+    with open(pack, "ab") as f:  # dead bytes: the next build compacts
+        f.write(b"\0" * (2 * len(data) + 1))
+    with open(pack, "r+b") as f:  # and the first live rendering is damaged
+        f.write(b"\xff\xfe")
+    with open(site / "content/blog/two.md", "a", encoding="utf-8") as f:
+        f.write("\nEdited.\n")
+    r = assert_same(site, tmp_path / "clean")
+    assert r.incremental and not pack.exists()
+    assert any("rendered again" in w for w in r.warnings), r.warnings
