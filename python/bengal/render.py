@@ -398,9 +398,22 @@ class TrackingEnvironment(jinja2.Environment):
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) in TRACKED_TYPES:
             self.reads[(id(obj), attribute)] = obj
+            if attribute == "is_active" and type(obj) is MenuItem:
+                return self._is_active(obj)
         elif obj is self.menus:
             self.reads[(id(self.site), "menus")] = self.site
         return super().getattr(obj, attribute)
+
+    def _is_active(self, item: MenuItem) -> Callable[[Any], bool]:
+        """item.is_active(page) compares URLs in Python: record that it read the page's URL
+        (a template may ask about a page other than the one it renders)."""
+
+        def is_active(page: Any) -> bool:
+            if type(page) in TRACKED_TYPES:
+                self.reads[(id(page), "url")] = page
+            return item.is_active(page)
+
+        return is_active
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         if type(obj) in TRACKED_TYPES and isinstance(argument, str):

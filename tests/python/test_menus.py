@@ -133,3 +133,25 @@ def test_what_a_cached_menu_read_is_recorded_on_every_page_showing_it(
     r = assert_same(site, tmp_path / "clean")
     assert {"blog/p4/index.html", "about/index.html", "index.html"} <= set(r.explain_outputs)
     assert "Other words" in (site / "public/blog/p5/index.html").read_text(encoding="utf-8")
+
+
+def test_is_active_of_another_page_is_a_dependency(make_site: SiteFactory, tmp_path: Path) -> None:
+    """A template asking whether a menu item is active on some other page reads that page's
+    URL: a new slug there re-renders it."""
+    site = make_site(
+        {
+            **SITE,
+            "templates/about.html": "{% extends 'base.html' %}{% block main %}"
+            "{% set other = site.get_page('blog/p2.md') %}"
+            "{% for i in menus.main %}<u>{{ i.name }}={{ i.is_active(other) }}</u>{% endfor %}"
+            "{% endblock %}",
+            "content/about.md": "---\ntitle: About\ntemplate: about.html\n---\nAbout.\n",
+        }
+    )
+    assert build(site, BuildOptions(workers=1)).errors == []
+    assert "<u>Blog=True</u>" in (site / "public/about/index.html").read_text(encoding="utf-8")
+    p = site / "content/blog/p2.md"
+    p.write_text(p.read_text().replace("title: Post 2\n", "title: Post 2\nurl: /elsewhere/\n"))
+    r = assert_same(site, tmp_path / "clean")
+    assert "about/index.html" in r.explain_outputs
+    assert "<u>Blog=False</u>" in (site / "public/about/index.html").read_text(encoding="utf-8")
