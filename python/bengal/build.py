@@ -381,8 +381,10 @@ def plan_assets(root: Path, tree: SourceTree, fingerprint: bool) -> AssetPlan:
 RACY_COPY_NS = 100_000_000  # as incremental.RACY_NS: mtimes are only as fine as the clock tick
 
 
-def copy_file(src: Path, dst: Path) -> bool:
-    """Copy unless dst already has src's size and mtime; atomic (temp + rename). True if copied."""
+def copy_file(src: Path, dst: Path, racy_ns: int | None = None) -> bool:
+    """Copy unless dst already has src's size and mtime; atomic (temp + rename). True if copied.
+    A source modified at or after `racy_ns` (a clock tick before the build's scan) or within a
+    tick of now is "racy": see below."""
     try:
         s = src.stat()
         d = dst.stat()
@@ -396,7 +398,9 @@ def copy_file(src: Path, dst: Path) -> bool:
         shutil.copyfile(src, tmp)
         shutil.copystat(src, tmp)
         st = os.stat(src)
-        if time.time_ns() - st.st_mtime_ns < RACY_COPY_NS:
+        if (racy_ns is not None and st.st_mtime_ns >= racy_ns) or (
+            time.time_ns() - st.st_mtime_ns < RACY_COPY_NS
+        ):
             # Modified within a clock tick of now: a same-size rewrite could keep this mtime.
             # The copy gets a different one, so that the next build compares again.
             os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns - 1))
@@ -408,7 +412,7 @@ def copy_file(src: Path, dst: Path) -> bool:
 
 
 def copy_files(
-    root: Path, tree: SourceTree, site: Site, plan: AssetPlan, out: Path
+    root: Path, tree: SourceTree, site: Site, plan: AssetPlan, out: Path, racy_ns: int | None = None
 ) -> tuple[list[str], list[str]]:
     """static/, assets/ and content resources -> output. Returns (output paths, errors)."""
     errors: list[str] = []
@@ -445,7 +449,7 @@ def copy_files(
                 jobs.append((root / "content" / rel, rel))
     for src, dst in jobs:
         try:
-            copy_file(src, out / dst)
+            copy_file(src, out / dst, racy_ns)
             done.append(dst)
         except OSError as exc:
             errors.append(f"{src}: cannot copy to {dst}: {exc.strerror or exc}")
@@ -1130,7 +1134,7 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     from bengal.assemble import assemble
 
     with _stage(result, "load cache"):
-        key = incremental.config_key(root, state_options)
+        key = incremental.config_key(config.source, state_options)
         old: incremental.Cache | None
         if opts.prev_cache is not None and opts.prev_cache.config_key == key:
             old, why, warn = opts.prev_cache, "", ""
@@ -1268,6 +1272,18 @@ def _build_rest(
     all_jobs = render_jobs(site, int(config.pagination["per_page"]))
     job_paths = [(pager_output_path(p, n), incremental.page_key(p)) for p, n in all_jobs]
     search_dirs = [d for d in (root / "templates", THEME_DIR / "templates") if d.is_dir()]
+    # Every template file's digest before anything renders: what the cache records for the
+    # outputs rendered now. A template edited while they render is then seen as changed by the
+    # next build -- never recorded as the version they were built with.
+    template_names = {
+        k.partition("templates/")[2]
+        for k in check.inputs
+        if k.startswith(("templates/", "theme:templates/"))
+    }
+    templates_before = {n: incremental.template_digest(n, search_dirs) for n in template_names}
+
+    def digest_before(name: str) -> bytes | None:
+        return templates_before.get(name)  # None: no such file when the build started
 
     with _stage(result, "plan"):
         md_hashes = {"p:" + rel: f.html_hash for rel, f in md.facts.items()}
@@ -1296,7 +1312,7 @@ def _build_rest(
             else:
                 out_stats = cache.stat_outputs(out_dir, wanted)
             names = {n for rec in prev.outputs.values() for n in rec.templates}
-            templates_now = {n: incremental.template_digest(n, search_dirs) for n in names}
+            templates_now = {n: digest_before(n) for n in names}
             helpers = {"ref": ref, "asset_url": asset_url}
             calls_now: dict[tuple[str, str], str] = {}
             for rec in prev.outputs.values():
@@ -1344,7 +1360,9 @@ def _build_rest(
     def copy_static() -> None:
         t0 = time.perf_counter()
         try:
-            copy_outcome["result"] = copy_files(root, tree, site, plan, out_dir)
+            copy_outcome["result"] = copy_files(
+                root, tree, site, plan, out_dir, scan_ns - incremental.RACY_NS
+            )
         except BaseException as exc:  # reported below; never lost in the thread
             copy_outcome["error"] = exc
         copy_outcome["seconds"] = time.perf_counter() - t0
@@ -1481,8 +1499,7 @@ def _build_rest(
             facts=facts,
             outputs=records,
             templates={
-                n: incremental.template_digest(n, search_dirs)
-                for n in {t for r in records.values() for t in r.templates}
+                n: digest_before(n) for n in {t for r in records.values() for t in r.templates}
             },
             manifest=sorted(manifest),
             out_stats={k: (v[0], v[1]) for k, v in out_now.items()},

@@ -33,7 +33,7 @@ STATE_FILE = "state.bin"
 MAGIC = b"BENGAL-CACHE\n"
 FORMAT_VERSION = 1  # of every file written by write_blob
 FORMAT = "bengal-build-state"
-VERSION = 2  # 2: outputs packed (pack_stamps)
+VERSION = 3  # 3: outputs packed (pack_stamps), NUL-separated paths
 
 
 @dataclass
@@ -53,7 +53,7 @@ class NoopCheck:
             return set(), {}
         joined, packed = self.outputs_seen
         found = unpack_stamps(joined, packed)
-        return set(joined.split("\n")) if joined else set(), found
+        return set(joined.split("\0")) if joined else set(), found
 
 
 def _stat_map(paths: list[Path], base: Path) -> dict[str, list[int]]:
@@ -91,13 +91,13 @@ def stat_outputs(out_dir: Path, paths: list[str]) -> dict[str, list[int]]:
 
 
 def pack_stamps(stamps: dict[str, list[int]]) -> tuple[str, bytes]:
-    """{path: [mtime_ns, size]} as ("\\n"-joined sorted paths, 16 little-endian bytes per path):
+    """{path: [mtime_ns, size]} as (NUL-joined sorted paths, 16 little-endian bytes per path):
     the form bengal_native.stat_packed() produces, compared without an object per file."""
     paths = sorted(stamps)
     values = array("q", [v for p in paths for v in (stamps[p][0], stamps[p][1])])
     if sys.byteorder != "little":
         values.byteswap()
-    return "\n".join(paths), values.tobytes()
+    return "\0".join(paths), values.tobytes()
 
 
 def unpack_stamps(joined: str, packed: bytes) -> dict[str, list[int]]:
@@ -106,7 +106,7 @@ def unpack_stamps(joined: str, packed: bytes) -> dict[str, list[int]]:
     values.frombytes(packed)
     if sys.byteorder != "little":
         values.byteswap()
-    paths = joined.split("\n") if joined else []
+    paths = joined.split("\0") if joined else []
     return {
         p: [values[2 * i], values[2 * i + 1]] for i, p in enumerate(paths) if values[2 * i + 1] >= 0
     }

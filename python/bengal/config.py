@@ -90,6 +90,7 @@ class Config:
     params: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
+    source: bytes = b""  # the bytes of bengal.toml this configuration was parsed from
 
     @property
     def title(self) -> str:
@@ -122,9 +123,11 @@ def load_config(root: Path, *, overrides: dict[str, dict[str, Any]] | None = Non
     Raises ConfigError listing every problem at once."""
     path = root / CONFIG_FILE
     raw: dict[str, Any] = {}
+    source = b""
     if path.exists():
         try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            source = path.read_bytes()
+            raw = tomllib.loads(source.decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise ConfigError(f"not valid UTF-8 (byte {exc.start})", file=path) from None
         except tomllib.TOMLDecodeError as exc:
@@ -247,4 +250,5 @@ def load_config(root: Path, *, overrides: dict[str, dict[str, Any]] | None = Non
         params=params,
         warnings=warnings,
         raw=raw,
+        source=source,
     )

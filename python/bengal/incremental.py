@@ -75,7 +75,7 @@ class ContentPack:
         off, length, crc = ref
         data = os.pread(self.fd, length, off)
         if len(data) != length or zlib.crc32(data) != crc:
-            raise CacheDamaged(f"{self.path.name}: entry at {off} is damaged")
+            raise CacheDamaged(f"entry at {off} is damaged")  # callers name the pack
         return data
 
     def append_raw(self, data: bytes) -> tuple[int, int, int]:
@@ -154,13 +154,12 @@ class Cache:
     loaded_parts: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
 
-def config_key(root: Path, options: dict[str, Any]) -> str:
-    try:
-        cfg = (root / "bengal.toml").read_bytes()
-    except OSError:
-        cfg = b""
+def config_key(config_source: bytes, options: dict[str, Any]) -> str:
+    """The cache key: the bytes of bengal.toml the build's configuration was parsed from (not
+    the file read again: an edit in between would file this build's output under the new
+    configuration), the build options and bengal's version."""
     h = hashlib.blake2b(digest_size=16)
-    h.update(cfg)
+    h.update(config_source)
     h.update(repr(sorted(options.items())).encode())  # includes bengal.cache.code_key()
     h.update(__version__.encode())
     return h.hexdigest()

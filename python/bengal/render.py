@@ -12,7 +12,7 @@ import html as html_module
 import math
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -380,6 +380,32 @@ def template_candidates(page: Page) -> list[str]:
     return chosen + ["single.html"]
 
 
+class MenusView(Mapping[str, list[MenuItem]]):
+    """The `menus` global: the site's menus, read-only. Any use of it -- a menu taken from it
+    (even one that is empty or absent), its names, its length, its truth -- is a read of
+    site.menus, recorded in the environment (a menu added later re-renders what showed it)."""
+
+    def __init__(self, env: TrackingEnvironment, site: Site):
+        self._env = env
+        self._site = site
+
+    def _read(self) -> dict[str, list[MenuItem]]:
+        self._env.reads[(id(self._site), "menus")] = self._site
+        return self._site.menus
+
+    def __getitem__(self, name: str) -> list[MenuItem]:
+        return self._read()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+    def __repr__(self) -> str:
+        return f"MenusView({sorted(self._site.menus)})"
+
+
 class TrackingEnvironment(jinja2.Environment):
     """A Jinja2 environment that records what a render reads (bengal.incremental): every
     attribute or item taken from a model object, and every template name it loads or tries.
@@ -390,36 +416,24 @@ class TrackingEnvironment(jinja2.Environment):
         # (id(object), attribute) -> object (Site and MenuItem are unhashable dataclasses)
         self.reads: dict[tuple[int, str], Any] = {}
         self.loaded: set[str] = set()
-        # The `menus` global is the site's dict of menus: reading a menu from it -- even one
-        # that is empty or absent -- reads site.menus (a menu added later must re-render it).
-        self.menus: dict[str, Any] | None = None
-        self.site: Any = None
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) in TRACKED_TYPES:
             self.reads[(id(obj), attribute)] = obj
             if attribute == "is_active" and type(obj) is MenuItem:
-                return self._is_active(obj)
-        elif obj is self.menus:
-            self.reads[(id(self.site), "menus")] = self.site
+                return functools.partial(self.is_active, obj)
         return super().getattr(obj, attribute)
 
-    def _is_active(self, item: MenuItem) -> Callable[[Any], bool]:
-        """item.is_active(page) compares URLs in Python: record that it read the page's URL
-        (a template may ask about a page other than the one it renders)."""
-
-        def is_active(page: Any) -> bool:
-            if type(page) in TRACKED_TYPES:
-                self.reads[(id(page), "url")] = page
-            return item.is_active(page)
-
-        return is_active
+    def is_active(self, item: MenuItem, page: Any) -> bool:
+        """item.is_active(page), recording that it read the page's URL (compared in Python; a
+        template may ask about a page other than the one it renders)."""
+        if type(page) in TRACKED_TYPES:
+            self.reads[(id(page), "url")] = page
+        return item.is_active(page)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         if type(obj) in TRACKED_TYPES and isinstance(argument, str):
             self.reads[(id(obj), argument)] = obj
-        elif obj is self.menus:
-            self.reads[(id(self.site), "menus")] = self.site
         return super().getitem(obj, argument)
 
     def _load_template(self, name: str, globals: Any) -> jinja2.Template:  # noqa: A002
@@ -480,10 +494,9 @@ class Templates:
         self.site = site
         self.config = config
         self.per_page = int(config.pagination["per_page"])
-        self.env.menus, self.env.site = site.menus, site
         self.env.globals.update(
             site=site,
-            menus=site.menus,
+            menus=MenusView(self.env, site),
             render_menu=self.render_menu,
             config=config,
             params=site.params,
@@ -532,7 +545,9 @@ class Templates:
             item = stack.pop()
             flat.append(item)
             stack.extend(reversed(item.children))
-        active_ids = {id(i) for i in flat if i.is_active(page)} if isinstance(page, Page) else set()
+        active_ids = (
+            {id(i) for i in flat if env.is_active(i, page)} if isinstance(page, Page) else set()
+        )
         key = (name, template, tuple(n for n, i in enumerate(flat) if id(i) in active_ids))
         hit = self.menu_cache.get(key)
         if hit is None:
@@ -647,10 +662,12 @@ class Templates:
             return tpl.render(ctx)
         except jinja2.TemplateError as exc:
             raise self._error(exc, name, page) from None
-        except TemplateError as exc:
+        except TemplateError as exc:  # ref() or asset_url() refused: where it was called
+            frame = self._template_frame(exc)
             raise TemplateError(
                 f"{exc.reason} (while rendering {page.source or page.url})",
-                template=self.display_name(tpl.filename or name),
+                template=self.display_name(frame[0] if frame else (tpl.filename or name)),
+                line=frame[1] if frame else None,
             ) from None
         except Exception as exc:  # a filter or helper raised: name the template and page
             frame = self._template_frame(exc)

@@ -137,7 +137,7 @@ PYBIND11_MODULE(bengal_native, m) {
             return py::bytes(packed);
         },
         "base"_a, "joined"_a,
-        "(mtime_ns, size) of every '\\n'-separated path below base, as 16 little-endian bytes per "
+        "(mtime_ns, size) of every NUL-separated path below base, as 16 little-endian bytes per "
         "path (mtime 0 and size -1 for a missing path or one that is not a regular file).");
 
     py::class_<bengal::TocEntry>(m, "TocEntry")

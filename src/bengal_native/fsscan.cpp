@@ -124,7 +124,7 @@ std::vector<FileStamp> stat_files(const std::string& base, const std::vector<std
 std::string stat_packed(const std::string& base, std::string_view joined) {
     std::vector<std::string> rels;
     while (!joined.empty()) {
-        const std::size_t nl = joined.find('\n');
+        const std::size_t nl = joined.find('\0');
         rels.emplace_back(joined.substr(0, nl));
         if (nl == std::string_view::npos) break;
         joined.remove_prefix(nl + 1);

@@ -30,9 +30,9 @@ std::vector<FileStamp> scan_tree(const std::string& base, const std::string& pre
 // release_worker_threads() before a later fork().
 std::vector<FileStamp> stat_files(const std::string& base, const std::vector<std::string>& rels);
 
-// stat_files() of the '\n'-separated paths in `joined`, packed: 16 bytes per path, its mtime_ns
-// and size as little-endian int64 (size -1: missing). The no-op check compares this with what
-// the last build recorded, without a Python object per output file.
+// stat_files() of the NUL-separated paths in `joined` (NUL cannot occur in a path), packed:
+// 16 bytes per path, its mtime_ns and size as little-endian int64 (size -1: missing). The no-op
+// check compares this with what the last build recorded, without a Python object per file.
 std::string stat_packed(const std::string& base, std::string_view joined);
 
 }  // namespace bengal

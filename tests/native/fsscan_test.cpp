@@ -81,7 +81,8 @@ TEST(FsScan, StatPackedMatchesStatFiles) {
     fs::path root = make_tree();
     const std::vector<std::string> rels{"top.md", "nope", "a/link.md"};
     const auto st = bengal::stat_files(root.string(), rels);
-    const std::string packed = bengal::stat_packed(root.string(), "top.md\nnope\na/link.md");
+    const std::string joined("top.md\0nope\0a/link.md", 20);
+    const std::string packed = bengal::stat_packed(root.string(), joined);
     ASSERT_EQ(packed.size(), 48u);
     auto get = [&packed](std::size_t at) {
         std::uint64_t u = 0;

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bengal.build import BuildOptions, BuildResult, build
@@ -587,3 +588,56 @@ def test_compaction_drops_a_damaged_entry_and_renders_that_page_again(
     r = assert_same(site, tmp_path / "clean")
     assert r.incremental and not pack.exists()
     assert any("rendered again" in w for w in r.warnings), r.warnings
+
+
+def test_a_template_edited_while_pages_render_is_rendered_again_next_time(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache records the template digests taken before rendering, not after: an edit made
+    while pages render (after they loaded the old template) is a change for the next build."""
+    import bengal.build as build_mod
+
+    tpl = site / "templates/docs/single.html"
+    original = build_mod.check_local_assets
+    edited: list[bool] = []
+
+    def edit_then_check(*args: Any, **kw: Any) -> Any:  # runs after rendering, before saving
+        if not edited:
+            tpl.write_text(tpl.read_text().replace("<p class=aud>", "<p class=edited>"))
+            edited.append(True)
+        return original(*args, **kw)
+
+    with open(site / "content/docs/guide.md", "a", encoding="utf-8") as f:
+        f.write("\nEdited.\n")
+    monkeypatch.setattr(build_mod, "check_local_assets", edit_then_check)
+    assert run(site).errors == [] and edited
+    monkeypatch.setattr(build_mod, "check_local_assets", original)
+    assert_same(site, tmp_path / "clean")
+    assert "<p class=edited>" in (site / "public/docs/guide/index.html").read_text()
+
+
+def test_a_config_edited_during_a_build_is_not_filed_under_the_new_key(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache key is made from the configuration the build parsed, not from bengal.toml read
+    again later: an edit in between means a full build next time."""
+    from bengal import cache
+
+    original = cache.check_noop
+    edited: list[bool] = []
+
+    def check_then_edit(*args: Any, **kw: Any) -> Any:  # after load_config, before the key
+        result = original(*args, **kw)
+        if not edited:
+            (site / "bengal.toml").write_text(CONFIG.replace('"Inc"', '"Changed"'))
+            edited.append(True)
+        return result
+
+    with open(site / "content/docs/guide.md", "a", encoding="utf-8") as f:
+        f.write("\nEdited.\n")
+    monkeypatch.setattr(cache, "check_noop", check_then_edit)
+    assert run(site).errors == [] and edited
+    monkeypatch.setattr(cache, "check_noop", original)
+    r = assert_same(site, tmp_path / "clean")
+    assert not r.incremental
+    assert "Changed" in (site / "public/index.html").read_text()

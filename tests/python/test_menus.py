@@ -155,3 +155,55 @@ def test_is_active_of_another_page_is_a_dependency(make_site: SiteFactory, tmp_p
     r = assert_same(site, tmp_path / "clean")
     assert "about/index.html" in r.explain_outputs
     assert "<u>Blog=False</u>" in (site / "public/about/index.html").read_text(encoding="utf-8")
+
+
+def test_the_page_a_menu_is_rendered_for_is_a_dependency(
+    make_site: SiteFactory, tmp_path: Path
+) -> None:
+    """render_menu() decides which items are active from the page in the template's context:
+    that page's URL is read, even when it is not the page being rendered."""
+    site = make_site(
+        {
+            **SITE,
+            "templates/about.html": "{% extends 'base.html' %}{% block main %}"
+            "{% set page = site.get_page('blog/p2.md') %}<div id=m>{{ render_menu() }}</div>"
+            "{% endblock %}",
+            "content/about.md": "---\ntitle: About\ntemplate: about.html\n---\nAbout.\n",
+        }
+    )
+    assert build(site, BuildOptions(workers=1)).errors == []
+    p = site / "content/blog/p2.md"
+    p.write_text(p.read_text().replace("title: Post 2\n", "title: Post 2\nurl: /elsewhere/\n"))
+    r = assert_same(site, tmp_path / "clean")
+    assert "about/index.html" in r.explain_outputs
+
+
+def test_any_use_of_the_menus_global_is_a_read_of_the_menus(
+    make_site: SiteFactory, tmp_path: Path
+) -> None:
+    """Not only menus.NAME: its truth, length and names too."""
+    files = {k: v for k, v in SITE.items() if k != "bengal.toml"}
+    site = make_site(
+        {
+            **files,
+            "bengal.toml": '[site]\ntitle = "M"\nbaseurl = "https://example.org/"\n',
+            "templates/about.html": "{% extends 'base.html' %}{% block main %}"
+            "<i>{% if menus %}HAS{% else %}NONE{% endif %} {{ menus|length }} "
+            "{{ menus|list|join(',') }}</i>{% endblock %}",
+            "content/about.md": "---\ntitle: About\ntemplate: about.html\n---\nAbout.\n",
+        }
+    )
+    assert build(site, BuildOptions(workers=1)).errors == []
+    assert "<i>NONE 0 </i>" in (site / "public/about/index.html").read_text(encoding="utf-8")
+    p = site / "content/blog/p2.md"
+    p.write_text(p.read_text().replace("title: Post 2\n", "title: Post 2\nmenu: footer\n"))
+    assert_same(site, tmp_path / "clean")
+    assert "<i>HAS 1 footer</i>" in (site / "public/about/index.html").read_text(encoding="utf-8")
+
+
+def test_a_ref_error_in_the_menu_template_names_it(make_site: SiteFactory) -> None:
+    site = make_site({**SITE, "templates/partials/menu.html": "<ul>\n{{ ref('nope') }}</ul>"})
+    r = build(site, BuildOptions(workers=1))
+    assert r.errors and all(e.startswith("templates/partials/menu.html:2: ") for e in r.errors), (
+        r.errors[:2]
+    )

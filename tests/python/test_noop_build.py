@@ -144,6 +144,30 @@ def test_packed_stamps_round_trip() -> None:
 
     stamps = {"b/index.html": [1_700_000_000_123_456_789, 10], "a.css": [5, 0], "z": [-3, 7]}
     joined, packed = pack_stamps(stamps)
-    assert joined == "a.css\nb/index.html\nz" and len(packed) == 48
+    assert joined == "a.css\0b/index.html\0z" and len(packed) == 48
     assert unpack_stamps(joined, packed) == stamps
     assert pack_stamps({}) == ("", b"") and unpack_stamps("", b"") == {}
+
+
+def test_native_packed_stamps_match_python(tmp_path: Path) -> None:
+    """What the no-op check compares: bengal_native.stat_packed() of the recorded paths against
+    pack_stamps() of what the build stat()ed -- also for names with a newline."""
+    from bengal.cache import pack_stamps, stat_outputs
+
+    import bengal_native
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a/index.html").write_text("x")
+    (tmp_path / "odd\nname.txt").write_text("yz")
+    stamps = stat_outputs(tmp_path, ["a/index.html", "odd\nname.txt", "gone.html"])
+    assert sorted(stamps) == ["a/index.html", "odd\nname.txt"]
+    joined, packed = pack_stamps(stamps)
+    assert bengal_native.stat_packed(str(tmp_path), joined) == packed
+    (tmp_path / "a/index.html").write_text("changed")
+    assert bengal_native.stat_packed(str(tmp_path), joined) != packed
+
+
+def test_a_static_file_with_a_newline_in_its_name_allows_a_noop(make_site: SiteFactory) -> None:
+    site = make_site({**SITE, "static/odd\nname.txt": "x"})
+    assert run(site).errors == []
+    assert run(site).noop
