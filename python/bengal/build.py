@@ -1126,6 +1126,11 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
         result.timings["total"] = time.perf_counter() - t_start
         return result
     result.rebuild_reason = check.reason
+    for name in check.bad_names:
+        result.warnings.append(
+            f"{name}: the file name is not valid UTF-8 (shown with \ufffd); rename the file -- "
+            "it is skipped, with everything below it if it is a folder"
+        )
     # From here on the recorded state no longer describes the output directory.
     inputs_before = check.inputs
     cache.clear_state(state_dir)

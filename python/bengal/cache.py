@@ -21,7 +21,7 @@ import os
 import pickle
 import sys
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,8 @@ class NoopCheck:
     reason: str  # why a build is needed (for --explain-style output and tests)
     inputs: dict[str, list[int]]  # the input scan, reused by the build that follows
     state: dict[str, Any] | None = None
+    # Files and folders the scan skipped because their names are not UTF-8 (U+FFFD shown).
+    bad_names: list[str] = field(default_factory=list)
     # The outputs the last successful build recorded, as this check found them: (paths,
     # packed stamps; see unpack_stamps). The build that follows reuses them instead of
     # stat()ing the same files again.
@@ -72,14 +74,16 @@ def _own_files(root: Path) -> list[Path]:
     return [root / ".bengal" / "asset_deps.json", root / ".bengal/cache/index.bin"]
 
 
-def input_files(root: Path, theme_dir: Path) -> dict[str, list[int]]:
+def input_files(
+    root: Path, theme_dir: Path, bad_names: list[str] | None = None
+) -> dict[str, list[int]]:
     """(mtime_ns, size) of every file a build reads, keyed by a path relative to the site (the
     theme's files under "theme:"). Files the build ignores (hidden, editor leftovers) are
-    ignored here too."""
-    state = scan_inputs(root)
+    ignored here too; so are names that are not UTF-8, which are added to `bad_names`."""
+    state = scan_inputs(root, bad_names)
     state.update(_stat_map([root / "bengal.toml"], root))
     state.update(_stat_map(_own_files(root), root))
-    scan_tree(theme_dir, "theme:", state)
+    scan_tree(theme_dir, "theme:", state, bad=bad_names)
     return state
 
 
@@ -189,15 +193,16 @@ def load_state(state_dir: Path) -> dict[str, Any] | None:
 def check_noop(
     root: Path, out_dir: Path, state_dir: Path, theme_dir: Path, options: dict[str, Any]
 ) -> NoopCheck:
-    inputs = input_files(root, theme_dir)
+    bad: list[str] = []
+    inputs = input_files(root, theme_dir, bad)
     state = load_state(state_dir)
     if state is None:
-        return NoopCheck(False, "no usable build state", inputs)
+        return NoopCheck(False, "no usable build state", inputs, bad_names=bad)
     if state.get("bengal") != __version__:
         reason = f"bengal version changed ({state.get('bengal')} -> {__version__})"
-        return NoopCheck(False, reason, inputs)
+        return NoopCheck(False, reason, inputs, bad_names=bad)
     if state.get("options") != options:
-        return NoopCheck(False, "build options changed", inputs)
+        return NoopCheck(False, "build options changed", inputs, bad_names=bad)
     recorded = state.get("outputs")
     if not (
         isinstance(recorded, tuple)
@@ -205,14 +210,14 @@ def check_noop(
         and isinstance(recorded[0], str)
         and isinstance(recorded[1], bytes)
     ):
-        return NoopCheck(False, "no usable build state", inputs)
+        return NoopCheck(False, "no usable build state", inputs, bad_names=bad)
     # Stat()ed even when an input changed: the build that follows reuses what is found.
     now = bengal_native.stat_packed(str(out_dir), recorded[0])
     seen = (recorded[0], now)
     if state.get("inputs") != inputs:
-        return NoopCheck(False, "input files changed", inputs, outputs_seen=seen)
+        return NoopCheck(False, "input files changed", inputs, outputs_seen=seen, bad_names=bad)
     if now != recorded[1]:
-        return NoopCheck(False, "output files changed", inputs, outputs_seen=seen)
+        return NoopCheck(False, "output files changed", inputs, outputs_seen=seen, bad_names=bad)
     return NoopCheck(True, "nothing changed", inputs, state, outputs_seen=seen)
 
 

@@ -45,21 +45,26 @@ INPUT_DIRS = ("content", "templates", "static", "assets", "data")
 
 
 def scan_tree(
-    base: Path, prefix: str, out: dict[str, list[int]], skip_ignored: bool = True
+    base: Path,
+    prefix: str,
+    out: dict[str, list[int]],
+    skip_ignored: bool = True,
+    bad: list[str] | None = None,
 ) -> None:
     """Add [mtime_ns, size] of every regular file below `base` to `out`, keyed prefix + POSIX
     relative path. Symlinked files are followed, symlinked directories are not (a link loop
     cannot hang the build). Runs over every file of a site on every build, natively
     (bengal_native.scan_tree: readdir + fstatat, ~5x a scandir loop in Python); the names it
     skips are those of `_ignored`."""
-    bengal_native.scan_tree(str(base), prefix, out, skip_ignored)
+    bengal_native.scan_tree(str(base), prefix, out, skip_ignored, bad)
 
 
-def scan_inputs(root: Path) -> dict[str, list[int]]:
-    """Every input file of the site, keyed "content/a.md", "static/x.png", ..."""
+def scan_inputs(root: Path, bad: list[str] | None = None) -> dict[str, list[int]]:
+    """Every input file of the site, keyed "content/a.md", "static/x.png", ... Names that are
+    not UTF-8 are skipped (listed in `bad`)."""
     found: dict[str, list[int]] = {}
     for sub in INPUT_DIRS:
-        scan_tree(root / sub, sub + "/", found)
+        scan_tree(root / sub, sub + "/", found, bad=bad)
     return found
 
 

@@ -226,6 +226,12 @@ class AssetDependencyMap:
 
 # ---- change detection (issue 5) ----
 
-def scan_tree(base: str, prefix: str, out: dict[str, list[int]], skip_ignored: bool = True) -> None: ...
+def scan_tree(
+    base: str,
+    prefix: str,
+    out: dict[str, list[int]],
+    skip_ignored: bool = True,
+    bad: list[str] | None = None,
+) -> None: ...
 def stat_files(base: str, rels: list[str]) -> dict[str, list[int]]: ...
 def stat_packed(base: str, joined: str) -> bytes: ...

@@ -90,11 +90,13 @@ PYBIND11_MODULE(bengal_native, m) {
     // Change detection (issue 5): one native pass instead of a DirEntry per file in Python.
     m.def(
         "scan_tree",
-        [](const std::string& base, const std::string& prefix, py::dict out, bool skip_ignored) {
+        [](const std::string& base, const std::string& prefix, py::dict out, bool skip_ignored,
+           std::optional<py::list> bad) {
             std::vector<bengal::FileStamp> found;
+            std::vector<std::string> bad_names;
             {
                 py::gil_scoped_release nogil;
-                found = bengal::scan_tree(base, prefix, skip_ignored);
+                found = bengal::scan_tree(base, prefix, skip_ignored, &bad_names);
             }
             for (const bengal::FileStamp& f : found) {
                 py::list v(2);
@@ -102,10 +104,14 @@ PYBIND11_MODULE(bengal_native, m) {
                 v[1] = py::int_(f.size);
                 out[py::str(f.path)] = std::move(v);
             }
+            if (bad)
+                for (const std::string& b : bad_names) bad->append(py::str(b));
         },
-        "base"_a, "prefix"_a, "out"_a, "skip_ignored"_a = true,
+        "base"_a, "prefix"_a, "out"_a, "skip_ignored"_a = true, "bad"_a = py::none(),
         "Add [mtime_ns, size] of every regular file below base to out, keyed prefix + relative "
-        "POSIX path (ignored names skipped; symlinked files followed, symlinked directories not).");
+        "POSIX path (ignored names skipped; symlinked files followed, symlinked directories not). "
+        "Names that are not UTF-8 are skipped and, if `bad` is a list, appended to it (U+FFFD "
+        "for the bad bytes).");
     m.def(
         "stat_files",
         [](const std::string& base, const std::vector<std::string>& rels) {

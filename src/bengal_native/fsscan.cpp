@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "bengal_native/parallel.hpp"
+#include "bengal_native/utf8.hpp"
 
 namespace bengal {
 
@@ -37,8 +38,10 @@ struct DirJob {
     std::string rel;  // key prefix of its entries
 };
 
-// One directory's regular files (into `files`) and subdirectories (into `subdirs`).
-void scan_dir(const DirJob& job, bool skip_ignored, std::vector<FileStamp>& files, std::vector<DirJob>& subdirs) {
+// One directory's regular files (into `files`), subdirectories (into `subdirs`) and entries whose
+// names are not UTF-8 (into `bad`, shown with U+FFFD; skipped, with everything below them).
+void scan_dir(const DirJob& job, bool skip_ignored, std::vector<FileStamp>& files, std::vector<DirJob>& subdirs,
+              std::vector<std::string>& bad) {
     DIR* d = opendir(job.dir.c_str());
     if (d == nullptr) return;
     const int dfd = dirfd(d);
@@ -46,6 +49,10 @@ void scan_dir(const DirJob& job, bool skip_ignored, std::vector<FileStamp>& file
         const char* name = e->d_name;
         if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
         if (skip_ignored && ignored_name(name)) continue;
+        if (find_invalid_utf8(name) != std::string_view::npos) {
+            bad.push_back(job.rel + sanitize_utf8(name));
+            continue;
+        }
         unsigned char type = e->d_type;
         struct stat st {};
         if (type == DT_UNKNOWN) {
@@ -63,18 +70,16 @@ void scan_dir(const DirJob& job, bool skip_ignored, std::vector<FileStamp>& file
     closedir(d);
 }
 
-}  // namespace
-
-std::vector<FileStamp> scan_tree(const std::string& base, const std::string& prefix, bool skip_ignored) {
-    // Level by level: the directories of one depth are read on all cores (oneTBB), each into
-    // its own slot, then merged. A site's content is ~1 directory per 10 files, so the levels
-    // below the top have hundreds of directories -- enough to share.
+// Level by level: the directories of one depth are read on all cores (oneTBB), each into its own
+// slot, then merged. A site's content is ~1 directory per 10 files, so the levels below the top
+// have hundreds of directories -- enough to share.
+std::vector<FileStamp> scan_levels(std::vector<DirJob> level, bool skip_ignored, std::vector<std::string>* bad) {
     std::vector<FileStamp> out;
-    std::vector<DirJob> level{DirJob{base, prefix}};
     while (!level.empty()) {
         std::vector<std::vector<FileStamp>> files(level.size());
         std::vector<std::vector<DirJob>> subdirs(level.size());
-        auto work = [&](std::size_t i) { scan_dir(level[i], skip_ignored, files[i], subdirs[i]); };
+        std::vector<std::vector<std::string>> bads(level.size());
+        auto work = [&](std::size_t i) { scan_dir(level[i], skip_ignored, files[i], subdirs[i], bads[i]); };
         if (level.size() >= 4) {
             parallel_for_index(level.size(), work);
         } else {
@@ -84,10 +89,32 @@ std::vector<FileStamp> scan_tree(const std::string& base, const std::string& pre
         for (std::size_t i = 0; i < level.size(); ++i) {
             for (FileStamp& f : files[i]) out.push_back(std::move(f));
             for (DirJob& j : subdirs[i]) next.push_back(std::move(j));
+            if (bad != nullptr)
+                for (std::string& b : bads[i]) bad->push_back(std::move(b));
         }
         level = std::move(next);
     }
     return out;
+}
+
+std::string pack(const std::vector<FileStamp>& found) {
+    std::string out(found.size() * 16, '\0');
+    auto put = [&out](std::size_t at, std::int64_t v) {
+        auto u = static_cast<std::uint64_t>(v);
+        for (int b = 0; b < 8; ++b) out[at + b] = static_cast<char>((u >> (8 * b)) & 0xFF);
+    };
+    for (std::size_t i = 0; i < found.size(); ++i) {
+        put(16 * i, found[i].size < 0 ? 0 : found[i].mtime_ns);
+        put(16 * i + 8, found[i].size);
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<FileStamp> scan_tree(const std::string& base, const std::string& prefix, bool skip_ignored,
+                                 std::vector<std::string>* bad) {
+    return scan_levels({DirJob{base, prefix}}, skip_ignored, bad);
 }
 
 std::vector<FileStamp> stat_files(const std::string& base, const std::vector<std::string>& rels) {
@@ -129,17 +156,7 @@ std::string stat_packed(const std::string& base, std::string_view joined) {
         if (nl == std::string_view::npos) break;
         joined.remove_prefix(nl + 1);
     }
-    const std::vector<FileStamp> found = stat_files(base, rels);
-    std::string out(found.size() * 16, '\0');
-    auto put = [&out](std::size_t at, std::int64_t v) {
-        auto u = static_cast<std::uint64_t>(v);
-        for (int b = 0; b < 8; ++b) out[at + b] = static_cast<char>((u >> (8 * b)) & 0xFF);
-    };
-    for (std::size_t i = 0; i < found.size(); ++i) {
-        put(16 * i, found[i].size < 0 ? 0 : found[i].mtime_ns);
-        put(16 * i + 8, found[i].size);
-    }
-    return out;
+    return pack(stat_files(base, rels));
 }
 
 }  // namespace bengal

@@ -23,7 +23,10 @@ bool ignored_name(const char* name) noexcept;
 // symlinked directories are not (a link loop cannot hang the scan). Unreadable directories and
 // entries that vanish during the scan are skipped. A missing `base` gives an empty result.
 // Directories are read on all cores (oneTBB): call release_worker_threads() before a later fork().
-std::vector<FileStamp> scan_tree(const std::string& base, const std::string& prefix, bool skip_ignored);
+// Entries whose names are not valid UTF-8 are skipped (a directory with everything below it) and,
+// when `bad` is given, listed there as prefix + relative path with U+FFFD for the bad bytes.
+std::vector<FileStamp> scan_tree(const std::string& base, const std::string& prefix, bool skip_ignored,
+                                 std::vector<std::string>* bad = nullptr);
 
 // (mtime_ns, size) of base/rel for every rel, following symlinks; size -1 when the path is
 // missing or not a regular file. Large lists are stat()ed on all cores (oneTBB): call

@@ -81,7 +81,7 @@ TEST(FsScan, StatPackedMatchesStatFiles) {
     fs::path root = make_tree();
     const std::vector<std::string> rels{"top.md", "nope", "a/link.md"};
     const auto st = bengal::stat_files(root.string(), rels);
-    const std::string joined("top.md\0nope\0a/link.md", 20);
+    const std::string joined = std::string("top.md") + '\0' + "nope" + '\0' + "a/link.md";
     const std::string packed = bengal::stat_packed(root.string(), joined);
     ASSERT_EQ(packed.size(), 48u);
     auto get = [&packed](std::size_t at) {
@@ -95,5 +95,20 @@ TEST(FsScan, StatPackedMatchesStatFiles) {
     EXPECT_EQ(get(24), -1);
     EXPECT_EQ(get(40), st[2].size);
     EXPECT_TRUE(bengal::stat_packed(root.string(), "").empty());
+    fs::remove_all(root);
+}
+
+TEST(FsScan, NamesThatAreNotUtf8AreSkippedAndReported) {
+    fs::path root = make_tree();
+    std::ofstream(root / "a/bad\xff.md") << "x";
+    fs::create_directories(root / "bad\xfe" / "sub");
+    std::ofstream(root / "bad\xfe/sub/inner.md") << "x";
+    std::vector<std::string> bad;
+    auto found = bengal::scan_tree(root.string(), "c/", true, &bad);
+    for (const auto& f : found) EXPECT_EQ(f.path.find("bad"), std::string::npos) << f.path;
+    std::sort(bad.begin(), bad.end());
+    ASSERT_EQ(bad.size(), 2u);
+    EXPECT_EQ(bad[0], "c/a/bad\xEF\xBF\xBD.md");
+    EXPECT_EQ(bad[1], "c/bad\xEF\xBF\xBD");
     fs::remove_all(root);
 }

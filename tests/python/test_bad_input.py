@@ -117,3 +117,34 @@ def test_output_inside_nothing_is_lost_on_errors(make_site: SiteFactory) -> None
     (site / "content/a.md").write_text("---\ntitle: [broken\n---\nsecond\n")
     assert run(site)[0] == 1
     assert (site / "public/a/index.html").read_text() == before
+
+
+def test_file_names_that_are_not_utf8_are_skipped_with_a_warning(make_site: SiteFactory) -> None:
+    """A name the file system allows but UTF-8 does not (a latin-1 'é' from an old archive):
+    named in a warning, skipped, and the rest of the site builds (it crashed the scan)."""
+    import os
+
+    from bengal.build import BuildOptions, build
+
+    site = make_site(
+        {
+            "bengal.toml": '[site]\ntitle = "U"\nbaseurl = "https://example.org/"\n',
+            "content/good.md": "---\ntitle: Good\n---\nFine.\n",
+        }
+    )
+    root = os.fsencode(site)
+    with open(root + b"/content/caf\xe9.md", "wb") as f:
+        f.write(b"---\ntitle: Cafe\n---\nx\n")
+    os.makedirs(root + b"/static/d\xe9j\xe0")
+    with open(root + b"/static/d\xe9j\xe0/x.txt", "wb") as f:
+        f.write(b"x")
+    r = build(site, BuildOptions(workers=1))
+    assert r.errors == []
+    assert (site / "public/good/index.html").exists()
+    bad = [w for w in r.warnings if "not valid UTF-8" in w]
+    assert len(bad) == 2
+    assert bad[0].startswith("content/caf\ufffd.md: ") and bad[1].startswith(
+        "static/d\ufffdj\ufffd: "
+    )
+    again = build(site, BuildOptions(workers=1))
+    assert again.noop and again.warnings == r.warnings
