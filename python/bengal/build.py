@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 import bengal_native
 from bengal import cache
 from bengal.config import load_config
-from bengal.discover import THEME_DIR, SourceTree, discover
-from bengal.errors import BengalError, BuildError, ContentError, TemplateError
+from bengal.discover import INPUT_DIRS, THEME_DIR, SourceTree, discover
+from bengal.errors import BengalError, BuildError, ConfigError, ContentError, TemplateError
 from bengal.frontmatter import parse as parse_front_matter
 from bengal.frontmatter import split_raw, yaml_error
 from bengal.model import Page, Site
@@ -1110,6 +1110,15 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     result.warnings.extend(config.warnings)
     if out_dir == root or out_dir in root.parents:
         raise BuildError(f"output directory {out_dir} contains the site; choose another")
+    for name in INPUT_DIRS:
+        inputs = root / name
+        if out_dir == inputs or inputs in out_dir.parents:
+            # Its files would be read back as sources, and --clean would delete the sources.
+            raise ConfigError(
+                f"output directory {out_dir} is inside the site's {name}/ folder; choose one "
+                "outside content/, templates/, static/, assets/ and data/ (the default is "
+                "public/)"
+            )
 
     state_dir = opts.state_dir or root / STATE_DIR
     state_options = _state_options(root, opts, out_dir)

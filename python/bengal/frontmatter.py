@@ -129,6 +129,21 @@ def yaml_error(exc: yaml.YAMLError) -> tuple[int, str]:
     return line, reason
 
 
+_YAML_DATE = re.compile(r"(?<![\w\"'.-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\w\"'])")
+
+
+def _impossible_date_line(raw: str) -> int:
+    """Line (0-based, within the front matter; 1 = its first line) of the first date-shaped value
+    that is not a real date, for the message; 1 when none is found."""
+    for n, text in enumerate(raw.split("\n")):
+        for m in _YAML_DATE.finditer(text):
+            try:
+                dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            except ValueError:
+                return n + 1
+    return 1
+
+
 def parse(raw: str, parser: str, file: str) -> dict[str, Any]:
     if parser == "yaml":
         yaml, loader = _yaml()
@@ -138,6 +153,14 @@ def parse(raw: str, parser: str, file: str) -> dict[str, Any]:
             line, reason = yaml_error(exc)
             raise ContentError(
                 f"invalid YAML front matter: {reason}", file=file, line=line + 1
+            ) from None
+        except (ValueError, OverflowError) as exc:
+            # PyYAML turns anything shaped like a date into one: "2024-02-30" raises here.
+            raise ContentError(
+                f"invalid YAML front matter: a date that does not exist ({exc}); correct it, "
+                'or quote it ("2024-02-30") to keep it as text',
+                file=file,
+                line=_impossible_date_line(raw) + 1,
             ) from None
     else:
         try:

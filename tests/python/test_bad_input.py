@@ -148,3 +148,21 @@ def test_file_names_that_are_not_utf8_are_skipped_with_a_warning(make_site: Site
     )
     again = build(site, BuildOptions(workers=1))
     assert again.noop and again.warnings == r.warnings
+
+
+@pytest.mark.parametrize("inside", ["content", "static/out", "templates"])
+def test_an_output_directory_inside_an_input_folder_is_refused(
+    make_site: SiteFactory, inside: str
+) -> None:
+    """Its files would be read back as sources on the next build -- and --clean would delete
+    the sources."""
+    site = make_site(
+        {
+            "bengal.toml": '[site]\ntitle = "O"\nbaseurl = "https://example.org/"\n',
+            "content/a.md": "---\ntitle: A\n---\nText.\n",
+            "static/s.txt": "s",
+            "templates/.keep": "",
+        }
+    )
+    assert main(["build", str(site), "--clean", "-o", str(site / inside), "-q"]) == 2
+    assert (site / "content/a.md").exists() and (site / "static/s.txt").exists()

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from bengal.errors import ContentError
 from bengal.frontmatter import normalise, parse_date, split
+from bengal.frontmatter import parse as parse_front_matter
 
 TAX = {"tag": "tags", "category": "categories"}
 
@@ -107,3 +108,18 @@ def test_normalise_errors(raw: dict[str, object], message: str) -> None:
 )
 def test_dates(value: str, expected: dt.datetime) -> None:
     assert parse_date(value, "date", "x.md") == expected
+
+
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("title: X\ndate: 2024-13-45\n", 3),
+        ("title: 2024-02-30\n", 2),
+        ("title: X\nextra: [1, 2]\nwhen: 2023-02-29\n", 4),
+    ],
+)
+def test_a_date_that_does_not_exist_is_an_error_with_its_line(text: str, line: int) -> None:
+    """PyYAML raises ValueError (not a YAMLError) for these: it was a traceback."""
+    with pytest.raises(ContentError) as err:
+        parse_front_matter(text, "yaml", "x.md")
+    assert err.value.line == line and "date that does not exist" in str(err.value)
