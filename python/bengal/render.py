@@ -7,9 +7,13 @@ cache; the site's templates/ directory overrides the theme's.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import html as html_module
+import io
 import math
+import os
 import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 from markupsafe import Markup, escape
 
 import bengal_native
@@ -451,6 +456,41 @@ class RenderRecord:
     warnings: list[str]
 
 
+class CheckedBytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja2's bytecode cache (.bengal/jinja), with a digest of each file's contents: Jinja2
+    runs cached bytecode through marshal, which can crash the interpreter on damaged data (a
+    flipped byte made every build segfault). A file whose digest does not match is ignored and
+    the template compiled again; files are replaced atomically."""
+
+    def __init__(self, directory: str):
+        super().__init__(directory, pattern="bengal-%s.jinja")  # not the unchecked files
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            with open(self._get_cache_filename(bucket), "rb") as f:
+                data = f.read()
+        except OSError:
+            return
+        digest, payload = data[:16], data[16:]
+        if len(data) < 16 or hashlib.blake2b(payload, digest_size=16).digest() != digest:
+            return  # damaged: compiled again, and the file rewritten
+        bucket.load_bytecode(io.BytesIO(payload))
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        buf = io.BytesIO()
+        bucket.write_bytecode(buf)
+        payload = buf.getvalue()
+        name = self._get_cache_filename(bucket)
+        tmp = f"{name}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(hashlib.blake2b(payload, digest_size=16).digest() + payload)
+            os.replace(tmp, name)
+        except OSError:  # a cache that cannot be written only costs a compile next time
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+
+
 @dataclass
 class _MenuRender:
     html: Markup
@@ -480,7 +520,7 @@ class Templates:
         bcc = None
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            bcc = jinja2.FileSystemBytecodeCache(str(cache_dir))
+            bcc = CheckedBytecodeCache(str(cache_dir))
         self.search_dirs = [Path(d) for d in search]
         self.env = TrackingEnvironment(
             loader=jinja2.FileSystemLoader(search),

@@ -641,3 +641,27 @@ def test_a_config_edited_during_a_build_is_not_filed_under_the_new_key(
     r = assert_same(site, tmp_path / "clean")
     assert not r.incremental
     assert "Changed" in (site / "public/index.html").read_text()
+
+
+def test_damaged_template_bytecode_is_compiled_again(site: Path, tmp_path: Path) -> None:
+    """Jinja2 runs cached bytecode through marshal: a flipped byte in .bengal/jinja used to
+    crash the interpreter on every build. Damaged files are now ignored and rewritten."""
+    files = sorted((site / ".bengal/jinja").glob("*.jinja"))
+    assert files
+    damaged: dict[Path, bytes] = {}
+    for f in files:
+        data = bytearray(f.read_bytes())
+        for at in range(20, len(data), 7):
+            data[at] ^= 0x5A
+        f.write_bytes(bytes(data))
+        damaged[f] = bytes(data)
+    with open(site / "content/blog/two.md", "a", encoding="utf-8") as f:
+        f.write("\nEdited.\n")
+    code = (
+        "import sys; from pathlib import Path; from bengal.build import build, BuildOptions; "
+        f"sys.exit(1 if build(Path({str(site)!r}), BuildOptions(workers=1)).errors else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]  # a crash would be -11 (SIGSEGV)
+    assert_same(site, tmp_path / "clean")
+    assert any(f.read_bytes() != damaged[f] for f in files)  # recompiled and rewritten
