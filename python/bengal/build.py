@@ -393,7 +393,7 @@ def copy_file(src: Path, dst: Path, racy_ns: int | None = None) -> bool:
     except FileNotFoundError:
         pass
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".~bengal.{os.getpid()}.{dst.name}.tmp")
+    tmp = dst.with_name(f"{TEMP_PREFIX}{os.getpid()}.{dst.name}.tmp")
     try:
         shutil.copyfile(src, tmp)
         shutil.copystat(src, tmp)
@@ -1013,10 +1013,15 @@ class WarmBuilder:
         templates.menu_cache.clear()  # a menu template may read what these edits changed
         _W.clear()
         _W.update(jobs=jobs, out_dir=w.out_dir, templates_factory=lambda: templates)
+        unfinished = w.state_dir / UNFINISHED_MARKER
+        with contextlib.suppress(OSError):
+            unfinished.touch()
         try:
             shard = run_chunks(1, None)[0]
         finally:
             _W.clear()
+        with contextlib.suppress(OSError):
+            unfinished.unlink()
         result.timings["render+write"] = time.perf_counter() - t2
         result.errors.extend(shard.errors)
         result.warnings.extend(shard.warnings)
@@ -1362,6 +1367,13 @@ def _build_rest(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BuildError(f"cannot create output directory {out_dir}: {exc.strerror}") from None
+    # A build killed while writing leaves its temp files (.~bengal.PID.N.tmp, beside the files
+    # being replaced): the marker says a build was writing, and the next one sweeps them.
+    unfinished = state_dir / UNFINISHED_MARKER
+    if unfinished.exists():
+        remove_temp_files(out_dir)
+    with contextlib.suppress(OSError):
+        unfinished.touch()
     # Outputs this build may write that the last one did not: if the build is killed, the next
     # one must know to remove them should they turn out stale.
     new_paths = [p for p, _ in job_paths if p not in old_manifest]
@@ -1541,6 +1553,8 @@ def _build_rest(
                 outputs_now=out_now,
                 racy_ns=scan_ns - incremental.RACY_NS,
             )
+    with contextlib.suppress(OSError):
+        unfinished.unlink()  # every temp file this build made was renamed or removed
     if opts.keep_warm is not None and not result.errors:
         from bengal.render import MarkdownContext
 
@@ -1594,6 +1608,24 @@ def write_sitewide(
     result.written += int(st["files_written"])
     result.skipped_identical += int(st["skipped_identical"])
     return sorted(files)
+
+
+UNFINISHED_MARKER = "writing"
+TEMP_PREFIX = ".~bengal."  # the writer's and copy_file's temp files: .~bengal.PID.*.tmp
+
+
+def remove_temp_files(out_dir: Path) -> int:
+    """Remove the temp files a killed build left in the output directory (one walk of it)."""
+    found: dict[str, list[int]] = {}
+    bengal_native.scan_tree(str(out_dir), "", found, False)
+    n = 0
+    for rel in found:
+        name = rel.rpartition("/")[2]
+        if name.startswith(TEMP_PREFIX) and name.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                (out_dir / rel).unlink()
+                n += 1
+    return n
 
 
 def remove_stale(out_dir: Path, paths: set[str]) -> int:

@@ -665,3 +665,19 @@ def test_damaged_template_bytecode_is_compiled_again(site: Path, tmp_path: Path)
     assert done.returncode == 0, done.stderr[-2000:]  # a crash would be -11 (SIGSEGV)
     assert_same(site, tmp_path / "clean")
     assert any(f.read_bytes() != damaged[f] for f in files)  # recompiled and rewritten
+
+
+def test_temp_files_of_a_killed_build_are_removed_by_the_next(site: Path, tmp_path: Path) -> None:
+    """A build killed while writing leaves .~bengal.PID.N.tmp files beside the outputs it was
+    replacing, and its "writing" marker: the next build sweeps them."""
+    from bengal.build import UNFINISHED_MARKER
+
+    leftovers = [site / "public/blog/two/.~bengal.4242.7.tmp", site / "public/.~bengal.4242.8.tmp"]
+    for f in leftovers:
+        f.write_text("half a page")
+    (site / ".bengal" / UNFINISHED_MARKER).touch()
+    with open(site / "content/blog/two.md", "a", encoding="utf-8") as f:
+        f.write("\nEdited.\n")
+    assert_same(site, tmp_path / "clean")  # the file sets must match too
+    assert not any(f.exists() for f in leftovers)
+    assert not (site / ".bengal" / UNFINISHED_MARKER).exists()
