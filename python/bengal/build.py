@@ -493,6 +493,7 @@ def _render_chunk(chunk: int) -> ShardResult:
     res = ShardResult()
     t_tpl = t_assets = 0.0
     writer = bengal_native.OutputWriter(str(out_dir), max_buffer_mb=64, threads=1)
+    writer_failed = False
     dep_memo: dict[tuple[int, str], str | None] = {}
     dep_of = incremental.dep_of
     try:
@@ -509,7 +510,13 @@ def _render_chunk(chunk: int) -> ShardResult:
             t_tpl += t1 - t0
             t_assets += t2 - t1
             path = pager_output_path(page, number)
-            writer.write(path, html)
+            try:
+                writer.write(path, html)
+            except OSError as exc:
+                # The writer stops at its first failure and drops what it still had queued.
+                res.errors.append(_write_error(exc))
+                writer_failed = True
+                break
             res.pages += 1
             own = incremental.page_key(page)
             deps = set()
@@ -537,7 +544,14 @@ def _render_chunk(chunk: int) -> ShardResult:
         try:
             writer.close()
         except OSError as exc:
-            res.errors.append(f"writing output: {exc}")
+            if not writer_failed:
+                res.errors.append(_write_error(exc))
+            writer_failed = True
+        if writer_failed:
+            # Which queued files reached the disk is unknown: record none of them as built, so
+            # the next build renders them again (their old files are kept meanwhile).
+            res.records.clear()
+            res.pages = 0
         stats = writer.stats()
         res.written = int(stats["files_written"])
         res.skipped = int(stats["skipped_identical"])
@@ -549,6 +563,14 @@ def _render_chunk(chunk: int) -> ShardResult:
     res.warnings.extend(incremental.DAMAGE_WARNINGS)
     incremental.DAMAGE_WARNINGS.clear()
     return res
+
+
+def _write_error(exc: OSError) -> str:
+    where = exc.filename or "output"
+    return (
+        f"{where}: cannot write ({exc.strerror or exc}); pages not written are rendered again "
+        "by the next build"
+    )
 
 
 def _cpu_count() -> int:

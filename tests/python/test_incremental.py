@@ -681,3 +681,20 @@ def test_temp_files_of_a_killed_build_are_removed_by_the_next(site: Path, tmp_pa
     assert_same(site, tmp_path / "clean")  # the file sets must match too
     assert not any(f.exists() for f in leftovers)
     assert not (site / ".bengal" / UNFINISHED_MARKER).exists()
+
+
+def test_an_output_that_cannot_be_written_is_rendered_again_later(
+    site: Path, tmp_path: Path
+) -> None:
+    """The writer fails (here: a folder sits where the page goes): the error names the file,
+    the build goes on, and nothing it could not write is recorded as built."""
+    target = site / "public/blog/two/index.html"
+    target.unlink()
+    target.mkdir()
+    p = site / "content/blog/two.md"
+    p.write_text(p.read_text().replace("title: Two", "title: Second"))
+    r = run(site)
+    assert any(e.startswith(f"{target}: cannot write") for e in r.errors), r.errors
+    target.rmdir()
+    assert_same(site, tmp_path / "clean")
+    assert "Second" in target.read_text()
