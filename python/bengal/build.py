@@ -1189,6 +1189,9 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
         # Files the last build wrote (and any a killed build was about to write): whatever of
         # these this build does not write again is stale and removed.
         old_manifest = set(old.manifest) if old is not None else set()
+        if old is None:
+            # A damaged cache: the files the last successful build recorded in its state.
+            old_manifest.update(check.seen_outputs()[0])
         old_manifest.update(incremental.read_pending(state_dir))
     result.incremental = prev is not None
     if prev is None:
@@ -1570,7 +1573,13 @@ def _build_rest(
                 state_dir,
                 THEME_DIR,
                 state_options,
-                {"pages": result.pages, "files": result.files, "warnings": result.warnings},
+                {
+                    "pages": result.pages,
+                    "files": result.files,
+                    # What a build with nothing to do says again: the site's problems, not
+                    # this build's repairs of its own caches (damage is reported once).
+                    "warnings": [w for w in result.warnings if str(state_dir) not in w],
+                },
                 inputs_before,
                 outputs_now=out_now,
                 racy_ns=scan_ns - incremental.RACY_NS,

@@ -33,7 +33,7 @@ STATE_FILE = "state.bin"
 MAGIC = b"BENGAL-CACHE\n"
 FORMAT_VERSION = 1  # of every file written by write_blob
 FORMAT = "bengal-build-state"
-VERSION = 3  # 3: outputs packed (pack_stamps), NUL-separated paths
+VERSION = 4  # 4: outputs packed (pack_stamps), NUL-separated paths; "racy"
 
 
 @dataclass
@@ -216,6 +216,9 @@ def check_noop(
     seen = (recorded[0], now)
     if state.get("inputs") != inputs:
         return NoopCheck(False, "input files changed", inputs, outputs_seen=seen, bad_names=bad)
+    if state.get("racy", True):
+        reason = "inputs modified within a clock tick of the last build"
+        return NoopCheck(False, reason, inputs, outputs_seen=seen, bad_names=bad)
     if now != recorded[1]:
         return NoopCheck(False, "output files changed", inputs, outputs_seen=seen, bad_names=bad)
     return NoopCheck(True, "nothing changed", inputs, state, outputs_seen=seen)
@@ -238,18 +241,17 @@ def save_state(
     now = {k: v for k, v in inputs_before.items() if not k.startswith(".bengal/")}
     now.update(_stat_map(_own_files(root), root))
     # An input modified within a clock tick of the build's scan could change again without
-    # its size or mtime changing: then no no-op state is recorded, and the next build compares
-    # contents (bengal.incremental).
-    if racy_ns is not None and any(
+    # its size or mtime changing: such a state never lets the next build be a no-op (it
+    # compares contents, bengal.incremental), but its list of outputs is still recorded.
+    racy = racy_ns is not None and any(
         v[0] >= racy_ns for k, v in now.items() if not k.startswith(".bengal/")
-    ):
-        clear_state(state_dir)
-        return
+    )
     data = {
         "format": FORMAT,
         "version": VERSION,
         "bengal": __version__,
         "options": options,
+        "racy": racy,
         "inputs": now,  # the build's own caches as it left them
         "outputs": pack_stamps(outputs_now),  # stat_outputs() of every file the build wrote
         "summary": summary,

@@ -698,3 +698,23 @@ def test_an_output_that_cannot_be_written_is_rendered_again_later(
     target.rmdir()
     assert_same(site, tmp_path / "clean")
     assert "Second" in target.read_text()
+
+
+def test_damaged_cache_still_removes_the_outputs_of_deleted_pages(
+    site: Path, tmp_path: Path
+) -> None:
+    """With the cache unreadable, the files the last build wrote come from its state (recorded
+    even when that build's inputs were too fresh for a no-op): a page deleted meanwhile leaves
+    no output behind. The damage is reported once, not by every later no-op."""
+    p = site / "content/blog/three.md"
+    p.write_text(p.read_text() + "\nFresh.\n")  # modified just now: a "racy" state
+    assert run(site).errors == []
+    (site / ".bengal/cache/index.bin").write_bytes(b"")
+    (site / "content/blog/two.md").unlink()
+    r = assert_same(site, tmp_path / "clean")
+    assert not r.incremental and any("index.bin" in w for w in r.warnings)
+    assert not (site / "public/blog/two").exists()
+    time.sleep(0.15)
+    run(site)  # past the racy window
+    again = run(site)
+    assert again.noop and not any(".bengal" in w for w in again.warnings)
