@@ -657,7 +657,10 @@ def site_lock(root: Path, state: Path | None = None) -> Iterator[None]:
         state.mkdir(parents=True, exist_ok=True)
         fd = os.open(state / "build.lock", os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise BuildError(f"cannot create {state / 'build.lock'}: {exc.strerror}") from None
+        raise BuildError(
+            f"cannot create {state / 'build.lock'}: {exc.strerror}; {state} must be a folder "
+            "bengal can write (it holds only caches: remove it if it is a file)"
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -1226,7 +1229,17 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
             loaded.entries[src.rel] = entry._replace(heading=src.heading)
 
     cdir = incremental.cache_dir(state_dir)
-    cdir.mkdir(parents=True, exist_ok=True)
+    if cdir.is_file() or cdir.is_symlink() and not cdir.is_dir():
+        # Not ours to keep: .bengal holds only caches (the load above found it unusable).
+        with contextlib.suppress(OSError):
+            cdir.unlink()
+    try:
+        cdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BuildError(
+            f"cannot create {cdir}: {exc.strerror}; {state_dir} must be a folder bengal can "
+            "write (it holds only caches)"
+        ) from None
     pack_name = prev.pack if prev is not None else f"{incremental.PACK_PREFIX}{os.getpid()}.pack"
     if prev is not None:
         compacted = incremental.compact_pack(cdir, prev.pack, loaded.entries)

@@ -130,6 +130,11 @@ def load_config(root: Path, *, overrides: dict[str, dict[str, Any]] | None = Non
             raw = tomllib.loads(source.decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise ConfigError(f"not valid UTF-8 (byte {exc.start})", file=path) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read ({exc.strerror or exc}); bengal.toml must be a readable file",
+                file=path,
+            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"invalid TOML: {exc}", file=path) from None
 

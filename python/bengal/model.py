@@ -241,10 +241,14 @@ class Section:
         return 0 if not self.path else self.path.count("/") + 1
 
     def walk_pages(self) -> list[Page]:
-        """Regular pages of this section and every subsection, in tree order."""
-        out = list(self.pages)
-        for sub in self.subsections:
-            out.extend(sub.walk_pages())
+        """Regular pages of this section and every subsection, in tree order (a section's own
+        pages, then each subsection's, depth first; without recursion, for deep trees)."""
+        out: list[Page] = []
+        stack: list[Section] = [self]
+        while stack:
+            sec = stack.pop()
+            out.extend(sec.pages)
+            stack.extend(reversed(sec.subsections))
         return out
 
     def __repr__(self) -> str:

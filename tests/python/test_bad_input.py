@@ -166,3 +166,34 @@ def test_an_output_directory_inside_an_input_folder_is_refused(
     )
     assert main(["build", str(site), "--clean", "-o", str(site / inside), "-q"]) == 2
     assert (site / "content/a.md").exists() and (site / "static/s.txt").exists()
+
+
+def test_site_files_of_the_wrong_kind_get_messages_not_tracebacks(
+    make_site: SiteFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = make_site(
+        {
+            "bengal.toml": '[site]\ntitle = "K"\nbaseurl = "https://example.org/"\n',
+            "content/a.md": "---\ntitle: A\n---\nText.\n",
+        }
+    )
+    assert main(["build", str(site), "-q"]) == 0
+    # .bengal/cache is a file: only caches live there, so it is replaced (a full build)
+    import shutil
+
+    shutil.rmtree(site / ".bengal/cache")
+    (site / ".bengal/cache").write_text("not a folder")
+    assert main(["build", str(site), "-q"]) == 0
+    assert (site / ".bengal/cache").is_dir()
+    # .bengal is a file: refused with a message that says what to do
+    shutil.rmtree(site / ".bengal")
+    (site / ".bengal").write_text("not a folder")
+    capsys.readouterr()
+    assert main(["build", str(site), "-q"]) == 1
+    assert "must be a folder bengal can write" in capsys.readouterr().err
+    (site / ".bengal").unlink()
+    # bengal.toml is a folder: a configuration error
+    (site / "bengal.toml").unlink()
+    (site / "bengal.toml").mkdir()
+    assert main(["build", str(site), "-q"]) == 2
+    assert "bengal.toml: cannot read" in capsys.readouterr().err

@@ -327,3 +327,27 @@ def test_parallel_front_matter_parse_matches_serial(make_site: SiteFactory) -> N
     ]
     assert [str(e) for e in serial_errors] == [str(e) for e in parallel_errors]
     assert len(parallel_errors) == 1 and str(parallel_errors[0]).startswith("s0/bad.md:3:")
+
+
+def test_walk_pages_handles_deep_trees_in_tree_order() -> None:
+    """A folder nesting 1,000 deep (legal on disk) hit Python's recursion limit."""
+    from bengal.frontmatter import FrontMatter
+    from bengal.model import Page, Section
+
+    def page(name: str) -> Page:
+        return Page(source=name, kind="page", fm=FrontMatter())
+
+    top = Section(path="")
+    sec = top
+    for depth in range(5000):
+        sec.pages.append(page(f"p{depth}"))
+        child = Section(path=f"d{depth}", parent=sec)
+        sec.subsections.append(child)
+        sec = child
+    assert [p.source for p in top.walk_pages()] == [f"p{d}" for d in range(5000)]
+    # siblings: a section's own pages, then each subsection's subtree in order
+    a, b = Section(path="a", parent=top), Section(path="b", parent=top)
+    root = Section(path="r", pages=[page("r1")], subsections=[a, b])
+    a.pages, b.pages = [page("a1")], [page("b1")]
+    a.subsections = [Section(path="a/x", pages=[page("ax1")])]
+    assert [p.source for p in root.walk_pages()] == ["r1", "a1", "ax1", "b1"]
