@@ -417,6 +417,17 @@ def copy_files(
     """static/, assets/ and content resources -> output. Returns (output paths, errors)."""
     errors: list[str] = []
     done: list[str] = []
+    for src, dst in copy_jobs(root, tree, site, plan):
+        try:
+            copy_file(src, out / dst, racy_ns)
+            done.append(dst)
+        except OSError as exc:
+            errors.append(f"{src}: cannot copy to {dst}: {exc.strerror or exc}")
+    return done, errors
+
+
+def copy_jobs(root: Path, tree: SourceTree, site: Site, plan: AssetPlan) -> list[tuple[Path, str]]:
+    """(source file, output path) of every file copied as it is."""
     jobs: list[tuple[Path, str]] = []
     for rel in tree.static:
         jobs.append((root / "static" / rel, rel))
@@ -447,13 +458,30 @@ def copy_files(
                 jobs.append((root / "content" / rel, f"{base}/{name}" if base else name))
             else:
                 jobs.append((root / "content" / rel, rel))
-    for src, dst in jobs:
-        try:
-            copy_file(src, out / dst, racy_ns)
-            done.append(dst)
-        except OSError as exc:
-            errors.append(f"{src}: cannot copy to {dst}: {exc.strerror or exc}")
-    return done, errors
+    return jobs
+
+
+def conflicting_stale(stale: set[str], new: set[str]) -> set[str]:
+    """The stale outputs in the way of new ones: a stale file where a new output needs a
+    folder (static/x.txt became static/x.txt/y.txt), or stale files inside a folder where a
+    new output needs a file. They are removed before anything is written."""
+    if not stale:
+        return set()
+    new_dirs: set[str] = set()
+    for p in new:
+        d = p.rpartition("/")[0]
+        while d and d not in new_dirs:
+            new_dirs.add(d)
+            d = d.rpartition("/")[0]
+    in_the_way = {p for p in stale if p in new_dirs}
+    for p in stale:
+        d = p.rpartition("/")[0]
+        while d:
+            if d in new:
+                in_the_way.add(p)
+                break
+            d = d.rpartition("/")[0]
+    return in_the_way
 
 
 # ---- template workers -----------------------------------------------------------------------
@@ -1412,6 +1440,21 @@ def _build_rest(
         remove_temp_files(out_dir)
     with contextlib.suppress(OSError):
         unfinished.touch()
+    # A file that became a folder (or the reverse) since the last build: its old outputs would
+    # block the new ones, so they go first (the rest of the stale outputs go at the end).
+    failed_sources = {"p:" + str(e.file) for e in [*loaded.errors, *asm.errors] if e.file}
+    keep = {p for p, k in old_pages.items() if k in failed_sources}
+    if prev is not None:
+        keep.update(prev.sitewide)
+    expected = {p for p, _ in job_paths}
+    stale_now = old_manifest - expected - keep
+    if stale_now:
+        expected.update(d for _, d in copy_jobs(root, tree, site, plan))
+        stale_now -= expected
+    in_the_way = conflicting_stale(stale_now, expected)
+    if in_the_way:
+        result.removed += remove_stale(out_dir, in_the_way)
+        old_manifest -= in_the_way
     # Outputs this build may write that the last one did not: if the build is killed, the next
     # one must know to remove them should they turn out stale.
     new_paths = [p for p, _ in job_paths if p not in old_manifest]

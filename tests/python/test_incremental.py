@@ -718,3 +718,24 @@ def test_damaged_cache_still_removes_the_outputs_of_deleted_pages(
     run(site)  # past the racy window
     again = run(site)
     assert again.noop and not any(".bengal" in w for w in again.warnings)
+
+
+def test_a_file_that_becomes_a_folder_and_back(site: Path, tmp_path: Path) -> None:
+    """The old output is in the way of the new one (a file where a folder must go, or the
+    reverse): it is removed first, so the first build after the change succeeds."""
+    static = site / "static/x.txt"
+    static.write_text("x")
+    assert run(site).errors == []
+    static.unlink()
+    static.mkdir()
+    (static / "y.txt").write_text("y")
+    assert assert_same(site, tmp_path / "clean").errors == []
+    shutil.rmtree(static)
+    static.write_text("x again")
+    assert assert_same(site, tmp_path / "clean").errors == []
+    # a static file where a new page's folder goes
+    (site / "static/about").write_text("a file")
+    assert run(site).errors == []
+    (site / "static/about").unlink()
+    (site / "content/about.md").write_text("---\ntitle: About\n---\nAbout.\n")
+    assert assert_same(site, tmp_path / "clean").errors == []
