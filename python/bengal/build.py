@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import itertools
 import json
 import os
 import posixpath
@@ -378,6 +379,7 @@ def plan_assets(root: Path, tree: SourceTree, fingerprint: bool) -> AssetPlan:
     return plan
 
 
+_COPY_COUNTER = itertools.count()
 RACY_COPY_NS = 100_000_000  # as incremental.RACY_NS: mtimes are only as fine as the clock tick
 
 
@@ -393,7 +395,8 @@ def copy_file(src: Path, dst: Path, racy_ns: int | None = None) -> bool:
     except FileNotFoundError:
         pass
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f"{TEMP_PREFIX}{os.getpid()}.{dst.name}.tmp")
+    # Short and unique (not the file's own name: a 250-byte name plus a prefix is too long).
+    tmp = dst.with_name(f"{TEMP_PREFIX}{os.getpid()}.c{next(_COPY_COUNTER)}.tmp")
     try:
         shutil.copyfile(src, tmp)
         shutil.copystat(src, tmp)
@@ -1432,7 +1435,10 @@ def _build_rest(
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BuildError(f"cannot create output directory {out_dir}: {exc.strerror}") from None
+        raise BuildError(
+            f"cannot create output directory {out_dir}: {exc.strerror}; remove what is there "
+            "or choose another with -o / [build] output_dir"
+        ) from None
     # A build killed while writing leaves its temp files (.~bengal.PID.N.tmp, beside the files
     # being replaced): the marker says a build was writing, and the next one sweeps them.
     unfinished = state_dir / UNFINISHED_MARKER
@@ -1792,7 +1798,7 @@ def save_asset_map(state_dir: Path, refs: list[tuple[str, list[tuple[str, bool]]
     path = state_dir / ASSET_MAP_FILE
     previous, status, message = bengal_native.AssetDependencyMap.load(str(path))
     if status.name not in ("OK", "MISSING"):
-        warnings.append(f"{path}: {message}; the asset map is rebuilt from this build")
+        warnings.append(f"{message}; the asset map is rebuilt from this build")  # names path
     del previous
     amap = bengal_native.AssetDependencyMap()
     for page_path, items in sorted(refs):

@@ -351,3 +351,18 @@ def test_walk_pages_handles_deep_trees_in_tree_order() -> None:
     a.pages, b.pages = [page("a1")], [page("b1")]
     a.subsections = [Section(path="a/x", pages=[page("ax1")])]
     assert [p.source for p in root.walk_pages()] == ["r1", "a1", "ax1", "b1"]
+
+
+def test_a_static_file_with_a_name_near_the_limit_is_copied(make_site: SiteFactory) -> None:
+    """The copy's temp file once carried the file's own name plus a prefix: over 255 bytes."""
+    name = "n" * 245 + ".txt"
+    site = make_site(
+        {
+            "bengal.toml": '[site]\ntitle = "L"\nbaseurl = "https://example.org/"\n',
+            "content/a.md": "---\ntitle: A\n---\nText.\n",
+            f"static/{name}": "long",
+        }
+    )
+    r = build(site, BuildOptions(workers=1))
+    assert r.errors == []
+    assert (site / "public" / name).read_text() == "long"
