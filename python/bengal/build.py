@@ -501,6 +501,9 @@ class ShardResult:
     warnings: list[str] = field(default_factory=list)
     records: list[tuple[str, incremental.OutputRecord]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    # After a writer failure: every path handed to the writer (some may be on disk). Kept in
+    # the manifest without a record, so they are rendered again -- or removed if stale.
+    attempted: list[str] = field(default_factory=list)
 
 
 _TEMPLATES: Templates | None = None  # one environment per process, made on first use
@@ -525,6 +528,7 @@ def _render_chunk(chunk: int) -> ShardResult:
     t_tpl = t_assets = 0.0
     writer = bengal_native.OutputWriter(str(out_dir), max_buffer_mb=64, threads=1)
     writer_failed = False
+    failed_path: str | None = None
     dep_memo: dict[tuple[int, str], str | None] = {}
     dep_of = incremental.dep_of
     try:
@@ -547,6 +551,7 @@ def _render_chunk(chunk: int) -> ShardResult:
                 # The writer stops at its first failure and drops what it still had queued.
                 res.errors.append(_write_error(exc))
                 writer_failed = True
+                failed_path = path
                 break
             res.pages += 1
             own = incremental.page_key(page)
@@ -581,6 +586,9 @@ def _render_chunk(chunk: int) -> ShardResult:
         if writer_failed:
             # Which queued files reached the disk is unknown: record none of them as built, so
             # the next build renders them again (their old files are kept meanwhile).
+            res.attempted = [p for p, _ in res.records]
+            if failed_path is not None:
+                res.attempted.append(failed_path)
             res.records.clear()
             res.pages = 0
         stats = writer.stats()
@@ -594,6 +602,16 @@ def _render_chunk(chunk: int) -> ShardResult:
     res.warnings.extend(incremental.DAMAGE_WARNINGS)
     incremental.DAMAGE_WARNINGS.clear()
     return res
+
+
+# The page an old output belonged to, when the cache that said so is lost.
+UNKNOWN_PAGE = "?"
+
+
+def _failed(page_key: str, failed: set[str]) -> bool:
+    """Whether an old output of `page_key` belongs to a source that fails now (it keeps its
+    last good output). An output of an unknown page might: kept while anything fails."""
+    return page_key in failed or (page_key == UNKNOWN_PAGE and bool(failed))
 
 
 def _write_error(exc: OSError) -> str:
@@ -705,6 +723,22 @@ def site_lock(root: Path, state: Path | None = None) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def check_output_dir(root: Path, out_dir: Path) -> None:
+    """Refuse an output directory whose files would be sources (or whose removal -- --clean,
+    `bengal clean` -- would delete sources): the site itself, a folder above it, or one inside
+    an input folder. Raises ConfigError (the configuration or -o names it)."""
+    if out_dir == root or out_dir in root.parents:
+        raise ConfigError(f"output directory {out_dir} contains the site; choose another")
+    for name in INPUT_DIRS:
+        inputs = root / name
+        if out_dir == inputs or inputs in out_dir.parents:
+            raise ConfigError(
+                f"output directory {out_dir} is inside the site's {name}/ folder; choose one "
+                "outside content/, templates/, static/, assets/ and data/ (the default is "
+                "public/)"
+            )
 
 
 def build(root: Path, options: BuildOptions | None = None) -> BuildResult:
@@ -1169,17 +1203,7 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     result = BuildResult(output_dir=out_dir, started=t_start)
     result.timings["config"] = time.perf_counter() - t_start
     result.warnings.extend(config.warnings)
-    if out_dir == root or out_dir in root.parents:
-        raise BuildError(f"output directory {out_dir} contains the site; choose another")
-    for name in INPUT_DIRS:
-        inputs = root / name
-        if out_dir == inputs or inputs in out_dir.parents:
-            # Its files would be read back as sources, and --clean would delete the sources.
-            raise ConfigError(
-                f"output directory {out_dir} is inside the site's {name}/ folder; choose one "
-                "outside content/, templates/, static/, assets/ and data/ (the default is "
-                "public/)"
-            )
+    check_output_dir(root, out_dir)
 
     state_dir = opts.state_dir or root / STATE_DIR
     state_options = _state_options(root, opts, out_dir)
@@ -1223,9 +1247,12 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
         # Files the last build wrote (and any a killed build was about to write): whatever of
         # these this build does not write again is stale and removed.
         old_manifest = set(old.manifest) if old is not None else set()
+        fallback_outputs: set[str] = set()
         if old is None:
-            # A damaged cache: the files the last successful build recorded in its state.
-            old_manifest.update(check.seen_outputs()[0])
+            # A damaged cache: the files the last successful build recorded in its state
+            # (which page each belongs to is not known: see UNKNOWN_PAGE).
+            fallback_outputs = check.seen_outputs()[0]
+            old_manifest.update(fallback_outputs)
         old_manifest.update(incremental.read_pending(state_dir))
     result.incremental = prev is not None
     if prev is None:
@@ -1282,7 +1309,9 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
         return _build_rest(
             root, opts, config, out_dir, result, state_dir, state_options, check, inputs_before,
             prev, old_manifest, tree, workers, loaded, asm, pack, key, scan_ns,
-            {p: r.page for p, r in old.outputs.items()} if old is not None else {},
+            {p: r.page for p, r in old.outputs.items()}
+            if old is not None
+            else dict.fromkeys(fallback_outputs, UNKNOWN_PAGE),
         )  # fmt: skip
     finally:
         if not pack.keep_open:
@@ -1371,7 +1400,11 @@ def _build_rest(
     templates_before = {n: incremental.template_digest(n, search_dirs) for n in template_names}
 
     def digest_before(name: str) -> bytes | None:
-        return templates_before.get(name)  # None: no such file when the build started
+        if name in templates_before:
+            return templates_before[name]
+        # A name the scan does not list (an ignored name such as templates/.shared/x.html,
+        # or none at all): read now.
+        return incremental.template_digest(name, search_dirs)
 
     with _stage(result, "plan"):
         md_hashes = {"p:" + rel: f.html_hash for rel, f in md.facts.items()}
@@ -1449,10 +1482,11 @@ def _build_rest(
     # A file that became a folder (or the reverse) since the last build: its old outputs would
     # block the new ones, so they go first (the rest of the stale outputs go at the end).
     failed_sources = {"p:" + str(e.file) for e in [*loaded.errors, *asm.errors] if e.file}
-    keep = {p for p, k in old_pages.items() if k in failed_sources}
-    if prev is not None:
-        keep.update(prev.sitewide)
-    expected = {p for p, _ in job_paths}
+    keep = {p for p, k in old_pages.items() if _failed(k, failed_sources)}
+    alias_files, alias_errors = outputs.aliases(site)
+    # (Old site-wide files -- feeds, redirects -- are not kept here: one in the way of a new
+    # output is stale whether or not this build rewrites the others.)
+    expected = {p for p, _ in job_paths} | set(alias_files)
     stale_now = old_manifest - expected - keep
     if stale_now:
         expected.update(d for _, d in copy_jobs(root, tree, site, plan))
@@ -1540,7 +1574,6 @@ def _build_rest(
                 for p in prev.sitewide
             )
         )
-        alias_files, alias_errors = outputs.aliases(site)
         result.errors.extend(alias_errors)
         if sitewide_dirty:
             sitewide = write_sitewide(site, tree, out_dir, alias_files, result)
@@ -1550,11 +1583,12 @@ def _build_rest(
 
     with _stage(result, "stale outputs"):
         manifest = set(records) | set(copied) | set(sitewide)
+        manifest.update(p for sr in shard_results for p in sr.attempted)
         manifest.update(p for p, _ in job_paths if p in rendered_ok)
         # Nothing already written is lost to an error: a page whose source or template fails
         # keeps its last good output until the error is fixed.
         failed = {"p:" + str(e.file) for e in [*loaded.errors, *asm.errors] if e.file}
-        manifest.update(p for p, k in old_pages.items() if k in failed and p in old_manifest)
+        manifest.update(p for p, k in old_pages.items() if _failed(k, failed) and p in old_manifest)
         manifest.update(p for p, _ in job_paths if p not in records and p in old_manifest)
         result.removed = remove_stale(out_dir, old_manifest - manifest)
 
@@ -1645,6 +1679,7 @@ def _build_rest(
                 inputs_before,
                 outputs_now=out_now,
                 racy_ns=scan_ns - incremental.RACY_NS,
+                bad_names=check.bad_names,
             )
     with contextlib.suppress(OSError):
         unfinished.unlink()  # every temp file this build made was renamed or removed
@@ -1694,9 +1729,12 @@ def write_sitewide(
     if "robots.txt" not in tree.static:
         files["robots.txt"] = outputs.robots(site)
     writer = bengal_native.OutputWriter(str(out_dir), max_buffer_mb=64, threads=1)
-    with writer:
-        for path, blob in sorted(files.items()):
-            writer.write(path, blob)
+    try:
+        with writer:
+            for path, blob in sorted(files.items()):
+                writer.write(path, blob)
+    except OSError as exc:
+        result.errors.append(_write_error(exc))
     st = writer.stats()
     result.written += int(st["files_written"])
     result.skipped_identical += int(st["skipped_identical"])

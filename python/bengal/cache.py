@@ -216,6 +216,9 @@ def check_noop(
     seen = (recorded[0], now)
     if state.get("inputs") != inputs:
         return NoopCheck(False, "input files changed", inputs, outputs_seen=seen, bad_names=bad)
+    if state.get("bad_names") != sorted(bad):  # skipped files came or went
+        reason = "files whose names are not UTF-8 changed"
+        return NoopCheck(False, reason, inputs, outputs_seen=seen, bad_names=bad)
     if state.get("racy", True):
         reason = "inputs modified within a clock tick of the last build"
         return NoopCheck(False, reason, inputs, outputs_seen=seen, bad_names=bad)
@@ -233,6 +236,7 @@ def save_state(
     inputs_before: dict[str, list[int]],
     outputs_now: dict[str, list[int]],
     racy_ns: int | None = None,
+    bad_names: list[str] | None = None,
 ) -> None:
     """Record a successful build. The inputs recorded are `inputs_before`, the scan taken when
     the build started (plus the build's own cache files as it left them): a file changed while
@@ -252,6 +256,7 @@ def save_state(
         "bengal": __version__,
         "options": options,
         "racy": racy,
+        "bad_names": sorted(bad_names or []),  # skipped by the scan, warned about
         "inputs": now,  # the build's own caches as it left them
         "outputs": pack_stamps(outputs_now),  # stat_outputs() of every file the build wrote
         "summary": summary,

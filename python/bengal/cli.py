@@ -282,12 +282,13 @@ def cmd_new_site(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from bengal.build import STATE_DIR
+    from bengal.build import STATE_DIR, check_output_dir
     from bengal.config import load_config
 
     site = Path(args.site)
     try:
         config = load_config(site.resolve())
+        check_output_dir(site.resolve(), config.output_dir)
     except ConfigError as exc:
         _err(str(exc))
         return 2

@@ -129,19 +129,30 @@ def yaml_error(exc: yaml.YAMLError) -> tuple[int, str]:
     return line, reason
 
 
-_YAML_DATE = re.compile(r"(?<![\w\"'.-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\w\"'])")
-
-
 def _impossible_date_line(raw: str) -> int:
-    """Line (0-based, within the front matter; 1 = its first line) of the first date-shaped value
-    that is not a real date, for the message; 1 when none is found."""
-    for n, text in enumerate(raw.split("\n")):
-        for m in _YAML_DATE.finditer(text):
-            try:
-                dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-            except ValueError:
-                return n + 1
-    return 1
+    """Line (0-based within the front matter) of the first value PyYAML reads as a timestamp
+    but cannot build (2024-02-30, 25:00), found by composing the YAML into nodes and building
+    each timestamp alone; 0 when none is found."""
+    yaml, _ = _yaml()
+    try:
+        root = yaml.compose(raw, Loader=yaml.SafeLoader)
+    except Exception:  # noqa: BLE001 - only for the message: the caller reports the error anyway
+        return 0
+    builder = yaml.SafeLoader("")
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == "tag:yaml.org,2002:timestamp":
+                try:
+                    builder.construct_yaml_timestamp(node)
+                except (ValueError, OverflowError):
+                    return int(node.start_mark.line)
+        elif isinstance(node, yaml.SequenceNode):
+            stack[:0] = node.value
+        elif isinstance(node, yaml.MappingNode):
+            stack[:0] = [n for pair in node.value for n in pair]
+    return 0
 
 
 def parse(raw: str, parser: str, file: str) -> dict[str, Any]:
@@ -157,10 +168,10 @@ def parse(raw: str, parser: str, file: str) -> dict[str, Any]:
         except (ValueError, OverflowError) as exc:
             # PyYAML turns anything shaped like a date into one: "2024-02-30" raises here.
             raise ContentError(
-                f"invalid YAML front matter: a date that does not exist ({exc}); correct it, "
-                'or quote it ("2024-02-30") to keep it as text',
+                f"invalid YAML front matter: a date or time that does not exist ({exc}); "
+                'correct it, or quote it ("2024-02-30") to keep it as text',
                 file=file,
-                line=_impossible_date_line(raw) + 1,
+                line=_impossible_date_line(raw) + 2,
             ) from None
     else:
         try:

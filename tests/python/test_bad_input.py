@@ -197,3 +197,18 @@ def test_site_files_of_the_wrong_kind_get_messages_not_tracebacks(
     (site / "bengal.toml").mkdir()
     assert main(["build", str(site), "-q"]) == 2
     assert "bengal.toml: cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("output_dir", [".", "content", ".."])
+def test_bengal_clean_refuses_an_output_dir_that_holds_sources(
+    make_site: SiteFactory, output_dir: str
+) -> None:
+    site = make_site(
+        {
+            "bengal.toml": '[site]\ntitle = "C"\nbaseurl = "https://example.org/"\n'
+            f'[build]\noutput_dir = "{output_dir}"\n',
+            "content/a.md": "---\ntitle: A\n---\nText.\n",
+        }
+    )
+    assert main(["clean", str(site)]) == 2
+    assert (site / "content/a.md").exists()

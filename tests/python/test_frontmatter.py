@@ -116,10 +116,14 @@ def test_dates(value: str, expected: dt.datetime) -> None:
         ("title: X\ndate: 2024-13-45\n", 3),
         ("title: 2024-02-30\n", 2),
         ("title: X\nextra: [1, 2]\nwhen: 2023-02-29\n", 4),
+        ("title: X\nmore: y\ndate: 2024-02-30T10:00:00\n", 4),
+        ("title: X\ndate: 2024-01-01 25:00:00\n", 3),
+        ('title: "see 2024-02-30 x"\ndate: 2024-02-30\n', 3),
+        ("title: X\nlist:\n  - a: 2021-04-31\n", 4),
     ],
 )
 def test_a_date_that_does_not_exist_is_an_error_with_its_line(text: str, line: int) -> None:
     """PyYAML raises ValueError (not a YAMLError) for these: it was a traceback."""
     with pytest.raises(ContentError) as err:
         parse_front_matter(text, "yaml", "x.md")
-    assert err.value.line == line and "date that does not exist" in str(err.value)
+    assert err.value.line == line and "that does not exist" in str(err.value)

@@ -739,3 +739,59 @@ def test_a_file_that_becomes_a_folder_and_back(site: Path, tmp_path: Path) -> No
     (site / "static/about").unlink()
     (site / "content/about.md").write_text("---\ntitle: About\n---\nAbout.\n")
     assert assert_same(site, tmp_path / "clean").errors == []
+
+
+def test_a_static_file_and_a_redirect_trading_places(site: Path, tmp_path: Path) -> None:
+    """A stale static file in the way of a new alias redirect (and the reverse)."""
+    (site / "static/old").write_text("a static file")
+    assert run(site).errors == []
+    (site / "static/old").unlink()
+    p = site / "content/blog/two.md"
+    p.write_text(p.read_text().replace("title: Two\n", "title: Two\naliases: [/old/]\n"))
+    assert assert_same(site, tmp_path / "clean").errors == []
+    p.write_text(p.read_text().replace("aliases: [/old/]\n", ""))
+    (site / "static/old").write_text("a static file again")
+    assert assert_same(site, tmp_path / "clean").errors == []
+
+
+def test_pages_written_before_a_writer_failure_are_not_orphaned(site: Path, tmp_path: Path) -> None:
+    """A worker's writer fails: what it wrote before (here a new page, written before the
+    failing one in path order) is not recorded, but stays in the manifest -- so when that page
+    is deleted later, its output goes too."""
+    target = site / "public/blog/two/index.html"
+    target.unlink()
+    target.mkdir()
+    (site / "content/blog/new.md").write_text("---\ntitle: New\n---\nNew.\n")
+    p = site / "content/blog/two.md"
+    p.write_text(p.read_text().replace("title: Two", "title: Two again"))
+    assert any("cannot write" in e for e in run(site).errors)
+    assert (site / "public/blog/new/index.html").exists()
+    target.rmdir()
+    (site / "content/blog/new.md").unlink()
+    assert_same(site, tmp_path / "clean")
+
+
+def test_damaged_cache_keeps_the_last_good_output_of_a_failing_page(site: Path) -> None:
+    """Which page an old output belongs to is lost with the cache: while a source fails, the
+    outputs recorded in the build state are all kept."""
+    (site / ".bengal/cache/index.bin").write_bytes(b"")
+    p = site / "content/blog/two.md"
+    p.write_text("---\ntitle: [unclosed\n---\nBroken.\n")
+    r = run(site)
+    assert any("blog/two.md" in e for e in r.errors)
+    assert (site / "public/blog/two/index.html").exists()
+
+
+def test_a_skipped_file_name_coming_or_going_is_not_a_noop(site: Path) -> None:
+    bad = os.fsencode(site) + b"/content/caf\xe9.md"
+    with open(bad, "wb") as f:
+        f.write(b"---\ntitle: C\n---\nx\n")
+    time.sleep(0.15)
+    r = run(site)
+    assert not r.noop and any("not valid UTF-8" in w for w in r.warnings)
+    time.sleep(0.15)
+    run(site)
+    assert run(site).noop
+    os.unlink(bad)
+    r = run(site)
+    assert not r.noop and not any("not valid UTF-8" in w for w in r.warnings)
