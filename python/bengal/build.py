@@ -1477,6 +1477,7 @@ def _build_rest(
     unfinished = state_dir / UNFINISHED_MARKER
     if unfinished.exists():
         remove_temp_files(out_dir)
+        remove_state_temp_files(state_dir)
     with contextlib.suppress(OSError):
         unfinished.touch()
     # A file that became a folder (or the reverse) since the last build: its old outputs would
@@ -1755,6 +1756,19 @@ def remove_temp_files(out_dir: Path) -> int:
         if name.startswith(TEMP_PREFIX) and name.endswith(".tmp"):
             with contextlib.suppress(OSError):
                 (out_dir / rel).unlink()
+                n += 1
+    return n
+
+
+def remove_state_temp_files(state_dir: Path) -> int:
+    """The temp files a killed build left beside its caches: `.NAME.PID.tmp` (cache files),
+    `.asset_deps.json.tmp.PID.N` (the asset map), `*.jinja.PID.tmp` (compiled templates).
+    Only this process's build runs (the site lock), so none of them is being written."""
+    n = 0
+    for pattern in (".*.tmp", "cache/.*.tmp", ".*.tmp.*", "jinja/*.jinja.*.tmp"):
+        for f in state_dir.glob(pattern):
+            with contextlib.suppress(OSError):
+                f.unlink()
                 n += 1
     return n
 

@@ -672,7 +672,14 @@ def test_temp_files_of_a_killed_build_are_removed_by_the_next(site: Path, tmp_pa
     replacing, and its "writing" marker: the next build sweeps them."""
     from bengal.build import UNFINISHED_MARKER
 
-    leftovers = [site / "public/blog/two/.~bengal.4242.7.tmp", site / "public/.~bengal.4242.8.tmp"]
+    leftovers = [
+        site / "public/blog/two/.~bengal.4242.7.tmp",
+        site / "public/.~bengal.4242.8.tmp",
+        site / ".bengal/.state.bin.4242.tmp",
+        site / ".bengal/cache/.index.bin.4242.tmp",
+        site / ".bengal/.asset_deps.json.tmp.4242.1",
+        site / ".bengal/jinja/bengal-abc.jinja.4242.tmp",
+    ]
     for f in leftovers:
         f.write_text("half a page")
     (site / ".bengal" / UNFINISHED_MARKER).touch()
