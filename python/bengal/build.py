@@ -380,13 +380,12 @@ def plan_assets(root: Path, tree: SourceTree, fingerprint: bool) -> AssetPlan:
 
 
 _COPY_COUNTER = itertools.count()
-RACY_COPY_NS = 100_000_000  # as incremental.RACY_NS: mtimes are only as fine as the clock tick
 
 
-def copy_file(src: Path, dst: Path, racy_ns: int | None = None) -> bool:
+def copy_file(src: Path, dst: Path, racy_ns: int) -> bool:
     """Copy unless dst already has src's size and mtime; atomic (temp + rename). True if copied.
-    A source modified at or after `racy_ns` (a clock tick before the build's scan) or within a
-    tick of now is "racy": see below."""
+    A source modified at or after `racy_ns` (a clock tick before the build's scan, as
+    incremental.RACY_NS for sources) is "racy": see below."""
     try:
         s = src.stat()
         d = dst.stat()
@@ -401,11 +400,9 @@ def copy_file(src: Path, dst: Path, racy_ns: int | None = None) -> bool:
         shutil.copyfile(src, tmp)
         shutil.copystat(src, tmp)
         st = os.stat(src)
-        if (racy_ns is not None and st.st_mtime_ns >= racy_ns) or (
-            time.time_ns() - st.st_mtime_ns < RACY_COPY_NS
-        ):
-            # Modified within a clock tick of now: a same-size rewrite could keep this mtime.
-            # The copy gets a different one, so that the next build compares again.
+        if st.st_mtime_ns >= racy_ns:
+            # Modified within a clock tick of the scan (or since): a same-size rewrite could keep
+            # this mtime. The copy gets a different one, so that the next build compares again.
             os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns - 1))
         os.replace(tmp, dst)
     finally:
@@ -415,7 +412,7 @@ def copy_file(src: Path, dst: Path, racy_ns: int | None = None) -> bool:
 
 
 def copy_files(
-    root: Path, tree: SourceTree, site: Site, plan: AssetPlan, out: Path, racy_ns: int | None = None
+    root: Path, tree: SourceTree, site: Site, plan: AssetPlan, out: Path, racy_ns: int
 ) -> tuple[list[str], list[str]]:
     """static/, assets/ and content resources -> output. Returns (output paths, errors)."""
     errors: list[str] = []
@@ -723,6 +720,14 @@ def site_lock(root: Path, state: Path | None = None) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def make_dir(path: Path, advice: str) -> None:
+    """mkdir -p, or a BuildError naming the folder, the reason and what to do."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BuildError(f"cannot create {path}: {exc.strerror}; {advice}") from None
 
 
 def check_output_dir(root: Path, out_dir: Path) -> None:
@@ -1103,15 +1108,12 @@ class WarmBuilder:
         templates.menu_cache.clear()  # a menu template may read what these edits changed
         _W.clear()
         _W.update(jobs=jobs, out_dir=w.out_dir, templates_factory=lambda: templates)
-        unfinished = w.state_dir / UNFINISHED_MARKER
-        with contextlib.suppress(OSError):
-            unfinished.touch()
+        begin_writing(w.state_dir, w.out_dir)
         try:
             shard = run_chunks(1, None)[0]
         finally:
             _W.clear()
-        with contextlib.suppress(OSError):
-            unfinished.unlink()
+        end_writing(w.state_dir)
         result.timings["render+write"] = time.perf_counter() - t2
         result.errors.extend(shard.errors)
         result.warnings.extend(shard.warnings)
@@ -1287,17 +1289,11 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
             loaded.entries[src.rel] = entry._replace(heading=src.heading)
 
     cdir = incremental.cache_dir(state_dir)
-    if cdir.is_file() or cdir.is_symlink() and not cdir.is_dir():
+    if (cdir.is_file() or cdir.is_symlink()) and not cdir.is_dir():
         # Not ours to keep: .bengal holds only caches (the load above found it unusable).
         with contextlib.suppress(OSError):
             cdir.unlink()
-    try:
-        cdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BuildError(
-            f"cannot create {cdir}: {exc.strerror}; {state_dir} must be a folder bengal can "
-            "write (it holds only caches)"
-        ) from None
+    make_dir(cdir, f"{state_dir} must be a folder bengal can write (it holds only caches)")
     pack_name = prev.pack if prev is not None else f"{incremental.PACK_PREFIX}{os.getpid()}.pack"
     if prev is not None:
         compacted = incremental.compact_pack(cdir, prev.pack, loaded.entries)
@@ -1465,21 +1461,8 @@ def _build_rest(
         out_dir=out_dir,
         templates_factory=lambda: Templates(root, site, config, cache_dir, ref, asset_url),
     )
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BuildError(
-            f"cannot create output directory {out_dir}: {exc.strerror}; remove what is there "
-            "or choose another with -o / [build] output_dir"
-        ) from None
-    # A build killed while writing leaves its temp files (.~bengal.PID.N.tmp, beside the files
-    # being replaced): the marker says a build was writing, and the next one sweeps them.
-    unfinished = state_dir / UNFINISHED_MARKER
-    if unfinished.exists():
-        remove_temp_files(out_dir)
-        remove_state_temp_files(state_dir)
-    with contextlib.suppress(OSError):
-        unfinished.touch()
+    make_dir(out_dir, "remove what is there or choose another with -o / [build] output_dir")
+    begin_writing(state_dir, out_dir)
     # A file that became a folder (or the reverse) since the last build: its old outputs would
     # block the new ones, so they go first (the rest of the stale outputs go at the end).
     failed_sources = {"p:" + str(e.file) for e in [*loaded.errors, *asm.errors] if e.file}
@@ -1588,8 +1571,9 @@ def _build_rest(
         manifest.update(p for p, _ in job_paths if p in rendered_ok)
         # Nothing already written is lost to an error: a page whose source or template fails
         # keeps its last good output until the error is fixed.
-        failed = {"p:" + str(e.file) for e in [*loaded.errors, *asm.errors] if e.file}
-        manifest.update(p for p, k in old_pages.items() if _failed(k, failed) and p in old_manifest)
+        manifest.update(
+            p for p, k in old_pages.items() if _failed(k, failed_sources) and p in old_manifest
+        )
         manifest.update(p for p, _ in job_paths if p not in records and p in old_manifest)
         result.removed = remove_stale(out_dir, old_manifest - manifest)
 
@@ -1682,8 +1666,7 @@ def _build_rest(
                 racy_ns=scan_ns - incremental.RACY_NS,
                 bad_names=check.bad_names,
             )
-    with contextlib.suppress(OSError):
-        unfinished.unlink()  # every temp file this build made was renamed or removed
+    end_writing(state_dir)
     if opts.keep_warm is not None and not result.errors:
         from bengal.render import MarkdownContext
 
@@ -1746,31 +1729,33 @@ UNFINISHED_MARKER = "writing"
 TEMP_PREFIX = ".~bengal."  # the writer's and copy_file's temp files: .~bengal.PID.*.tmp
 
 
-def remove_temp_files(out_dir: Path) -> int:
-    """Remove the temp files a killed build left in the output directory (one walk of it)."""
-    found: dict[str, list[int]] = {}
-    bengal_native.scan_tree(str(out_dir), "", found, False)
-    n = 0
-    for rel in found:
-        name = rel.rpartition("/")[2]
-        if name.startswith(TEMP_PREFIX) and name.endswith(".tmp"):
-            with contextlib.suppress(OSError):
-                (out_dir / rel).unlink()
-                n += 1
-    return n
-
-
-def remove_state_temp_files(state_dir: Path) -> int:
-    """The temp files a killed build left beside its caches: `.NAME.PID.tmp` (cache files),
-    `.asset_deps.json.tmp.PID.N` (the asset map), `*.jinja.PID.tmp` (compiled templates).
-    Only this process's build runs (the site lock), so none of them is being written."""
-    n = 0
-    for pattern in (".*.tmp", "cache/.*.tmp", ".*.tmp.*", "jinja/*.jinja.*.tmp"):
-        for f in state_dir.glob(pattern):
+def begin_writing(state_dir: Path, out_dir: Path) -> None:
+    """Mark that a build writes (.bengal/writing) until end_writing(). A build killed meanwhile
+    leaves temp files -- .~bengal.PID.N.tmp beside the outputs being replaced, .NAME.PID.tmp
+    and the like beside the caches -- and the mark: the next build sweeps them first. Only one
+    build runs per site (the site lock), so none of them is being written."""
+    mark = state_dir / UNFINISHED_MARKER
+    if mark.exists():
+        found: dict[str, list[int]] = {}
+        bengal_native.scan_tree(str(out_dir), "", found, False)
+        leftovers = [
+            out_dir / rel
+            for rel in found
+            if rel.rpartition("/")[2].startswith(TEMP_PREFIX) and rel.endswith(".tmp")
+        ]
+        for pattern in (".*.tmp", "cache/.*.tmp", ".*.tmp.*", "jinja/*.jinja.*.tmp"):
+            leftovers.extend(state_dir.glob(pattern))
+        for f in leftovers:
             with contextlib.suppress(OSError):
                 f.unlink()
-                n += 1
-    return n
+    with contextlib.suppress(OSError):
+        mark.touch()
+
+
+def end_writing(state_dir: Path) -> None:
+    """Every temp file the build made was renamed into place or removed: drop the mark."""
+    with contextlib.suppress(OSError):
+        (state_dir / UNFINISHED_MARKER).unlink()
 
 
 def remove_stale(out_dir: Path, paths: set[str]) -> int:

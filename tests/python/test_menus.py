@@ -135,23 +135,37 @@ def test_what_a_cached_menu_read_is_recorded_on_every_page_showing_it(
     assert "Other words" in (site / "public/blog/p5/index.html").read_text(encoding="utf-8")
 
 
-def test_is_active_of_another_page_is_a_dependency(make_site: SiteFactory, tmp_path: Path) -> None:
-    """A template asking whether a menu item is active on some other page reads that page's
-    URL: a new slug there re-renders it."""
-    site = make_site(
+def about_site(make_site: SiteFactory, main: str, **files: str) -> Path:
+    """SITE plus an about page rendered by templates/about.html: base.html with `main` as
+    its main block."""
+    return make_site(
         {
             **SITE,
+            **files,
             "templates/about.html": "{% extends 'base.html' %}{% block main %}"
-            "{% set other = site.get_page('blog/p2.md') %}"
-            "{% for i in menus.main %}<u>{{ i.name }}={{ i.is_active(other) }}</u>{% endfor %}"
-            "{% endblock %}",
+            + main
+            + "{% endblock %}",
             "content/about.md": "---\ntitle: About\ntemplate: about.html\n---\nAbout.\n",
         }
     )
+
+
+def edit_p2(site: Path, front_matter_line: str) -> None:
+    p = site / "content/blog/p2.md"
+    p.write_text(p.read_text().replace("title: Post 2\n", f"title: Post 2\n{front_matter_line}\n"))
+
+
+def test_is_active_of_another_page_is_a_dependency(make_site: SiteFactory, tmp_path: Path) -> None:
+    """A template asking whether a menu item is active on some other page reads that page's
+    URL: a new slug there re-renders it."""
+    site = about_site(
+        make_site,
+        "{% set other = site.get_page('blog/p2.md') %}"
+        "{% for i in menus.main %}<u>{{ i.name }}={{ i.is_active(other) }}</u>{% endfor %}",
+    )
     assert build(site, BuildOptions(workers=1)).errors == []
     assert "<u>Blog=True</u>" in (site / "public/about/index.html").read_text(encoding="utf-8")
-    p = site / "content/blog/p2.md"
-    p.write_text(p.read_text().replace("title: Post 2\n", "title: Post 2\nurl: /elsewhere/\n"))
+    edit_p2(site, "url: /elsewhere/")
     r = assert_same(site, tmp_path / "clean")
     assert "about/index.html" in r.explain_outputs
     assert "<u>Blog=False</u>" in (site / "public/about/index.html").read_text(encoding="utf-8")
@@ -162,18 +176,12 @@ def test_the_page_a_menu_is_rendered_for_is_a_dependency(
 ) -> None:
     """render_menu() decides which items are active from the page in the template's context:
     that page's URL is read, even when it is not the page being rendered."""
-    site = make_site(
-        {
-            **SITE,
-            "templates/about.html": "{% extends 'base.html' %}{% block main %}"
-            "{% set page = site.get_page('blog/p2.md') %}<div id=m>{{ render_menu() }}</div>"
-            "{% endblock %}",
-            "content/about.md": "---\ntitle: About\ntemplate: about.html\n---\nAbout.\n",
-        }
+    site = about_site(
+        make_site,
+        "{% set page = site.get_page('blog/p2.md') %}<div id=m>{{ render_menu() }}</div>",
     )
     assert build(site, BuildOptions(workers=1)).errors == []
-    p = site / "content/blog/p2.md"
-    p.write_text(p.read_text().replace("title: Post 2\n", "title: Post 2\nurl: /elsewhere/\n"))
+    edit_p2(site, "url: /elsewhere/")
     r = assert_same(site, tmp_path / "clean")
     assert "about/index.html" in r.explain_outputs
 
@@ -182,21 +190,15 @@ def test_any_use_of_the_menus_global_is_a_read_of_the_menus(
     make_site: SiteFactory, tmp_path: Path
 ) -> None:
     """Not only menus.NAME: its truth, length and names too."""
-    files = {k: v for k, v in SITE.items() if k != "bengal.toml"}
-    site = make_site(
-        {
-            **files,
-            "bengal.toml": '[site]\ntitle = "M"\nbaseurl = "https://example.org/"\n',
-            "templates/about.html": "{% extends 'base.html' %}{% block main %}"
-            "<i>{% if menus %}HAS{% else %}NONE{% endif %} {{ menus|length }} "
-            "{{ menus|list|join(',') }}</i>{% endblock %}",
-            "content/about.md": "---\ntitle: About\ntemplate: about.html\n---\nAbout.\n",
-        }
+    site = about_site(
+        make_site,
+        "<i>{% if menus %}HAS{% else %}NONE{% endif %} {{ menus|length }} "
+        "{{ menus|list|join(',') }}</i>",
+        **{"bengal.toml": '[site]\ntitle = "M"\nbaseurl = "https://example.org/"\n'},
     )
     assert build(site, BuildOptions(workers=1)).errors == []
     assert "<i>NONE 0 </i>" in (site / "public/about/index.html").read_text(encoding="utf-8")
-    p = site / "content/blog/p2.md"
-    p.write_text(p.read_text().replace("title: Post 2\n", "title: Post 2\nmenu: footer\n"))
+    edit_p2(site, "menu: footer")
     assert_same(site, tmp_path / "clean")
     assert "<i>HAS 1 footer</i>" in (site / "public/about/index.html").read_text(encoding="utf-8")
 
