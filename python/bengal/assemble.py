@@ -55,6 +55,7 @@ class Assembly:
     errors: list[ContentError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     xref_digest: bytes = b""  # of every (key, url, title) added to xref_index, in order
+    xref_added: list[tuple[str, str, str]] = field(default_factory=list)  # those, in order
 
 
 def humanize(name: str) -> str:
@@ -112,6 +113,7 @@ class Assembler:
         self.config = config
         self.sources = sources
         self.xref_digest = b""
+        self.xref_added: list[tuple[str, str, str]] = []
         self._rel_urls: dict[str, str] = {}  # content directory -> its section's URL path
         self.pretty = bool(config.build["pretty_urls"])
         baseurl = config.baseurl
@@ -171,7 +173,9 @@ class Assembler:
         site = self.site
         dates = [d for p in site.pages if (d := p.fm.lastmod or p.fm.date) is not None]
         site.build_date = max(dates) if dates else None
-        return Assembly(site, index, ambiguous, self.errors, self.warnings, self.xref_digest)
+        return Assembly(
+            site, index, ambiguous, self.errors, self.warnings, self.xref_digest, self.xref_added
+        )
 
     def build_sections(self) -> None:
         """Every directory holding pages is a section; `_index.md` gives it a page of its own."""
@@ -507,6 +511,7 @@ class Assembler:
         self.xref_digest = hashlib.blake2b(
             repr(added).encode("utf-8", "surrogatepass"), digest_size=16
         ).digest()
+        self.xref_added = added
         return native_index, ambiguous
 
     def build_menus(self, index: bengal_native.XrefIndex) -> None:

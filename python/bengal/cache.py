@@ -41,6 +41,8 @@ class NoopCheck:
     clean: bool  # True: nothing changed, the build can stop here
     reason: str  # why a build is needed (for --explain-style output and tests)
     inputs: dict[str, list[int]]  # the input scan, reused by the build that follows
+    # The recorded state (also when the build is needed: the fast path for body edits,
+    # bengal.express, compares the scan with it).
     state: dict[str, Any] | None = None
     # Files and folders the scan skipped because their names are not UTF-8 (U+FFFD shown).
     bad_names: list[str] = field(default_factory=list)
@@ -70,8 +72,21 @@ def _stat_map(paths: list[Path], base: Path) -> dict[str, list[int]]:
 
 
 def _own_files(root: Path) -> list[Path]:
-    """The other caches of a build: a damaged one must be noticed (and rebuilt), not skipped."""
-    return [root / ".bengal" / "asset_deps.json", root / ".bengal/cache/index.bin"]
+    """The other caches of a build: a damaged one must be noticed (and rebuilt), not skipped --
+    also by the fast path for body edits (bengal.express), which reads only a few cache shards:
+    any cache file changed, added or removed since the last build sends it to the ordinary
+    build, which checks every file it loads."""
+    cdir = root / ".bengal" / "cache"
+    files = [root / ".bengal" / "asset_deps.json", cdir / "index.bin"]
+    with contextlib.suppress(OSError):
+        files.extend(
+            sorted(
+                p
+                for p in cdir.iterdir()
+                if p.name.endswith((".bin", ".pack")) and not p.name.startswith((".", "index."))
+            )
+        )
+    return files
 
 
 def input_files(
@@ -215,15 +230,19 @@ def check_noop(
     now = bengal_native.stat_packed(str(out_dir), recorded[0])
     seen = (recorded[0], now)
     if state.get("inputs") != inputs:
-        return NoopCheck(False, "input files changed", inputs, outputs_seen=seen, bad_names=bad)
+        return NoopCheck(
+            False, "input files changed", inputs, state, outputs_seen=seen, bad_names=bad
+        )
     if state.get("bad_names") != sorted(bad):  # skipped files came or went
         reason = "files whose names are not UTF-8 changed"
-        return NoopCheck(False, reason, inputs, outputs_seen=seen, bad_names=bad)
+        return NoopCheck(False, reason, inputs, state, outputs_seen=seen, bad_names=bad)
     if state.get("racy", True):
         reason = "inputs modified within a clock tick of the last build"
-        return NoopCheck(False, reason, inputs, outputs_seen=seen, bad_names=bad)
+        return NoopCheck(False, reason, inputs, state, outputs_seen=seen, bad_names=bad)
     if now != recorded[1]:
-        return NoopCheck(False, "output files changed", inputs, outputs_seen=seen, bad_names=bad)
+        return NoopCheck(
+            False, "output files changed", inputs, state, outputs_seen=seen, bad_names=bad
+        )
     return NoopCheck(True, "nothing changed", inputs, state, outputs_seen=seen)
 
 

@@ -37,6 +37,7 @@ import contextlib
 import hashlib
 import os
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -146,6 +147,13 @@ class Cache:
     xref_digest: bytes = b""  # the cross-reference index every cached rendering is valid for
     asset_warnings: dict[str, list[str]] = field(default_factory=dict)  # output -> findings
     asset_map_stamp: tuple[int, int] | None = None  # asset_deps.json as this build left it
+    # Reverse index of `outputs` (kept by save()): page key -> its outputs, and "key|body",
+    # "key|summary" -> the outputs that read them (tuples of output paths). The fast path for
+    # body edits (bengal.express) reads the few entries it needs instead of every record.
+    rdeps: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The model store (bengal.express) the last build wrote, and what it is valid for.
+    model: str = ""
+    model_fp: bytes = b""
     bengal: str = __version__
     # Where the SHARDED maps are stored: SHARDS files each (see save()).
     shards: dict[str, list[str]] = field(default_factory=dict)
@@ -169,7 +177,10 @@ def cache_dir(state_dir: Path) -> Path:
     return state_dir / CACHE_SUBDIR
 
 
-SHARDED = ("sources", "outputs", "facts", "out_stats")
+SHARDED = ("sources", "outputs", "facts", "out_stats", "rdeps")
+# The groups of other pages' reads the reverse index keeps (a page's own outputs are under its
+# key; its meta and nav changes take the ordinary build).
+RDEP_GROUPS = ("|body", "|summary")
 BY_IDENTITY = ("sources", "outputs")  # entries kept from the last build are the same objects
 SHARDS = 64
 _ABSENT = object()
@@ -242,6 +253,7 @@ def save(state_dir: Path, cache: Cache, previous: Cache | None = None) -> None:
 
     d = cache_dir(state_dir)
     d.mkdir(parents=True, exist_ok=True)
+    cache.rdeps = _reverse_index(cache, previous)
     stamp = f"{os.getpid()}-{time.time_ns()}"
     names: dict[str, list[str]] = {}
     parts: dict[str, list[dict[str, Any]]] = {}
@@ -295,6 +307,51 @@ def save(state_dir: Path, cache: Cache, previous: Cache | None = None) -> None:
             if f.name not in keep:
                 with contextlib.suppress(OSError):
                     f.unlink()
+
+
+def _contributions(path: str, rec: OutputRecord) -> list[str]:
+    return [rec.page] + [d for d in rec.deps if d.endswith(RDEP_GROUPS)]
+
+
+def _reverse_index(cache: Cache, previous: Cache | None) -> dict[str, tuple[str, ...]]:
+    """cache.rdeps for cache.outputs: from the previous save's, changed where records changed
+    (a record kept from the last build is the very object loaded: see BY_IDENTITY), or from
+    scratch."""
+    old_parts = previous.loaded_parts.get("outputs") if previous is not None else None
+    old_rdeps = previous.loaded_parts.get("rdeps") if previous is not None else None
+    if not old_parts or not old_rdeps or len(old_parts) != SHARDS or len(old_rdeps) != SHARDS:
+        out: dict[str, list[str]] = {}
+        for path, rec in cache.outputs.items():
+            for k in _contributions(path, rec):
+                out.setdefault(k, []).append(path)
+        return {k: tuple(sorted(v)) for k, v in out.items()}
+    old_outputs: dict[str, OutputRecord] = {}
+    for part in old_parts:
+        old_outputs.update(part)
+    rdeps: dict[str, tuple[str, ...]] = {}
+    for part in old_rdeps:
+        rdeps.update(part)
+    edits: dict[str, set[str]] = {}
+    outputs = cache.outputs
+    for path, rec in outputs.items():
+        was = old_outputs.get(path)
+        if was is rec:
+            continue
+        for k in _contributions(path, rec):
+            edits.setdefault(k, set(rdeps.get(k, ()))).add(path)
+        if was is not None:
+            for k in set(_contributions(path, was)) - set(_contributions(path, rec)):
+                edits.setdefault(k, set(rdeps.get(k, ()))).discard(path)
+    for path, was in old_outputs.items():
+        if path not in outputs:
+            for k in _contributions(path, was):
+                edits.setdefault(k, set(rdeps.get(k, ()))).discard(path)
+    for k, v in edits.items():
+        if v:
+            rdeps[k] = tuple(sorted(v))
+        else:
+            rdeps.pop(k, None)
+    return rdeps
 
 
 PENDING_FILE = "pending.txt"
@@ -482,6 +539,72 @@ def _fpb(data: str) -> bytes:
     return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
 
+def page_facts(
+    p: Page,
+    key: str,
+    md_hash: bytes,
+    fm_digest: bytes,
+    cascade: Callable[[Section], str] | None = None,
+    pk: Callable[[Page | None], str] | None = None,
+) -> dict[str, bytes]:
+    """The fingerprints of one page's groups (see site_facts)."""
+    if cascade is None:
+        cascade = _cascade_repr
+    if pk is None:
+        pk = _key_or_none
+    sec = p.section
+    terms = p.terms
+    term = p.term
+    if p.source:
+        # An _index.md inherits its parent section's cascade; other pages their section's.
+        owner = sec.parent if p.kind in ("home", "section") and sec is not None else sec
+        fm = fm_digest.hex() + (cascade(owner) if owner else "")
+    else:
+        fm = repr(vars(p.fm))  # generated pages: a default FrontMatter
+    meta = "\0".join(
+        (
+            p.source,
+            p.kind,
+            p.title,
+            p.url,
+            p.permalink,
+            p.output_path,
+            "\x01" if sec is None else sec.path,
+            "\x01" if p.bundle_dir is None else p.bundle_dir,
+            ";".join(t + ":" + ",".join([x.slug for x in v]) for t, v in terms.items())
+            if terms
+            else "",
+            "\x01" if term is None else term.taxonomy + "/" + term.slug,
+            p.taxonomy,
+            fm,
+        )  # fmt: skip
+    )
+    nav = "\0".join(
+        (
+            pk(p.prev),
+            pk(p.next),
+            "\0".join([pk(x) for x in p.list_pages]),
+            "/".join([a.path for a in p.ancestors]),
+        )
+    )
+    # toc, anchors, words and images come from the same rendering as the HTML; the title
+    # decides whether an opening "# title" is dropped.
+    return {
+        key + "|meta": _fpb(meta),
+        key + "|nav": _fpb(nav),
+        key + "|body": _fpb(md_hash.hex() + "\0" + p.title + ("\0t" if p.fm.toc else "\0")),
+        key + "|summary": _fpb(str(p.summary)),
+    }
+
+
+def _cascade_repr(sec: Section) -> str:
+    return repr(sec.cascade)
+
+
+def _key_or_none(p: Page | None) -> str:
+    return "\x01" if p is None else page_key(p)
+
+
 def site_facts(
     site: Site,
     md_hashes: dict[str, bytes],
@@ -518,43 +641,9 @@ def site_facts(
         if only is not None and p.source not in only:
             continue
         key = keys.get(id(p)) or page_key(p)
-        sec = p.section
-        terms = p.terms
-        term = p.term
-        if p.source:
-            # An _index.md inherits its parent section's cascade; other pages their section's.
-            owner = sec.parent if p.kind in ("home", "section") and sec is not None else sec
-            fm = digests.get(p.source, b"").hex() + (cascade(owner) if owner else "")
-        else:
-            fm = repr(vars(p.fm))  # generated pages: a default FrontMatter
-        meta = "\0".join(
-            (
-                p.source,
-                p.kind,
-                p.title,
-                p.url,
-                p.permalink,
-                p.output_path,
-                "\x01" if sec is None else sec.path,
-                "\x01" if p.bundle_dir is None else p.bundle_dir,
-                ";".join(t + ":" + ",".join([x.slug for x in v]) for t, v in terms.items())
-                if terms
-                else "",
-                "\x01" if term is None else term.taxonomy + "/" + term.slug,
-                p.taxonomy,
-                fm,
-            )  # fmt: skip
+        facts.update(
+            page_facts(p, key, md_hashes.get(key, b""), digests.get(p.source, b""), cascade, pk)
         )
-        facts[key + "|meta"] = _fpb(meta)
-        nav = "\0".join(
-            (pk(p.prev), pk(p.next), plist(p.list_pages), "/".join([a.path for a in p.ancestors]))
-        )
-        facts[key + "|nav"] = _fpb(nav)
-        # toc, anchors, words and images come from the same rendering as the HTML; the title
-        # decides whether an opening "# title" is dropped.
-        md = md_hashes.get(key, b"")
-        facts[key + "|body"] = _fpb(md.hex() + "\0" + p.title + ("\0t" if p.fm.toc else "\0"))
-        facts[key + "|summary"] = _fpb(str(p.summary))
     if only is not None:
         facts["site|data"] = _fp(_k(site.data))
         return facts

@@ -7,6 +7,7 @@ values (content, toc, summary) after the Markdown stage.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ class Term:
     @property
     def count(self) -> int:
         return len(self.pages)
+
+    def __getattr__(self, name: str) -> Any:
+        return _load_lazy(self, name)
 
 
 @dataclass(eq=False)
@@ -217,6 +221,9 @@ class Page:
     def __repr__(self) -> str:
         return f"<Page {self.kind} {self.source or self.url}>"
 
+    def __getattr__(self, name: str) -> Any:
+        return _load_lazy(self, name)
+
 
 @dataclass(eq=False)
 class Section:
@@ -253,6 +260,9 @@ class Section:
 
     def __repr__(self) -> str:
         return f"<Section {self.path or '/'}>"
+
+    def __getattr__(self, name: str) -> Any:
+        return _load_lazy(self, name)
 
 
 @dataclass
@@ -293,3 +303,40 @@ class Site:
 
     def get_page(self, path: str) -> Page | None:
         return self.page_by_path.get(path)
+
+    def __getattr__(self, name: str) -> Any:
+        return _load_lazy(self, name)
+
+
+# ---- objects loaded on first use -------------------------------------------------------------
+#
+# The command line's fast path for body edits (bengal.express) renders a few outputs from the
+# site model recorded by the last build, without assembling the site: its Page, Section, Term
+# and Site objects are made empty, with a `_lazy` loader in their __dict__, and filled from
+# their records when first read. They are the ordinary classes (templates, type checks and the
+# dependency recording see no difference): the dataclass defaults are removed from the classes
+# below, so that reading any field an object does not hold yet reaches __getattr__, which
+# loads it. Objects made by their constructors hold every field and never get there.
+
+
+def _load_lazy(obj: Any, name: str) -> Any:
+    d = obj.__dict__
+    loader = d.get("_lazy")
+    if loader is None or name.startswith("__"):
+        raise AttributeError(f"{type(obj).__name__!r} object has no attribute {name!r}")
+    if loader(obj, name):  # True: the object is whole now
+        d.pop("_lazy", None)
+    try:
+        return d[name]
+    except KeyError:
+        return object.__getattribute__(obj, name)
+
+
+def _without_class_defaults(cls: type) -> None:
+    for f in dataclasses.fields(cls):
+        if f.name in cls.__dict__:
+            delattr(cls, f.name)
+
+
+for _cls in (Term, Page, Section, Site):
+    _without_class_defaults(_cls)

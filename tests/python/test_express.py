@@ -1,0 +1,262 @@
+"""The command line's fast path for body edits (bengal.express): taken exactly when the change
+is body edits only, and then the same output as the ordinary build and a clean build; every
+other change -- and every surprise on the way -- takes the ordinary build."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from bengal import express, incremental
+from bengal.build import BuildResult
+from test_incremental import BASE_SITE, age_edits, assert_same, run, write_site
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    root = tmp_path / "site"
+    write_site(root, BASE_SITE)
+    age_edits(root)
+    first = run(root)
+    assert first.errors == [] and not first.incremental and not first.express
+    return root
+
+
+def append(path: Path, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(text)
+
+
+def rebuild(site: Path, tmp_path: Path) -> BuildResult:
+    """Age the edits past the racy window, build, and compare with a clean build."""
+    age_edits(site)
+    scratch = tmp_path / "clean"
+    shutil.rmtree(scratch, ignore_errors=True)
+    return assert_same(site, scratch)
+
+
+def test_a_body_edit_takes_the_fast_path(site: Path, tmp_path: Path) -> None:
+    append(site / "content/blog/two.md", "\nMore words here.\n")
+    r = rebuild(site, tmp_path)
+    assert r.express and r.incremental and r.errors == []
+    assert r.changes == {"blog/two.md": "body"}
+    assert r.files_read == 1 and r.markdown_rendered == 1
+    assert r.explain_outputs["blog/two/index.html"] == "page body changed"
+    # The lists showing it read its word count (reading time): rendered again; nothing else.
+    assert "blog/one/index.html" not in r.explain_outputs
+    assert set(r.explain_outputs) <= {
+        "blog/two/index.html", "blog/index.html", "blog/page/2/index.html", "index.html",
+        "page/2/index.html", "page/3/index.html", "tags/b/index.html",
+    }  # fmt: skip
+    assert r.rendered == len(r.explain_outputs) and r.pages > r.rendered
+    # The caches it wrote serve the next builds: a no-op, then the ordinary build.
+    again = run(site)
+    assert again.noop
+    p = site / "content/blog/two.md"
+    p.write_text(p.read_text().replace("title: Two", "title: Second"))
+    r = rebuild(site, tmp_path)
+    assert r.incremental and not r.express
+
+
+def test_the_fast_path_matches_the_ordinary_build(site: Path, tmp_path: Path) -> None:
+    """The same edit, on two copies of the site: one takes the fast path, the other is forced
+    onto the ordinary build (a cache file touched): same outputs rendered, same bytes."""
+    other = tmp_path / "other"
+    shutil.copytree(site, other, symlinks=True)
+    shutil.rmtree(other / ".bengal")
+    run(other)  # its own cache (the output directory is part of the cache key)
+    for root in (site, other):
+        append(root / "content/docs/guide.md", "\nA closing remark.\n")
+    age_edits(site)
+    age_edits(other)
+    os.utime(other / ".bengal/cache/index.bin")  # a cache file changed: the ordinary build
+    fast, slow = run(site), run(other)
+    assert fast.express and not slow.express and slow.incremental
+    assert fast.explain_outputs == slow.explain_outputs
+    for p in sorted((site / "public").rglob("*")):
+        if p.is_file():
+            assert (
+                p.read_bytes() == (other / "public" / p.relative_to(site / "public")).read_bytes()
+            )
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "title",  # front matter
+        "summary",  # the first paragraph: feeds and the search index show it
+        "xref",  # a new cross-reference
+        "heading",  # a new heading id: pages linking to its headings are checked again
+        "heading-title",  # the first heading titles a page without a front matter title
+        "added",
+        "removed",
+        "template",
+        "output-deleted",
+        "store-damaged",
+        "warning",  # a Markdown warning (an unresolved [[link]]) joins the site's warnings
+    ],
+)
+def test_other_changes_take_the_ordinary_build(site: Path, tmp_path: Path, edit: str) -> None:
+    two = site / "content/blog/two.md"
+    if edit == "heading-title":
+        write_site(site, {"content/blog/untitled.md": "---\ndate: 2024-04-01\n---\n# First\n\nx\n"})
+        rebuild(site, tmp_path)
+    append(two, "\nA body edit.\n")  # with every change below
+    if edit == "title":
+        two.write_text(two.read_text().replace("title: Two", "title: Second"))
+    elif edit == "summary":
+        two.write_text(two.read_text().replace("Second.", "Second, rewritten."))
+    elif edit == "xref":
+        append(two, "\nSee [[three]].\n")
+    elif edit == "heading":
+        append(two, "\n## A new part\n\nText.\n")
+    elif edit == "heading-title":
+        untitled = site / "content/blog/untitled.md"
+        untitled.write_text(untitled.read_text().replace("# First", "# Renamed"))
+    elif edit == "added":
+        write_site(site, {"content/blog/four.md": "---\ntitle: Four\n---\nFour.\n"})
+    elif edit == "removed":
+        (site / "content/blog/three.md").unlink()
+    elif edit == "template":
+        write_site(site, {"templates/single.html": "{% extends 'base.html' %}{% block main %}"
+                          "<article>{{ content }}</article>{% endblock %}"})  # fmt: skip
+    elif edit == "output-deleted":
+        (site / "public/docs/faq/index.html").unlink()
+    elif edit == "store-damaged":
+        store = next((site / ".bengal/cache").glob(express.MODEL_PREFIX + "*.bin"))
+        data = bytearray(store.read_bytes())
+        data[-10:] = b"\xff" * 10
+        store.write_bytes(bytes(data))
+    elif edit == "warning":
+        append(two, "\nSee [[no-such-page]].\n")
+    r = rebuild(site, tmp_path)
+    assert not r.express and r.incremental
+    # And the next body edit takes the fast path again (a damaged store was written again).
+    append(two, "\nOne more line.\n")
+    r = rebuild(site, tmp_path)
+    assert r.express == (edit not in ("warning",)), r.rebuild_reason
+
+
+def test_a_racy_last_build_takes_the_ordinary_build(site: Path, tmp_path: Path) -> None:
+    append(site / "content/blog/two.md", "\nFresh.\n")  # modified just before the build
+    run(site)
+    append(site / "content/blog/two.md", "\nLater.\n")
+    r = rebuild(site, tmp_path)
+    assert not r.express and r.incremental
+
+
+def test_a_damaged_cache_shard_is_noticed(site: Path, tmp_path: Path) -> None:
+    """The fast path reads a few shards; one damaged elsewhere still means a warning and a full
+    build (its stamp changed), as for the ordinary build."""
+    shard = sorted((site / ".bengal/cache").glob("outputs-*.bin"))[5]
+    shard.write_bytes(b"BENGAL-CACHE\n" + b"\x01\x00\x00\x00" + b"\x00" * 40)
+    append(site / "content/blog/two.md", "\nEdited.\n")
+    r = rebuild(site, tmp_path)
+    assert not r.express and not r.incremental
+    assert any("cache" in w for w in r.warnings)
+
+
+def test_a_template_reading_more_when_the_body_grows(site: Path, tmp_path: Path) -> None:
+    """What a render reads can depend on the body: the objects it reaches are loaded on first
+    use, whatever they are (here every page of the site, and a section's pages)."""
+    write_site(
+        site,
+        {
+            "templates/blog/single.html": "{% extends 'base.html' %}{% block main %}"
+            "{% if page.word_count > 8 %}<ul>{% for p in site.pages %}<li>{{ p.title }} "
+            "{{ p.url }} {{ p.reading_time }}</li>{% endfor %}</ul>"
+            "{% for p in page.section.pages %}<b>{{ p.summary }}</b>{% endfor %}{% endif %}"
+            "{{ content }}{% endblock %}"
+        },
+    )
+    rebuild(site, tmp_path)
+    append(site / "content/blog/two.md", "\none two three four five six seven eight nine\n")
+    r = rebuild(site, tmp_path)
+    assert r.express
+    assert "<li>Guide" in (site / "public/blog/two/index.html").read_text()
+
+
+def test_several_edits_at_once(site: Path, tmp_path: Path) -> None:
+    append(site / "content/blog/two.md", "\nEdit two.\n")
+    append(site / "content/docs/faq.md", "\nEdit faq.\n")
+    r = rebuild(site, tmp_path)
+    assert r.express
+    assert r.changes == {"blog/two.md": "body", "docs/faq.md": "body"}
+
+
+def test_a_touched_file_with_the_same_bytes(site: Path, tmp_path: Path) -> None:
+    p = site / "content/blog/two.md"
+    p.write_text(p.read_text())
+    r = rebuild(site, tmp_path)
+    assert r.express and r.rendered == 0 and r.changes == {}
+    assert run(site).noop
+
+
+def test_store_records_round_trip(site: Path) -> None:
+    """Every object of the recorded model loads to what the assembled model holds."""
+    from bengal.build import STATE_DIR
+    from bengal.cache import read_blob
+
+    cdir = incremental.cache_dir(site / STATE_DIR)
+    top = read_blob(cdir / incremental.INDEX_FILE)
+    store = express.Store(cdir / top.model, top.model_fp)
+    lazy = store.site()
+    from bengal.assemble import assemble
+    from bengal.build import load_data, load_sources
+    from bengal.config import load_config
+    from bengal.discover import discover
+
+    config = load_config(site)
+    tree = discover(site)
+    loaded = load_sources(tree)
+    data, _ = load_data(site, tree)
+    real = assemble(config, loaded.sources, data).site
+
+    def shape(p: object) -> object:
+        if p is None:
+            return None
+        return incremental.obj_key(p)
+
+    assert [shape(p) for p in lazy.pages] == [shape(p) for p in real.pages]
+    for a, b in zip(lazy.pages, real.pages, strict=True):
+        for attr in (
+            "source", "kind", "title", "url", "permalink", "output_path", "bundle_dir",
+            "taxonomy", "body_line", "draft", "weight", "date", "params", "type",
+        ):  # fmt: skip
+            assert getattr(a, attr) == getattr(b, attr), (a, attr)
+        assert shape(a.section) == shape(b.section)
+        assert shape(a.prev) == shape(b.prev) and shape(a.next) == shape(b.next)
+        assert [shape(x) for x in a.list_pages] == [shape(x) for x in b.list_pages]
+        assert {t: [shape(x) for x in v] for t, v in a.terms.items()} == {
+            t: [shape(x) for x in v] for t, v in b.terms.items()
+        }
+        assert [s.path for s in a.ancestors] == [s.path for s in b.ancestors]
+    assert list(lazy.sections) == list(real.sections)
+    for path, sec in real.sections.items():
+        ls = lazy.sections[path]
+        assert (ls.title, ls.cascade, shape(ls.index)) == (sec.title, sec.cascade, shape(sec.index))
+        assert [shape(x) for x in ls.pages] == [shape(x) for x in sec.pages]
+        assert [x.path for x in ls.subsections] == [x.path for x in sec.subsections]
+    assert {t: list(v) for t, v in lazy.taxonomies.items()} == {
+        t: list(v) for t, v in real.taxonomies.items()
+    }
+    assert incremental._k(lazy.menus) == incremental._k(real.menus)
+    assert (lazy.title, lazy.baseurl, lazy.data, lazy.build_date) == (
+        real.title, real.baseurl, real.data, real.build_date,
+    )  # fmt: skip
+    assert list(lazy.page_by_output) == list(real.page_by_output)
+    assert lazy.home is lazy.sections[""]
+    # One object per key.
+    assert lazy.pages[0] is lazy.page_by_output[lazy.pages[0].output_path]
+
+
+def test_a_lazy_object_without_its_field_is_an_attribute_error() -> None:
+    from bengal.model import Page
+
+    p = object.__new__(Page)
+    with pytest.raises(AttributeError):
+        _ = p.title
+    assert time is not None
