@@ -1086,7 +1086,7 @@ class WarmBuilder:
 
         t1 = time.perf_counter()
         touched = {rel for rel, *_ in edits}
-        md_hashes = {"p:" + rel: entries[rel].md.html_hash for rel in touched}  # type: ignore[union-attr]
+        md_hashes = {"p:" + rel: incremental.body_hash(entries[rel]) for rel in touched}
         digests = {rel: entries[rel].fm_digest for rel in touched}
         partial = incremental.site_facts(w.site, md_hashes, digests, only=touched)
         facts = w.cache.facts
@@ -1224,7 +1224,8 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
         result.pages = int(summary.get("pages", 0))
         result.files = int(summary.get("files", 0))
         result.workers = 0
-        result.warnings.extend(summary.get("warnings", []))
+        # (The configuration's and the scan's warnings are in the summary too: said once.)
+        result.warnings.extend(w for w in summary.get("warnings", []) if w not in result.warnings)
         result.timings["total"] = time.perf_counter() - t_start
         return result
     result.rebuild_reason = check.reason
@@ -1314,7 +1315,9 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     make_dir(cdir, f"{state_dir} must be a folder bengal can write (it holds only caches)")
     pack_name = prev.pack if prev is not None else f"{incremental.PACK_PREFIX}{os.getpid()}.pack"
     if prev is not None:
-        compacted = incremental.compact_pack(cdir, prev.pack, loaded.entries)
+        compacted = incremental.compact_pack(
+            cdir, prev.pack, loaded.entries, sum(r[1] for r in prev.mdrefs.values())
+        )
         if compacted is not None:
             pack_name = compacted[0]
             result.warnings.extend(compacted[1])
@@ -1422,7 +1425,7 @@ def _build_rest(
         return incremental.template_digest(name, search_dirs)
 
     with _stage(result, "plan"):
-        md_hashes = {"p:" + rel: f.html_hash for rel, f in md.facts.items()}
+        md_hashes = {"p:" + rel: incremental.body_hash(loaded.entries[rel]) for rel in md.facts}
         digests = {rel: e.fm_digest for rel, e in loaded.entries.items()}
         facts = {}
         if prev is not None and all(c == "body" for c in loaded.changes.values()):
@@ -1668,8 +1671,14 @@ def _build_rest(
                     model_fp,
                     express.model_records(site, asm.xref_added, asm.ambiguous_keys),
                 )
+        mdrefs = (
+            incremental.md_refs(loaded.entries, pack, prev, asm.xref_index, asm.xref_digest)
+            if opts.keep_warm is None
+            else {}
+        )
         new_cache = incremental.Cache(
             config_key=key,
+            mdrefs=mdrefs,
             model=model_name,
             model_fp=model_fp,
             sources=loaded.entries,

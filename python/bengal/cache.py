@@ -71,22 +71,21 @@ def _stat_map(paths: list[Path], base: Path) -> dict[str, list[int]]:
     return out
 
 
-def _own_files(root: Path) -> list[Path]:
-    """The other caches of a build: a damaged one must be noticed (and rebuilt), not skipped --
-    also by the fast path for body edits (bengal.express), which reads only a few cache shards:
-    any cache file changed, added or removed since the last build sends it to the ordinary
-    build, which checks every file it loads."""
-    cdir = root / ".bengal" / "cache"
-    files = [root / ".bengal" / "asset_deps.json", cdir / "index.bin"]
+def _own_files(root: Path) -> dict[str, list[int]]:
+    """The other caches of a build, stamped: a damaged one must be noticed (and rebuilt), not
+    skipped -- also by the fast path for body edits (bengal.express), which reads only a few
+    cache shards: any cache file changed, added or removed since the last build sends it to
+    the ordinary build, which checks every file it loads."""
+    names = [".bengal/asset_deps.json", ".bengal/cache/index.bin"]
     with contextlib.suppress(OSError):
-        files.extend(
+        names.extend(
             sorted(
-                p
-                for p in cdir.iterdir()
-                if p.name.endswith((".bin", ".pack")) and not p.name.startswith((".", "index."))
+                ".bengal/cache/" + n
+                for n in os.listdir(root / ".bengal" / "cache")
+                if n.endswith((".bin", ".pack")) and not n.startswith((".", "index."))
             )
         )
-    return files
+    return bengal_native.stat_files(str(root), names)
 
 
 def input_files(
@@ -97,7 +96,7 @@ def input_files(
     ignored here too; so are names that are not UTF-8, which are added to `bad_names`."""
     state = scan_inputs(root, bad_names)
     state.update(_stat_map([root / "bengal.toml"], root))
-    state.update(_stat_map(_own_files(root), root))
+    state.update(_own_files(root))
     scan_tree(theme_dir, "theme:", state, bad=bad_names)
     return state
 
@@ -117,6 +116,22 @@ def pack_stamps(stamps: dict[str, list[int]]) -> tuple[str, bytes]:
     if sys.byteorder != "little":
         values.byteswap()
     return "\0".join(paths), values.tobytes()
+
+
+def patch_stamps(joined: str, packed: bytes, stamps: dict[str, list[int]]) -> bytes:
+    """`packed` (pack_stamps' form for `joined`) with the stamps of some of its paths replaced;
+    KeyError for a path it does not list."""
+    import bisect
+    import struct
+
+    paths = joined.split("\0") if joined else []
+    buf = bytearray(packed)
+    for path, (mtime, size) in stamps.items():
+        i = bisect.bisect_left(paths, path)
+        if i == len(paths) or paths[i] != path:
+            raise KeyError(path)
+        struct.pack_into("<qq", buf, 16 * i, mtime, size)
+    return bytes(buf)
 
 
 def unpack_stamps(joined: str, packed: bytes) -> dict[str, list[int]]:
@@ -158,10 +173,18 @@ class CacheDamaged(Exception):
 # ---- files ----------------------------------------------------------------------------------
 
 
-def write_blob(path: Path, obj: Any) -> None:
-    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+# The format word of a file whose payload is marshal, not pickle: plain data (dicts, lists,
+# strings, numbers, bytes) only, written ~6x faster (the build state: 2 MB at 10k pages).
+MARSHAL_FORMAT = FORMAT_VERSION | 0x100
+
+
+def write_blob(path: Path, obj: Any, plain: bool = False) -> None:
+    import marshal
+
+    payload = marshal.dumps(obj) if plain else pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
     digest = hashlib.blake2b(payload, digest_size=16).digest()
-    header = MAGIC + FORMAT_VERSION.to_bytes(4, "little") + digest
+    word = MARSHAL_FORMAT if plain else FORMAT_VERSION
+    header = MAGIC + word.to_bytes(4, "little") + digest
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
@@ -181,13 +204,17 @@ def read_blob(path: Path) -> Any:
     if len(data) < n + 20 or data[:n] != MAGIC:
         raise CacheDamaged("not a bengal cache file (truncated or overwritten)")
     version = int.from_bytes(data[n : n + 4], "little")
-    if version != FORMAT_VERSION:
+    if version not in (FORMAT_VERSION, MARSHAL_FORMAT):
         raise CacheDamaged(f"cache format {version}, this bengal writes {FORMAT_VERSION}")
     digest = data[n + 4 : n + 20]
     payload = memoryview(data)[n + 20 :]
     if hashlib.blake2b(payload, digest_size=16).digest() != digest:
         raise CacheDamaged("checksum mismatch (the file is damaged)")
     try:
+        if version == MARSHAL_FORMAT:
+            import marshal
+
+            return marshal.loads(payload)
         return pickle.loads(payload)
     except Exception as exc:  # a digest match with a bad payload: a foreign writer
         raise CacheDamaged(f"cannot decode ({type(exc).__name__})") from None
@@ -253,7 +280,7 @@ def save_state(
     options: dict[str, Any],
     summary: dict[str, Any],
     inputs_before: dict[str, list[int]],
-    outputs_now: dict[str, list[int]],
+    outputs_now: dict[str, list[int]] | tuple[str, bytes],
     racy_ns: int | None = None,
     bad_names: list[str] | None = None,
 ) -> None:
@@ -262,7 +289,7 @@ def save_state(
     the build ran -- read before or after its change -- has a newer stamp than the recorded
     one, so the next build looks at it again. No second walk of the site is needed."""
     now = {k: v for k, v in inputs_before.items() if not k.startswith(".bengal/")}
-    now.update(_stat_map(_own_files(root), root))
+    now.update(_own_files(root))
     # An input modified within a clock tick of the build's scan could change again without
     # its size or mtime changing: such a state never lets the next build be a no-op (it
     # compares contents, bengal.incremental), but its list of outputs is still recorded.
@@ -277,11 +304,12 @@ def save_state(
         "racy": racy,
         "bad_names": sorted(bad_names or []),  # skipped by the scan, warned about
         "inputs": now,  # the build's own caches as it left them
-        "outputs": pack_stamps(outputs_now),  # stat_outputs() of every file the build wrote
+        # stat_outputs() of every file the build wrote (or already packed)
+        "outputs": outputs_now if isinstance(outputs_now, tuple) else pack_stamps(outputs_now),
         "summary": summary,
     }
     state_dir.mkdir(parents=True, exist_ok=True)
-    write_blob(state_dir / STATE_FILE, data)
+    write_blob(state_dir / STATE_FILE, data, plain=True)
 
 
 def clear_state(state_dir: Path) -> None:

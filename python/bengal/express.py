@@ -28,7 +28,6 @@ damaged store -- returns None before an output is written, and the ordinary buil
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import os
 import pickle
@@ -40,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from bengal import __version__, incremental
 from bengal.cache import CacheDamaged
+from bengal.errors import ContentError
 from bengal.model import MenuItem, Page, Section, Site, Term
 
 if TYPE_CHECKING:
@@ -178,11 +178,15 @@ class Store:
                 or hashlib.blake2b(directory, digest_size=16).digest() != head[24:40]
             ):
                 raise CacheDamaged("model store directory damaged")
-            self.data = f.read()
+            import mmap
+
+            self.data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         fp, self.where = pickle.loads(directory)
+        self.start = 40 + n
         if fp != fingerprint:
             raise Fallback("the model store is not the cache's")
         self.objects: dict[str, Any] = {}
+        self._loader = self._fill
         self.base = ""  # content directory (body loaders)
         self.md_apply: Callable[[Page], None] | None = None  # set by the fast path
 
@@ -191,6 +195,7 @@ class Store:
         if hit is None:
             raise CacheDamaged(f"model store has no record {key!r}")
         off, n, crc = hit
+        off += self.start
         b = self.data[off : off + n]
         if len(b) != n or zlib.crc32(b) != crc:
             raise CacheDamaged(f"model store record {key!r} damaged")
@@ -200,9 +205,28 @@ class Store:
         obj = self.objects.get(key)
         if obj is None:
             obj = object.__new__(cls)
-            obj.__dict__["_lazy"] = functools.partial(self._fill, key)
+            d: dict[str, Any] = obj.__dict__
+            d["_lazy"] = self._loader
+            d["_key"] = key
             self.objects[key] = obj
         return obj
+
+    def pages(self, keys: list[str]) -> list[Page]:
+        """Page objects for `keys` (the inner loop of every list: inlined)."""
+        objs = self.objects
+        new = object.__new__
+        loader = self._loader
+        out = []
+        for k in keys:
+            o = objs.get(k)
+            if o is None:
+                o = new(Page)
+                d = o.__dict__
+                d["_lazy"] = loader
+                d["_key"] = k
+                objs[k] = o
+            out.append(o)
+        return out
 
     def page(self, key: str | None) -> Page | None:
         return None if key is None else self._lazy(Page, key)
@@ -214,9 +238,9 @@ class Store:
         t: Term = self._lazy(Term, f"t:{tax}/{slug}")
         return t
 
-    def _fill(self, key: str, obj: Any, name: str) -> bool:
+    def _fill(self, obj: Any, name: str) -> bool:
         d = obj.__dict__
-        rec = self.record(key)
+        rec = self.record(d.pop("_key"))
         cls = type(obj)
         if cls is Page:
             (source, kind, fm, body_line, title, url, permalink, output_path, bundle_dir,
@@ -230,7 +254,7 @@ class Store:
                 next=self.page(nxt),
                 terms={t: [self.term(t, s) for s in slugs] for t, slugs in terms},
                 term=None if term is None else self.term(*term),
-                list_pages=[self.page(k) for k in list_pages],
+                list_pages=self.pages(list_pages),
                 _body=None, _body_loader=None, _content=None, _content_loader=None,
                 _md_apply=None, _toc=[], _anchors=[], _images=[], _word_count=0,
                 _summary=Markup(""),
@@ -244,14 +268,14 @@ class Store:
             path, title, parent, index, pages, subsections, cascade = rec
             d.update(
                 path=path, title=title, parent=self.section(parent), index=self.page(index),
-                pages=[self.page(k) for k in pages],
+                pages=self.pages(pages),
                 subsections=[self.section(x) for x in subsections], cascade=cascade,
             )  # fmt: skip
         elif cls is Term:
             taxonomy, tname, slug, url, pages = rec
             d.update(
                 taxonomy=taxonomy, name=tname, slug=slug, url=url,
-                pages=[self.page(k) for k in pages],
+                pages=self.pages(pages),
             )  # fmt: skip
         else:
             raise CacheDamaged(f"model store: no loader for {cls.__name__}")
@@ -280,7 +304,7 @@ class Store:
         if name == "home":
             d["home"] = self.section(self._home)
         elif name in ("pages", "regular_pages"):
-            d[name] = [self._lazy(Page, k) for k in self.record("site." + name)]
+            d[name] = self.pages(self.record("site." + name))
         elif name == "sections":
             d[name] = {p: self._lazy(Section, "s:" + p) for p in self.record("site.sections")}
         elif name in ("page_by_path", "page_by_output"):
@@ -300,8 +324,7 @@ class Store:
         import bengal_native
 
         index = bengal_native.XrefIndex()
-        for key, url, title in self.record("xref.added"):
-            index.add(key, url, title)
+        index.add_many(self.record("xref.added"))
         return index
 
 
@@ -318,7 +341,7 @@ class Shards:
         self.dirty: set[tuple[str, int]] = set()
 
     def part(self, kind: str, key: str) -> dict[str, Any]:
-        i = incremental._shard_of(key)
+        i = incremental._shard_of(key, kind)
         part = self.parts.get((kind, i))
         if part is None:
             from bengal.cache import read_blob
@@ -338,7 +361,7 @@ class Shards:
             part.pop(key, None)
         else:
             part[key] = value
-        self.dirty.add((kind, incremental._shard_of(key)))
+        self.dirty.add((kind, incremental._shard_of(key, kind)))
 
     def save(self, state_dir: Path) -> None:
         """The changed shards under new names, then the index naming them (a build killed
@@ -402,8 +425,8 @@ def try_build(
             root, config, out_dir, state_dir, state_options, check, scan_ns, result, state,
             [k[len("content/"):] for k in changed], wrote,
         )  # fmt: skip
-    except (Fallback, CacheDamaged, OSError, KeyError, ValueError, TypeError, EOFError,
-            pickle.UnpicklingError, AttributeError, IndexError, UnicodeDecodeError):  # fmt: skip
+    except (Fallback, CacheDamaged, ContentError, OSError, KeyError, ValueError, TypeError,
+            EOFError, pickle.UnpicklingError, AttributeError, IndexError):  # fmt: skip
         fast = None
     if fast is None and wrote:
         # Outputs were written: the ordinary build must not trust the stamps taken before.
@@ -438,13 +461,16 @@ def _express(
         or top.bengal != __version__
         or top.config_key != key
         or not top.model
-        or any(len(top.shards.get(k, ())) != incremental.SHARDS for k in incremental.SHARDED)
+        or any(
+            len(top.shards.get(k, ())) != incremental.shard_count(k) for k in incremental.SHARDED
+        )
     ):
         return None
     shards = Shards(cdir, top)
 
     # The edited files: same front matter, body line and title; else the ordinary build.
     racy = scan_ns - incremental.RACY_NS
+    warned: list[str] = list(state.get("summary", {}).get("warnings", []))
     edits: list[tuple[str, incremental.SourceEntry, str]] = []  # rel, entry (new stat), body
     for rel in rels:
         entry: incremental.SourceEntry | None = shards.get("sources", rel)
@@ -471,8 +497,10 @@ def _express(
             return None
         if entry.heading is not None and (first_heading(body) or "") != entry.heading:
             return None
-        if entry.md.warnings:
-            return None  # the site's warnings would change: the ordinary build lists them
+        if entry.md.warnings or any(w.startswith(rel + ":") for w in warned):
+            # The site's warnings name this file (with lines an edit may move): the ordinary
+            # build lists them again.
+            return None
         edits.append((rel, entry._replace(stat=stat, digest=digest), body))
 
     store = Store(cdir / top.model, top.model_fp)
@@ -510,7 +538,7 @@ def _render(
     import bengal_native
     from bengal import build as b
     from bengal import cache
-    from bengal.discover import THEME_DIR, discover
+    from bengal.discover import THEME_DIR, SourceTree
     from bengal.errors import TemplateError
     from bengal.render import (
         MarkdownContext,
@@ -527,20 +555,25 @@ def _render(
             index_box.append(store.xref_index())
         return index_box[0]
 
-    needs_index = any("[[" in body for _, _, body in edits)
-    ctx = MarkdownContext.of(
-        site,
-        xref_index() if needs_index else bengal_native.XrefIndex(),
-        config,
-        {},
-        pack,
-    )
+    # The edited bodies render with an index of what the site's index answered for their
+    # cross-reference paths (stored with their last rendering): the fast path requires the
+    # same cross-references, and the lookups digest below confirms the answers are the same.
+    answers: dict[str, list[tuple[str, str, str]]] = {}
+    small_index = bengal_native.XrefIndex()
+    for rel, _entry, body in edits:
+        where = shards.top.mdrefs.get(rel)
+        if where is None:
+            return None
+        answers[rel] = incremental.load_md(pack, where)[1]
+        if "[[" in body:
+            small_index.add_many(answers[rel])
+    ctx = MarkdownContext.of(site, small_index, config, {}, pack)
 
     def md_apply(page: Page) -> None:
-        e = shards.get("sources", page.source)
-        if e is None or e.md is None:
+        ref = shards.top.mdrefs.get(page.source)
+        if ref is None:
             raise Fallback(f"no rendering cached for {page.source}")
-        ctx.apply(e.md, None, page)
+        ctx.apply(incremental.load_md(pack, ref)[0], None, page)
 
     store.md_apply = md_apply
 
@@ -576,7 +609,7 @@ def _render(
     changed_keys: set[str] = set()
     for rel, entry, page in todo:
         pkey = "p:" + rel
-        new = incremental.page_facts(page, pkey, entry.md.html_hash, entry.fm_digest)  # type: ignore[union-attr]
+        new = incremental.page_facts(page, pkey, incremental.body_hash(entry), entry.fm_digest)
         for k, v in new.items():
             old = shards.get("facts", k)
             if old == v:
@@ -617,7 +650,9 @@ def _render(
 
     # Everything checked: from here on outputs and caches change.
     t2 = time.perf_counter()
-    tree = discover(root, check.inputs)
+    tree = SourceTree(
+        root=root, assets=sorted(k[7:] for k in check.inputs if k.startswith("assets/"))
+    )
     plan = b.plan_assets(root, tree, bool(config.build["fingerprint_assets"]))
     base_path = site.baseurl.split("://", 1)[-1].partition("/")[2]
 
@@ -662,6 +697,9 @@ def _render(
     t3 = time.perf_counter()
     for rel, entry, _page in todo:
         shards.put("sources", rel, entry)
+        assert entry.md is not None
+        blob = incremental.dump_md(entry.md, answers[rel])
+        shards.top.mdrefs[rel] = pack.append_raw(blob)
     search_dirs = [d for d in (root / "templates", THEME_DIR / "templates") if d.is_dir()]
     assets_changed: list[str] = []
     for path, rec in rendered_ok.items():
@@ -697,9 +735,9 @@ def _render(
         amap.save(str(amap_path))
         shards.top.asset_map_stamp = b._stamp(amap_path)
     shards.save(state_dir)
-    outputs_now = cache.unpack_stamps(*check.outputs_seen)  # type: ignore[misc]
-    outputs_now.update(stamps)
-    b.LAST_BUILD.append(outputs_now)
+    assert check.outputs_seen is not None
+    joined, packed = check.outputs_seen
+    outputs_now = (joined, cache.patch_stamps(joined, packed, stamps))
     summary = state.get("summary", {})
     cache.save_state(
         root, state_dir, THEME_DIR, state_options, summary, check.inputs, outputs_now,
@@ -712,7 +750,8 @@ def _render(
     result.workers = 1
     result.pages = int(summary.get("pages", 0))
     result.files = int(summary.get("files", 0))
-    result.warnings.extend(summary.get("warnings", []))
+    # (The configuration's and the scan's warnings are in the summary too: said once.)
+    result.warnings.extend(w for w in summary.get("warnings", []) if w not in result.warnings)
     result.rendered = len(rendered_ok)
     result.reused = result.pages - result.rendered
     result.written, result.skipped_identical = shard.written, shard.skipped

@@ -151,15 +151,47 @@ class Cache:
     # "key|summary" -> the outputs that read them (tuples of output paths). The fast path for
     # body edits (bengal.express) reads the few entries it needs instead of every record.
     rdeps: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Each source's MdFacts, pickled into the content pack too: content path -> (offset,
+    # length, crc32), kept in the index. The fast path reads the few renderings a list page
+    # shows through these instead of loading the sources' shards (bengal.express).
+    mdrefs: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     # The model store (bengal.express) the last build wrote, and what it is valid for.
     model: str = ""
     model_fp: bytes = b""
     bengal: str = __version__
-    # Where the SHARDED maps are stored: SHARDS files each (see save()).
+    # Where the SHARDED maps are stored: shard_count(kind) files each (see save()).
     shards: dict[str, list[str]] = field(default_factory=dict)
     # Not stored: the shards as loaded, so that save() can tell which ones a build changed and
     # need not hash every key again to find its shard.
     loaded_parts: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The two long maps of the index in flat form (one string, one array): the fast path
+        reads and writes the index on every edit, and 17k path strings pickle slowly."""
+        from array import array
+
+        d = dict(self.__dict__)
+        d["manifest"] = "\0".join(self.manifest)
+        keys = list(self.mdrefs)
+        d["mdrefs"] = ("\0".join(keys), array("q", [x for k in keys for x in self.mdrefs[k]]))
+        return d
+
+    def __setstate__(self, d: dict[str, Any]) -> None:
+        # (An index another bengal wrote may hold these in another form: load() looks only at
+        # its version and manifest then, defensively.)
+        joined = d.get("manifest", "")
+        if isinstance(joined, str):
+            d["manifest"] = joined.split("\0") if joined else []
+        packed = d.get("mdrefs")
+        if isinstance(packed, tuple) and len(packed) == 2 and isinstance(packed[0], str):
+            keys, values = packed
+            it = iter(values)
+            d["mdrefs"] = (
+                dict(zip(keys.split("\0"), zip(it, it, it, strict=True), strict=True))
+                if keys
+                else {}
+            )
+        self.__dict__.update(d)
 
 
 def config_key(config_source: bytes, options: dict[str, Any]) -> str:
@@ -183,11 +215,20 @@ SHARDED = ("sources", "outputs", "facts", "out_stats", "rdeps")
 RDEP_GROUPS = ("|body", "|summary")
 BY_IDENTITY = ("sources", "outputs")  # entries kept from the last build are the same objects
 SHARDS = 64
+# The big records in more, smaller files: the fast path for body edits (bengal.express) reads
+# and writes the shards of a few outputs and sources, and pays for their size.
+SHARD_COUNTS = {"sources": 256, "outputs": 256}
+
+
+def shard_count(kind: str) -> int:
+    return SHARD_COUNTS.get(kind, SHARDS)
+
+
 _ABSENT = object()
 
 
-def _shard_of(key: str) -> int:
-    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % SHARDS
+def _shard_of(key: str, kind: str) -> int:
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % shard_count(kind)
 
 
 def load(state_dir: Path, key: str) -> tuple[Cache | None, str, str]:
@@ -242,7 +283,8 @@ def load(state_dir: Path, key: str) -> tuple[Cache | None, str, str]:
 
 
 def save(state_dir: Path, cache: Cache, previous: Cache | None = None) -> None:
-    """Write the cache: the big maps (SHARDED) in SHARDS files each, by a hash of their keys,
+    """Write the cache: the big maps (SHARDED) in shard_count(kind) files each, by a hash of
+    their keys,
     and the rest in the index. A shard whose entries are exactly the ones loaded from
     `previous` (the same objects, or equal values for fingerprints and stats) is not written
     again (an edit rewrites a few shards, not 35 MB). Shard files
@@ -263,16 +305,17 @@ def save(state_dir: Path, cache: Cache, previous: Cache | None = None) -> None:
         if previous is not None:
             old_names = previous.shards.get(kind, [])
             old_parts = previous.loaded_parts.get(kind, [])
-        usable = len(old_names) == len(old_parts) == SHARDS
+        count = shard_count(kind)
+        usable = len(old_names) == len(old_parts) == count
         # The shard of a key the last build stored is known from where it was loaded.
         known: dict[str, int] = {}
         if usable:
             for i, part in enumerate(old_parts):
                 known.update(dict.fromkeys(part, i))
-        buckets: list[dict[str, Any]] = [{} for _ in range(SHARDS)]
+        buckets: list[dict[str, Any]] = [{} for _ in range(count)]
         for key, value in getattr(cache, kind).items():
             where = known.get(key)
-            buckets[_shard_of(key) if where is None else where][key] = value
+            buckets[_shard_of(key, kind) if where is None else where][key] = value
         out: list[str] = []
         kept: list[dict[str, Any]] = []
         for i, bucket in enumerate(buckets):
@@ -319,7 +362,12 @@ def _reverse_index(cache: Cache, previous: Cache | None) -> dict[str, tuple[str,
     scratch."""
     old_parts = previous.loaded_parts.get("outputs") if previous is not None else None
     old_rdeps = previous.loaded_parts.get("rdeps") if previous is not None else None
-    if not old_parts or not old_rdeps or len(old_parts) != SHARDS or len(old_rdeps) != SHARDS:
+    if (
+        not old_parts
+        or not old_rdeps
+        or len(old_parts) != shard_count("outputs")
+        or len(old_rdeps) != shard_count("rdeps")
+    ):
         out: dict[str, list[str]] = {}
         for path, rec in cache.outputs.items():
             for k in _contributions(path, rec):
@@ -387,7 +435,7 @@ PACK_MIN_WASTE = 4 << 20
 
 
 def compact_pack(
-    cdir: Path, name: str, entries: dict[str, SourceEntry]
+    cdir: Path, name: str, entries: dict[str, SourceEntry], also_live: int = 0
 ) -> tuple[str, list[str]] | None:
     """Copy the live renderings of pack `name` into a new pack and point `entries` at it, when
     edits have left more dead bytes in it than live ones (every edit appends; nothing is
@@ -407,7 +455,9 @@ def compact_pack(
         for rel, e in entries.items()
         if e.md is not None and e.md.html_ref is not None
     }
-    live = sum(ref[1] for _, ref in refs.values())
+    # (`also_live`: the renderings' facts stored beside them, Cache.mdrefs, which the build
+    # then writes into the new pack again.)
+    live = sum(ref[1] for _, ref in refs.values()) + also_live
     if size - live <= max(live, PACK_MIN_WASTE):
         return None
     new_name = f"{PACK_PREFIX}{os.getpid()}-{time.time_ns()}.pack"
@@ -439,6 +489,77 @@ def compact_pack(
             new.close()
     entries.update(updates)
     return new_name, warnings
+
+
+def xref_answers(index: Any, md: MdFacts) -> list[tuple[str, str, str]]:
+    """What `index` answers for each cross-reference path of a rendering (the ones it finds)."""
+    out = []
+    for path in sorted({x[0].split("#", 1)[0] for x in md.xrefs} - {""}):
+        hit = index.lookup(path)
+        if hit is not None:
+            out.append((path, str(hit[0]), str(hit[1])))
+    return out
+
+
+def md_refs(
+    entries: dict[str, SourceEntry],
+    pack: ContentPack,
+    previous: Cache | None,
+    index: Any,
+    xref_digest: bytes,
+) -> dict[str, tuple[int, int, int]]:
+    """Cache.mdrefs for `entries`: each rendering's facts, with what the cross-reference index
+    answers for its paths, pickled into the pack. One kept from the last build (the very object
+    loaded, the same index and pack) keeps its place; any other is appended."""
+    import marshal
+
+    same = (
+        previous is not None
+        and previous.pack == pack.path.name
+        and previous.xref_digest == xref_digest
+    )
+    old_refs = previous.mdrefs if previous is not None and same else {}
+    old_entries = previous.sources if previous is not None else {}
+    refs: dict[str, tuple[int, int, int]] = {}
+    fresh: list[tuple[str, bytes]] = []
+    dumps = marshal.dumps
+    for rel, entry in entries.items():
+        md = entry.md
+        if md is None:
+            continue
+        was = old_entries.get(rel)
+        ref = old_refs.get(rel)
+        if ref is not None and was is not None and was.md is md:
+            refs[rel] = ref
+        else:
+            fresh.append((rel, dumps((tuple(md), xref_answers(index, md) if md.xrefs else []))))
+    if fresh:
+        off = pack.end
+        pack.append_raw(b"".join(b for _, b in fresh))
+        for rel, b in fresh:
+            refs[rel] = (off, len(b), zlib.crc32(b))
+            off += len(b)
+    return refs
+
+
+def load_md(
+    pack: ContentPack, ref: tuple[int, int, int]
+) -> tuple[MdFacts, list[tuple[str, str, str]]]:
+    """(facts, cross-reference answers) stored by md_refs() (marshal: plain tuples, lists,
+    strings and numbers; several times faster than pickle both ways)."""
+    import marshal
+
+    try:
+        fields, answers = marshal.loads(pack.read_raw(ref))
+        return MdFacts(*fields), answers
+    except (ValueError, TypeError, EOFError) as exc:
+        raise CacheDamaged(f"not a rendering's facts ({exc})") from None
+
+
+def dump_md(md: MdFacts, answers: list[tuple[str, str, str]]) -> bytes:
+    import marshal
+
+    return marshal.dumps((tuple(md), answers))
 
 
 def remove_old_packs(state_dir: Path, keep: str) -> None:
@@ -537,6 +658,13 @@ def _fp(value: Any) -> bytes:
 
 def _fpb(data: str) -> bytes:
     return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+def body_hash(entry: SourceEntry) -> bytes:
+    """What a page's "body" group is fingerprinted from: its rendering's HTML and the file's own
+    bytes (templates can show the Markdown itself, page.body, which an edit can change without
+    changing the HTML: `*x*` -> `_x_`)."""
+    return (entry.md.html_hash if entry.md is not None else b"") + entry.digest
 
 
 def page_facts(

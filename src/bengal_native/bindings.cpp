@@ -11,6 +11,7 @@
 #include <filesystem>  // assets (issue 3)
 #include <optional>    // assets (issue 3)
 #include <string>
+#include <tuple>
 #include <string_view>  // assets (issue 3)
 #include <vector>
 
@@ -210,6 +211,16 @@ PYBIND11_MODULE(bengal_native, m) {
         .def(py::init<>())
         .def("add", &bengal::XrefIndex::add, "key"_a, "url"_a, "title"_a,
              "Add a key; returns False (keeping the first target) when the key exists.")
+        .def(
+            "add_many",
+            [](bengal::XrefIndex& idx, const std::vector<std::tuple<std::string, std::string, std::string>>& entries) {
+                std::size_t added = 0;
+                for (const auto& [key, url, title] : entries) {
+                    if (idx.add(key, url, title)) ++added;
+                }
+                return added;
+            },
+            "entries"_a, "add() for each (key, url, title) in order; returns how many were new.")
         .def(
             "lookup",
             [](const bengal::XrefIndex& idx, const std::string& key) -> py::object {

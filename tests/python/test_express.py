@@ -260,3 +260,84 @@ def test_a_lazy_object_without_its_field_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError):
         _ = p.title
     assert time is not None
+
+
+# ---- found by review ---------------------------------------------------------------------------
+
+
+def test_a_warning_with_a_line_the_edit_moves(site: Path, tmp_path: Path) -> None:
+    """A page with a warning (a link to a missing heading) is edited above it: the warning's
+    line moves, so the ordinary build, which says it again with the new line."""
+    two = site / "content/blog/two.md"
+    append(two, "\nSee [[guide#no-such-part]].\n")
+    first = rebuild(site, tmp_path)
+    assert any("no-such-part" in w for w in first.warnings)
+    two.write_text(two.read_text().replace("Second.", "Second.\n\nA new paragraph above.\n"))
+    r = rebuild(site, tmp_path)  # compares the warnings (and their lines) with a clean build
+    assert not r.express
+
+
+def test_an_unterminated_front_matter_is_an_error_as_usual(site: Path, tmp_path: Path) -> None:
+    two = site / "content/blog/two.md"
+    two.write_text(two.read_text().replace("tags: [b]\n---\n", "tags: [b]\n"))
+    append(site / "content/docs/faq.md", "\nEdited too.\n")
+    r = rebuild(site, tmp_path)  # the same errors as a clean build; the rest is built
+    assert not r.express and any("blog/two.md" in e for e in r.errors)
+
+
+def test_configuration_warnings_are_said_once(site: Path, tmp_path: Path) -> None:
+    toml = site / "bengal.toml"
+    toml.write_text("no_such_setting = 1\n" + toml.read_text())
+    first = rebuild(site, tmp_path)
+    said = [w for w in first.warnings if "no_such_setting" in w]
+    assert len(said) == 1
+    append(site / "content/blog/two.md", "\nEdited.\n")
+    r = rebuild(site, tmp_path)
+    assert r.express
+    assert [w for w in r.warnings if "no_such_setting" in w] == said
+    noop = run(site)
+    assert noop.noop and [w for w in noop.warnings if "no_such_setting" in w] == said
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_template_showing_the_markdown_itself(site: Path, tmp_path: Path, fast: bool) -> None:
+    """`*x*` -> `_x_` changes the Markdown (page.body) but not the HTML: a template that shows
+    the Markdown must still be rendered again."""
+    write_site(
+        site,
+        {
+            "templates/blog/single.html": "{% extends 'base.html' %}{% block main %}"
+            "<pre>{{ page.body }}</pre>{{ content }}{% endblock %}",
+            "content/blog/two.md": "---\ntitle: Two\ndate: 2024-02-01\ntags: [b]\n---\n"
+            "Second.\n\nSome *emphasis* here.\n",
+        },
+    )
+    rebuild(site, tmp_path)
+    two = site / "content/blog/two.md"
+    two.write_text(two.read_text().replace("*emphasis*", "_emphasis_"))
+    if not fast:
+        age_edits(site)
+        os.utime(site / ".bengal/cache/index.bin")  # a cache file changed: the ordinary build
+    r = rebuild(site, tmp_path)
+    assert r.express == fast
+    assert "_emphasis_" in (site / "public/blog/two/index.html").read_text()
+
+
+def test_the_recorded_xref_index_answers_as_the_assembled_one(site: Path) -> None:
+    """Store.xref_index() (ref() in templates on the fast path) replays the index's additions
+    natively (XrefIndex.add_many): the same answer for every key, first addition winning."""
+    from bengal.assemble import assemble
+    from bengal.build import STATE_DIR, load_data, load_sources
+    from bengal.cache import read_blob
+    from bengal.config import load_config
+    from bengal.discover import discover
+
+    cdir = incremental.cache_dir(site / STATE_DIR)
+    top = read_blob(cdir / incremental.INDEX_FILE)
+    replayed = express.Store(cdir / top.model, top.model_fp).xref_index()
+    tree = discover(site)
+    loaded = load_sources(tree)
+    real = assemble(load_config(site), loaded.sources, load_data(site, tree)[0]).xref_index
+    assert sorted(replayed.keys()) == sorted(real.keys()) and len(real) > 10
+    for key in [*real.keys(), "Two", "TWO", "./blog/two.md", "nothing"]:
+        assert replayed.lookup(key) == real.lookup(key), key
