@@ -503,6 +503,7 @@ def _express(
             return None
         edits.append((rel, entry._replace(stat=stat, digest=digest), body))
 
+    result.timings["load cache"] = time.perf_counter() - t0
     store = Store(cdir / top.model, top.model_fp)
     store.base = str(root / "content")
     site = store.site()
@@ -601,7 +602,7 @@ def _render(
         todo.append((rel, entry._replace(md=f), page))
     if report.warnings or report.broken:
         return None
-    result.timings["markdown"] = time.perf_counter() - t0
+    result.timings["markdown"] = time.perf_counter() - t0 - result.timings["load cache"]
 
     # Fingerprints: only body and summary may differ from the recorded ones.
     t1 = time.perf_counter()
@@ -735,6 +736,8 @@ def _render(
         amap.save(str(amap_path))
         shards.top.asset_map_stamp = b._stamp(amap_path)
     shards.save(state_dir)
+    result.timings["save cache"] = time.perf_counter() - t3
+    t4 = time.perf_counter()
     assert check.outputs_seen is not None
     joined, packed = check.outputs_seen
     outputs_now = (joined, cache.patch_stamps(joined, packed, stamps))
@@ -743,7 +746,7 @@ def _render(
         root, state_dir, THEME_DIR, state_options, summary, check.inputs, outputs_now,
         racy_ns=scan_ns - incremental.RACY_NS, bad_names=check.bad_names,
     )  # fmt: skip
-    result.timings["save cache"] = time.perf_counter() - t3
+    result.timings["save state"] = time.perf_counter() - t4
 
     result.incremental = True
     result.express = True
