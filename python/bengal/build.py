@@ -1672,7 +1672,7 @@ def _build_rest(
                     express.model_records(site, asm.xref_added, asm.ambiguous_keys),
                 )
         mdrefs = (
-            incremental.md_refs(loaded.entries, pack, prev, asm.xref_index, asm.xref_digest)
+            incremental.md_refs(loaded.entries, pack, prev, asm.xref_index)
             if opts.keep_warm is None
             else {}
         )

@@ -213,6 +213,8 @@ SHARDED = ("sources", "outputs", "facts", "out_stats", "rdeps")
 # The groups of other pages' reads the reverse index keeps (a page's own outputs are under its
 # key; its meta and nav changes take the ordinary build).
 RDEP_GROUPS = ("|body", "|summary")
+# The maps a build loads whole; the reverse index is kept by save() shard by shard.
+LOADED = ("sources", "outputs", "facts", "out_stats")
 BY_IDENTITY = ("sources", "outputs")  # entries kept from the last build are the same objects
 SHARDS = 64
 # The big records in more, smaller files: the fast path for body edits (bengal.express) reads
@@ -260,7 +262,8 @@ def load(state_dir: Path, key: str) -> tuple[Cache | None, str, str]:
         return Cache(config_key="", manifest=manifest), why, ""
     try:
         data.loaded_parts = {}
-        for kind in SHARDED:
+        data.rdeps = {}  # read shard by shard where needed (save(), bengal.express)
+        for kind in LOADED:
             merged: dict[str, Any] = {}
             parts: list[dict[str, Any]] = []
             for name in data.shards[kind]:
@@ -295,11 +298,10 @@ def save(state_dir: Path, cache: Cache, previous: Cache | None = None) -> None:
 
     d = cache_dir(state_dir)
     d.mkdir(parents=True, exist_ok=True)
-    cache.rdeps = _reverse_index(cache, previous)
     stamp = f"{os.getpid()}-{time.time_ns()}"
-    names: dict[str, list[str]] = {}
+    names: dict[str, list[str]] = {"rdeps": _save_reverse_index(d, cache, previous, stamp)}
     parts: dict[str, list[dict[str, Any]]] = {}
-    for kind in SHARDED:
+    for kind in LOADED:
         old_names: list[str] = []
         old_parts: list[dict[str, Any]] = []
         if previous is not None:
@@ -356,50 +358,71 @@ def _contributions(path: str, rec: OutputRecord) -> list[str]:
     return [rec.page] + [d for d in rec.deps if d.endswith(RDEP_GROUPS)]
 
 
-def _reverse_index(cache: Cache, previous: Cache | None) -> dict[str, tuple[str, ...]]:
-    """cache.rdeps for cache.outputs: from the previous save's, changed where records changed
-    (a record kept from the last build is the very object loaded: see BY_IDENTITY), or from
-    scratch."""
+def _save_reverse_index(d: Path, cache: Cache, previous: Cache | None, stamp: str) -> list[str]:
+    """Write Cache.rdeps for cache.outputs; returns its shard names. From the previous save's
+    shards, changed where records changed (a record kept from the last build is the very
+    object loaded: see BY_IDENTITY) -- only the shards holding changed keys are read and
+    written -- or from scratch."""
+    count = shard_count("rdeps")
     old_parts = previous.loaded_parts.get("outputs") if previous is not None else None
-    old_rdeps = previous.loaded_parts.get("rdeps") if previous is not None else None
-    if (
-        not old_parts
-        or not old_rdeps
-        or len(old_parts) != shard_count("outputs")
-        or len(old_rdeps) != shard_count("rdeps")
-    ):
-        out: dict[str, list[str]] = {}
-        for path, rec in cache.outputs.items():
-            for k in _contributions(path, rec):
-                out.setdefault(k, []).append(path)
-        return {k: tuple(sorted(v)) for k, v in out.items()}
-    old_outputs: dict[str, OutputRecord] = {}
-    for part in old_parts:
-        old_outputs.update(part)
-    rdeps: dict[str, tuple[str, ...]] = {}
-    for part in old_rdeps:
-        rdeps.update(part)
-    edits: dict[str, set[str]] = {}
-    outputs = cache.outputs
-    for path, rec in outputs.items():
-        was = old_outputs.get(path)
-        if was is rec:
-            continue
+    old_names = previous.shards.get("rdeps", []) if previous is not None else []
+    if old_parts and len(old_parts) == shard_count("outputs") and len(old_names) == count:
+        old_outputs: dict[str, OutputRecord] = {}
+        for part in old_parts:
+            old_outputs.update(part)
+        adds: dict[str, set[str]] = {}
+        drops: dict[str, set[str]] = {}
+        outputs = cache.outputs
+        for path, rec in outputs.items():
+            was = old_outputs.get(path)
+            if was is rec:
+                continue
+            now = _contributions(path, rec)
+            for k in now:
+                adds.setdefault(k, set()).add(path)
+            if was is not None:
+                for k in set(_contributions(path, was)).difference(now):
+                    drops.setdefault(k, set()).add(path)
+        for path, was in old_outputs.items():
+            if path not in outputs:
+                for k in _contributions(path, was):
+                    drops.setdefault(k, set()).add(path)
+        by_shard: dict[int, list[str]] = {}
+        for k in {*adds, *drops}:
+            by_shard.setdefault(_shard_of(k, "rdeps"), []).append(k)
+        names = list(old_names)
+        try:
+            for i, keys in sorted(by_shard.items()):
+                part = read_blob(d / old_names[i])
+                if not isinstance(part, dict):
+                    raise CacheDamaged("unexpected contents")
+                for k in keys:
+                    v = set(part.get(k, ())) - drops.get(k, set()) | adds.get(k, set())
+                    if v:
+                        part[k] = tuple(sorted(v))
+                    else:
+                        part.pop(k, None)
+                names[i] = f"rdeps-{i:02d}-{stamp}.bin"
+                write_blob(d / names[i], part)
+            return names
+        except (OSError, CacheDamaged):
+            pass  # written again from scratch
+    buckets: list[dict[str, Any]] = [{} for _ in range(count)]
+    for path, rec in cache.outputs.items():
         for k in _contributions(path, rec):
-            edits.setdefault(k, set(rdeps.get(k, ()))).add(path)
-        if was is not None:
-            for k in set(_contributions(path, was)) - set(_contributions(path, rec)):
-                edits.setdefault(k, set(rdeps.get(k, ()))).discard(path)
-    for path, was in old_outputs.items():
-        if path not in outputs:
-            for k in _contributions(path, was):
-                edits.setdefault(k, set(rdeps.get(k, ()))).discard(path)
-    for k, v in edits.items():
-        if v:
-            rdeps[k] = tuple(sorted(v))
-        else:
-            rdeps.pop(k, None)
-    return rdeps
+            bucket = buckets[_shard_of(k, "rdeps")]
+            hit = bucket.get(k)
+            if hit is None:
+                bucket[k] = [path]
+            else:
+                hit.append(path)
+    names = []
+    for i, bucket in enumerate(buckets):
+        for k, v in bucket.items():
+            bucket[k] = tuple(sorted(v))
+        names.append(f"rdeps-{i:02d}-{stamp}.bin")
+        write_blob(d / names[i], bucket)
+    return names
 
 
 PENDING_FILE = "pending.txt"
@@ -502,22 +525,16 @@ def xref_answers(index: Any, md: MdFacts) -> list[tuple[str, str, str]]:
 
 
 def md_refs(
-    entries: dict[str, SourceEntry],
-    pack: ContentPack,
-    previous: Cache | None,
-    index: Any,
-    xref_digest: bytes,
+    entries: dict[str, SourceEntry], pack: ContentPack, previous: Cache | None, index: Any
 ) -> dict[str, tuple[int, int, int]]:
     """Cache.mdrefs for `entries`: each rendering's facts, with what the cross-reference index
-    answers for its paths, pickled into the pack. One kept from the last build (the very object
-    loaded, the same index and pack) keeps its place; any other is appended."""
+    answers for its paths, marshalled into the pack. One kept from the last build (the very
+    object loaded, in the same pack) keeps its place -- the Markdown stage keeps a rendering
+    only while its lookups digest is the same under the new index, so its answers are too;
+    any other is appended."""
     import marshal
 
-    same = (
-        previous is not None
-        and previous.pack == pack.path.name
-        and previous.xref_digest == xref_digest
-    )
+    same = previous is not None and previous.pack == pack.path.name
     old_refs = previous.mdrefs if previous is not None and same else {}
     old_entries = previous.sources if previous is not None else {}
     refs: dict[str, tuple[int, int, int]] = {}
@@ -674,8 +691,9 @@ def page_facts(
     fm_digest: bytes,
     cascade: Callable[[Section], str] | None = None,
     pk: Callable[[Page | None], str] | None = None,
+    into: dict[str, bytes] | None = None,
 ) -> dict[str, bytes]:
-    """The fingerprints of one page's groups (see site_facts)."""
+    """The fingerprints of one page's groups (see site_facts), added to `into` if given."""
     if cascade is None:
         cascade = _cascade_repr
     if pk is None:
@@ -717,12 +735,12 @@ def page_facts(
     )
     # toc, anchors, words and images come from the same rendering as the HTML; the title
     # decides whether an opening "# title" is dropped.
-    return {
-        key + "|meta": _fpb(meta),
-        key + "|nav": _fpb(nav),
-        key + "|body": _fpb(md_hash.hex() + "\0" + p.title + ("\0t" if p.fm.toc else "\0")),
-        key + "|summary": _fpb(str(p.summary)),
-    }
+    out = {} if into is None else into
+    out[key + "|meta"] = _fpb(meta)
+    out[key + "|nav"] = _fpb(nav)
+    out[key + "|body"] = _fpb(md_hash.hex() + "\0" + p.title + ("\0t" if p.fm.toc else "\0"))
+    out[key + "|summary"] = _fpb(str(p.summary))
+    return out
 
 
 def _cascade_repr(sec: Section) -> str:
@@ -769,9 +787,7 @@ def site_facts(
         if only is not None and p.source not in only:
             continue
         key = keys.get(id(p)) or page_key(p)
-        facts.update(
-            page_facts(p, key, md_hashes.get(key, b""), digests.get(p.source, b""), cascade, pk)
-        )
+        page_facts(p, key, md_hashes.get(key, b""), digests.get(p.source, b""), cascade, pk, facts)
     if only is not None:
         facts["site|data"] = _fp(_k(site.data))
         return facts
