@@ -74,7 +74,14 @@ def model_records(
     site: Site, xref_added: list[tuple[str, str, str]], ambiguous: dict[str, list[str]]
 ) -> dict[str, Any]:
     """Every object of the assembled model as a plain record (objects named by their keys)."""
-    pk = incremental.page_key
+    keys = {id(p): incremental.page_key(p) for p in site.pages}
+
+    def pk(p: Page) -> str:
+        return keys.get(id(p)) or incremental.page_key(p)
+
+    def plist(pages: list[Page]) -> list[str]:
+        return [keys.get(id(x)) or incremental.page_key(x) for x in pages]
+
     recs: dict[str, Any] = {}
     for p in site.pages:
         recs[pk(p)] = (
@@ -84,23 +91,23 @@ def model_records(
             _key_or_none(p.prev), _key_or_none(p.next),
             [(t, [x.slug for x in v]) for t, v in p.terms.items()],
             None if p.term is None else (p.term.taxonomy, p.term.slug),
-            [pk(x) for x in p.list_pages],
+            plist(p.list_pages),
         )  # fmt: skip
     for path, sec in site.sections.items():
         recs["s:" + path] = (
             sec.path, sec.title, None if sec.parent is None else sec.parent.path,
-            _key_or_none(sec.index), [pk(x) for x in sec.pages],
+            _key_or_none(sec.index), plist(sec.pages),
             [x.path for x in sec.subsections], sec.cascade,
         )  # fmt: skip
     for tax, by_slug in site.taxonomies.items():
         for slug, t in by_slug.items():
-            recs[f"t:{tax}/{slug}"] = (t.taxonomy, t.name, t.slug, t.url, [pk(x) for x in t.pages])
+            recs[f"t:{tax}/{slug}"] = (t.taxonomy, t.name, t.slug, t.url, plist(t.pages))
     recs["site"] = (
         site.title, site.baseurl, site.language, site.description, site.author, site.params,
         site.data, site.build_date, None if site.home is None else site.home.path,
     )  # fmt: skip
-    recs["site.pages"] = [pk(x) for x in site.pages]
-    recs["site.regular_pages"] = [pk(x) for x in site.regular_pages]
+    recs["site.pages"] = plist(site.pages)
+    recs["site.regular_pages"] = plist(site.regular_pages)
     recs["site.sections"] = list(site.sections)
     recs["site.page_by_path"] = [(k, pk(v)) for k, v in site.page_by_path.items()]
     recs["site.page_by_output"] = [(k, pk(v)) for k, v in site.page_by_output.items()]

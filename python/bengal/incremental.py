@@ -692,6 +692,7 @@ def page_facts(
     cascade: Callable[[Section], str] | None = None,
     pk: Callable[[Page | None], str] | None = None,
     into: dict[str, bytes] | None = None,
+    plist: Callable[[list[Page]], str] | None = None,
 ) -> dict[str, bytes]:
     """The fingerprints of one page's groups (see site_facts), added to `into` if given."""
     if cascade is None:
@@ -729,7 +730,7 @@ def page_facts(
         (
             pk(p.prev),
             pk(p.next),
-            "\0".join([pk(x) for x in p.list_pages]),
+            plist(p.list_pages) if plist is not None else "\0".join([pk(x) for x in p.list_pages]),
             "/".join([a.path for a in p.ancestors]),
         )
     )
@@ -787,7 +788,9 @@ def site_facts(
         if only is not None and p.source not in only:
             continue
         key = keys.get(id(p)) or page_key(p)
-        page_facts(p, key, md_hashes.get(key, b""), digests.get(p.source, b""), cascade, pk, facts)
+        page_facts(
+            p, key, md_hashes.get(key, b""), digests.get(p.source, b""), cascade, pk, facts, plist
+        )
     if only is not None:
         facts["site|data"] = _fp(_k(site.data))
         return facts
