@@ -289,13 +289,11 @@ def save_state(
     the build ran -- read before or after its change -- has a newer stamp than the recorded
     one, so the next build looks at it again. No second walk of the site is needed."""
     now = {k: v for k, v in inputs_before.items() if not k.startswith(".bengal/")}
-    now.update(_own_files(root))
     # An input modified within a clock tick of the build's scan could change again without
     # its size or mtime changing: such a state never lets the next build be a no-op (it
     # compares contents, bengal.incremental), but its list of outputs is still recorded.
-    racy = racy_ns is not None and any(
-        v[0] >= racy_ns for k, v in now.items() if not k.startswith(".bengal/")
-    )
+    racy = racy_ns is not None and bool(now) and max(v[0] for v in now.values()) >= racy_ns
+    now.update(_own_files(root))
     data = {
         "format": FORMAT,
         "version": VERSION,

@@ -83,6 +83,7 @@ def explain_data(result: BuildResult) -> dict[str, object]:
         "rendered": result.explain_outputs if result.incremental else result.rendered,
         "reused": result.reused,
         "removed": result.removed,
+        "fast_path": result.express,
     }  # fmt: skip
 
 
@@ -93,8 +94,9 @@ def format_explain(result: BuildResult, limit: int = 40) -> str:
     if not result.incremental:
         lines.append(f"explain: {'; '.join(result.explain) or 'full build'}: every page rendered")
         return "\n".join(lines)
+    how = "incremental build, fast path for body edits" if result.express else "incremental build"
     lines.append(
-        f"explain: incremental build ({result.rebuild_reason}): {result.rendered} of "
+        f"explain: {how} ({result.rebuild_reason}): {result.rendered} of "
         f"{result.rendered + result.reused} pages rendered, {result.markdown_rendered} Markdown "
         f"bodies rendered, {result.files_read} source files read, {result.removed} stale "
         "outputs removed"

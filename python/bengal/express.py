@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import marshal
 import os
 import pickle
 import time
@@ -133,7 +134,7 @@ def model_fingerprint(facts: dict[str, bytes], xref_digest: bytes) -> bytes:
 
 def write_store(cdir: Path, fingerprint: bytes, records: dict[str, Any]) -> str:
     """Write the model store; returns its file name. Layout: magic (16 bytes), directory length
-    (8), BLAKE2 of the directory (16), the directory (pickled {key: (offset, length, crc32)}
+    (8), BLAKE2 of the directory (16), the directory (marshalled {key: (offset, length, crc32)}
     and the fingerprint), then the records."""
     blobs: list[bytes] = []
     where: dict[str, tuple[int, int, int]] = {}
@@ -144,7 +145,7 @@ def write_store(cdir: Path, fingerprint: bytes, records: dict[str, Any]) -> str:
         where[k] = (off, len(b), zlib.crc32(b))
         blobs.append(b)
         off += len(b)
-    directory = pickle.dumps((fingerprint, where), protocol=pickle.HIGHEST_PROTOCOL)
+    directory = marshal.dumps((fingerprint, where))
     name = f"{MODEL_PREFIX}{os.getpid()}-{time.time_ns()}.bin"
     tmp = cdir / f".{name}.tmp"
     try:
@@ -188,7 +189,7 @@ class Store:
             import mmap
 
             self.data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        fp, self.where = pickle.loads(directory)
+        fp, self.where = marshal.loads(directory)
         self.start = 40 + n
         if fp != fingerprint:
             raise Fallback("the model store is not the cache's")

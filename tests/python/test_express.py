@@ -380,3 +380,22 @@ def test_the_reverse_index_matches_the_records(site: Path, tmp_path: Path) -> No
             for k in incremental._contributions(path, rec):
                 want.setdefault(k, []).append(path)
         assert stored == {k: tuple(sorted(v)) for k, v in want.items()}
+
+
+def test_explain_says_the_fast_path(site: Path, tmp_path: Path) -> None:
+    import contextlib
+    import io
+    import json
+
+    from bengal.cli import main
+
+    append(site / "content/blog/two.md", "\nExplained.\n")
+    age_edits(site)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["build", str(site), "--explain", "--explain-json", "-"]) == 0
+    text = out.getvalue()
+    assert "explain: incremental build, fast path for body edits (input files changed)" in text
+    data = json.loads(text[text.index("{") : text.rindex("}") + 1])
+    assert data["fast_path"] is True and data["sources"] == {"blog/two.md": "body"}
+    assert data["rendered"]["blog/two/index.html"] == "page body changed"
