@@ -965,7 +965,6 @@ class WarmBuilder:
     def _body_edits(self, w: WarmState, changed: list[str]) -> BuildResult | None:
         """The fast path (see the class); None when the change is not body edits only."""
         from bengal import incremental
-        from bengal.assemble import first_heading
         from bengal.discover import MARKDOWN_EXTS
         from bengal.render import MarkdownReport
 
@@ -1012,20 +1011,9 @@ class WarmBuilder:
             if digest == entry.digest:
                 same_bytes[rel] = entry._replace(stat=stat)
                 continue
-            try:
-                text = data.decode("utf-8")
-                if "\r" in text:
-                    text = text.replace("\r\n", "\n")
-                parser, raw_fm, body, body_line = split_raw(text, rel)
-            except (UnicodeDecodeError, ContentError):
+            body = incremental.edited_body(data, rel, entry)
+            if body is None:
                 return None
-            fm_digest = hashlib.blake2b(
-                f"{parser}\0{raw_fm}".encode("utf-8", "surrogatepass"), digest_size=16
-            ).digest()
-            if fm_digest != entry.fm_digest or body_line != entry.parsed[2]:
-                return None
-            if entry.heading is not None and (first_heading(body) or "") != entry.heading:
-                return None  # the title comes from the first heading, and that changed
             edits.append((rel, page, entry._replace(stat=stat, digest=digest), body))
         result = BuildResult(
             output_dir=w.out_dir, started=t0, incremental=True, warm=True, workers=1

@@ -35,6 +35,7 @@ import pickle
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -427,43 +428,45 @@ def try_build(
         return None
     if not all(k.startswith("content/") and k.endswith(MARKDOWN_EXTS) for k in changed):
         return None
-    wrote: list[bool] = []
+    run = _Run(root, config, out_dir, state_dir, state_options, check, scan_ns, result, state)
     try:
-        fast = _express(
-            root, config, out_dir, state_dir, state_options, check, scan_ns, result, state,
-            [k[len("content/"):] for k in changed], wrote,
-        )  # fmt: skip
+        fast = _express(run, [k[len("content/") :] for k in changed])
     except (Fallback, CacheDamaged, ContentError, OSError, KeyError, ValueError, TypeError,
             EOFError, pickle.UnpicklingError, AttributeError, IndexError):  # fmt: skip
         fast = None
-    if fast is None and wrote:
+    if fast is None and run.wrote:
         # Outputs were written: the ordinary build must not trust the stamps taken before.
         check.outputs_seen = None
     return fast
 
 
-def _express(
-    root: Path,
-    config: Any,
-    out_dir: Path,
-    state_dir: Path,
-    state_options: dict[str, Any],
-    check: NoopCheck,
-    scan_ns: int,
-    result: BuildResult,
-    state: dict[str, Any],
-    rels: list[str],
-    wrote: list[bool],
-) -> BuildResult | None:
+@dataclass
+class _Run:
+    """What the fast path works with: the build's settings and the change check's findings."""
+
+    root: Path
+    config: Any
+    out_dir: Path
+    state_dir: Path
+    state_options: dict[str, Any]
+    check: NoopCheck
+    scan_ns: int
+    result: BuildResult
+    state: dict[str, Any]
+    wrote: bool = False  # outputs were written (a fallback must not trust earlier stamps)
+
+
+def _express(run: _Run, rels: list[str]) -> BuildResult | None:
+    root, config, state_dir, check, scan_ns, state = (
+        run.root, run.config, run.state_dir, run.check, run.scan_ns, run.state,
+    )  # fmt: skip
     from bengal import build as b
-    from bengal.assemble import first_heading
     from bengal.cache import read_blob
-    from bengal.frontmatter import split_raw
 
     t0 = time.perf_counter()
     cdir = incremental.cache_dir(state_dir)
     top = read_blob(cdir / incremental.INDEX_FILE)
-    key = incremental.config_key(config.source, state_options)
+    key = incremental.config_key(config.source, run.state_options)
     if (
         not isinstance(top, incremental.Cache)
         or top.bengal != __version__
@@ -494,16 +497,8 @@ def _express(
         if digest == entry.digest:
             shards.put("sources", rel, entry._replace(stat=stat))
             continue
-        text = data.decode("utf-8")
-        if "\r" in text:
-            text = text.replace("\r\n", "\n")
-        parser, raw_fm, body, body_line = split_raw(text, rel)
-        fm_digest = hashlib.blake2b(
-            f"{parser}\0{raw_fm}".encode("utf-8", "surrogatepass"), digest_size=16
-        ).digest()
-        if fm_digest != entry.fm_digest or body_line != entry.parsed[2]:
-            return None
-        if entry.heading is not None and (first_heading(body) or "") != entry.heading:
+        body = incremental.edited_body(data, rel, entry)
+        if body is None:
             return None
         if entry.md.warnings or any(w.startswith(rel + ":") for w in warned):
             # The site's warnings name this file (with lines an edit may move): the ordinary
@@ -511,39 +506,30 @@ def _express(
             return None
         edits.append((rel, entry._replace(stat=stat, digest=digest), body))
 
-    result.timings["load cache"] = time.perf_counter() - t0
+    run.result.timings["load cache"] = time.perf_counter() - t0
     store = Store(cdir / top.model, top.model_fp)
     store.base = str(root / "content")
     site = store.site()
     b.LAST_BUILD.extend([shards, store, site])
     pack = incremental.ContentPack(cdir / top.pack, fresh=False)
     try:
-        return _render(
-            root, config, out_dir, state_dir, state_options, check, scan_ns, result, state,
-            shards, store, site, pack, edits, t0, wrote,
-        )  # fmt: skip
+        return _render(run, shards, store, site, pack, edits, t0)
     finally:
         pack.close()
 
 
 def _render(
-    root: Path,
-    config: Any,
-    out_dir: Path,
-    state_dir: Path,
-    state_options: dict[str, Any],
-    check: NoopCheck,
-    scan_ns: int,
-    result: BuildResult,
-    state: dict[str, Any],
+    run: _Run,
     shards: Shards,
     store: Store,
     site: Site,
     pack: incremental.ContentPack,
     edits: list[tuple[str, incremental.SourceEntry, str]],
     t0: float,
-    wrote: list[bool],
 ) -> BuildResult | None:
+    root, config, out_dir, state_dir, check, result = (
+        run.root, run.config, run.out_dir, run.state_dir, run.check, run.result,
+    )  # fmt: skip
     import bengal_native
     from bengal import build as b
     from bengal import cache
@@ -681,7 +667,7 @@ def _render(
 
     templates = Templates(root, site, config, state_dir / "jinja", ref, asset_url)
     cache.clear_state(state_dir)
-    wrote.append(True)
+    run.wrote = True
     b._W.clear()
     b._W.update(jobs=jobs, out_dir=out_dir, templates_factory=lambda: templates)
     b.begin_writing(state_dir, out_dir)
@@ -749,10 +735,10 @@ def _render(
     assert check.outputs_seen is not None
     joined, packed = check.outputs_seen
     outputs_now = (joined, cache.patch_stamps(joined, packed, stamps))
-    summary = state.get("summary", {})
+    summary = run.state.get("summary", {})
     cache.save_state(
-        root, state_dir, THEME_DIR, state_options, summary, check.inputs, outputs_now,
-        racy_ns=scan_ns - incremental.RACY_NS, bad_names=check.bad_names,
+        root, state_dir, THEME_DIR, run.state_options, summary, check.inputs, outputs_now,
+        racy_ns=run.scan_ns - incremental.RACY_NS, bad_names=check.bad_names,
     )  # fmt: skip
     result.timings["save state"] = time.perf_counter() - t4
 
