@@ -1213,7 +1213,8 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
         result.files = int(summary.get("files", 0))
         result.workers = 0
         # (The configuration's and the scan's warnings are in the summary too: said once.)
-        result.warnings.extend(w for w in summary.get("warnings", []) if w not in result.warnings)
+        said = set(result.warnings)
+        result.warnings.extend(w for w in summary.get("warnings", []) if w not in said)
         result.timings["total"] = time.perf_counter() - t_start
         return result
     result.rebuild_reason = check.reason
@@ -1651,6 +1652,7 @@ def _build_rest(
             or check.state is None
             or store_key not in inputs_before
             or check.state.get("inputs", {}).get(store_key) != inputs_before[store_key]
+            or not (incremental.cache_dir(state_dir) / model_name).is_file()
         ):
             model_name = ""
             with contextlib.suppress(OSError):
@@ -1659,8 +1661,18 @@ def _build_rest(
                     model_fp,
                     express.model_records(site, asm.xref_added, asm.ambiguous_keys),
                 )
+        # A store gone or changed since the last build (bengal.express removes one it found
+        # damaged) means the renderings' stored facts are written again too: only the fast
+        # path reads either, so damage to them is found there.
+        repair = prev is not None and not (
+            prev.model
+            and check.state is not None
+            and f".bengal/cache/{prev.model}" in inputs_before
+            and check.state.get("inputs", {}).get(f".bengal/cache/{prev.model}")
+            == inputs_before[f".bengal/cache/{prev.model}"]
+        )
         mdrefs = (
-            incremental.md_refs(loaded.entries, pack, prev, asm.xref_index)
+            incremental.md_refs(loaded.entries, pack, None if repair else prev, asm.xref_index)
             if opts.keep_warm is None
             else {}
         )
@@ -1683,14 +1695,18 @@ def _build_rest(
             asset_warnings={p: w for p, w in asset_warnings.items() if w},
             asset_map_stamp=_stamp(map_file),
         )
+        cache_saved = False
         try:
             incremental.save(state_dir, new_cache, prev)
             incremental.clear_pending(state_dir)
             incremental.remove_old_packs(state_dir, pack.path.name)
             express.remove_old_stores(incremental.cache_dir(state_dir), model_name)
+            cache_saved = True
         except OSError as exc:
             result.warnings.append(f"cannot save the build cache: {exc.strerror or exc}")
-    if not result.errors:
+    # Without its cache the state would describe files that no cache matches (the fast path
+    # trusts that they agree): the next build starts from what is on disk instead.
+    if not result.errors and cache_saved:
         with _stage(result, "save state"):
             cache.save_state(
                 root,

@@ -35,7 +35,7 @@ import pickle
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -122,8 +122,9 @@ def model_records(
 
 def model_fingerprint(facts: dict[str, bytes], xref_digest: bytes) -> bytes:
     """What the model store is valid for: every fact but bodies and summaries (which the store
-    does not hold; a page's record comes from its front matter, place and title), the cross-
-    reference index, and the body lines."""
+    does not hold; a page's record comes from its front matter, place and title) and the
+    cross-reference index. (A page's body line follows from its front matter text, which its
+    meta fact covers.)"""
     h = hashlib.blake2b(digest_size=16)
     h.update(xref_digest)
     for k in sorted(facts):
@@ -431,12 +432,24 @@ def try_build(
     run = _Run(root, config, out_dir, state_dir, state_options, check, scan_ns, result, state)
     try:
         fast = _express(run, [k[len("content/") :] for k in changed])
-    except (Fallback, CacheDamaged, ContentError, OSError, KeyError, ValueError, TypeError,
-            EOFError, pickle.UnpicklingError, AttributeError, IndexError):  # fmt: skip
+    except CacheDamaged as exc:
+        run.damaged.append(str(exc))
+        fast = None
+    except (Fallback, ContentError, OSError, KeyError, ValueError, TypeError, EOFError,
+            pickle.UnpicklingError, AttributeError, IndexError):  # fmt: skip
         fast = None
     if fast is None and run.wrote:
         # Outputs were written: the ordinary build must not trust the stamps taken before.
         check.outputs_seen = None
+    if fast is None and run.damaged:
+        # Only this path reads the model store and the renderings' stored facts: without the
+        # store the ordinary build writes both again (see build.py).
+        cdir = incremental.cache_dir(state_dir)
+        for store in cdir.glob(MODEL_PREFIX + "*.bin"):
+            with contextlib.suppress(OSError):
+                store.unlink()
+            check.inputs.pop(f".bengal/cache/{store.name}", None)  # the scan, as it is now
+        result.warnings.append(f"{cdir}: {run.damaged[0]}; the cache is repaired by this build")
     return fast
 
 
@@ -454,6 +467,7 @@ class _Run:
     result: BuildResult
     state: dict[str, Any]
     wrote: bool = False  # outputs were written (a fallback must not trust earlier stamps)
+    damaged: list[str] = field(default_factory=list)  # cache damage met on the way
 
 
 def _express(run: _Run, rels: list[str]) -> BuildResult | None:
@@ -568,7 +582,12 @@ def _render(
         ref = shards.top.mdrefs.get(page.source)
         if ref is None:
             raise Fallback(f"no rendering cached for {page.source}")
-        ctx.apply(incremental.load_md(pack, ref)[0], None, page)
+        try:
+            f = incremental.load_md(pack, ref)[0]
+        except CacheDamaged as exc:  # raised inside a render: noted here, not lost in it
+            run.damaged.append(f"{pack.path.name}: {page.source}: {exc}")
+            raise
+        ctx.apply(f, None, page)
 
     store.md_apply = md_apply
 
@@ -675,7 +694,6 @@ def _render(
         shard = b.run_chunks(1, None)[0]
     finally:
         b._W.clear()
-    b.end_writing(state_dir)
     result.timings["render+write"] = time.perf_counter() - t2
     rendered_ok = dict(shard.records)
     if shard.errors or shard.warnings or len(rendered_ok) != len(jobs):
@@ -740,6 +758,7 @@ def _render(
         root, state_dir, THEME_DIR, run.state_options, summary, check.inputs, outputs_now,
         racy_ns=run.scan_ns - incremental.RACY_NS, bad_names=check.bad_names,
     )  # fmt: skip
+    b.end_writing(state_dir)  # (after the caches: a kill while saving them leaves temp files)
     result.timings["save state"] = time.perf_counter() - t4
 
     result.incremental = True
@@ -748,7 +767,8 @@ def _render(
     result.pages = int(summary.get("pages", 0))
     result.files = int(summary.get("files", 0))
     # (The configuration's and the scan's warnings are in the summary too: said once.)
-    result.warnings.extend(w for w in summary.get("warnings", []) if w not in result.warnings)
+    said = set(result.warnings)
+    result.warnings.extend(w for w in summary.get("warnings", []) if w not in said)
     result.rendered = len(rendered_ok)
     result.reused = result.pages - result.rendered
     result.written, result.skipped_identical = shard.written, shard.skipped

@@ -399,3 +399,62 @@ def test_explain_says_the_fast_path(site: Path, tmp_path: Path) -> None:
     data = json.loads(text[text.index("{") : text.rindex("}") + 1])
     assert data["fast_path"] is True and data["sources"] == {"blog/two.md": "body"}
     assert data["rendered"]["blog/two/index.html"] == "page body changed"
+
+
+# ---- found by the second review ----------------------------------------------------------------
+
+
+def test_a_cache_that_could_not_be_saved_is_not_trusted(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build whose cache save failed records no state: the next body edit must not render
+    from the older cache and model store (they predate the failed build's title edit)."""
+    one = site / "content/blog/one.md"
+    one.write_text(one.read_text().replace("title: One", "title: One Renamed"))
+    age_edits(site)
+
+    def fail(*args: object, **kw: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(incremental, "save", fail)
+        r = run(site)
+    assert any("cannot save the build cache" in w for w in r.warnings)
+    append(site / "content/blog/two.md", "\nAfter the failed save.\n")
+    r = rebuild(site, tmp_path)
+    assert not r.express
+    assert "One Renamed" in (site / "public/blog/index.html").read_text()
+
+
+def test_a_warning_said_twice_stays_twice(site: Path, tmp_path: Path) -> None:
+    write_site(site, {"content/docs/faq.md": "---\ntitle: FAQ\n---\nSee [[nope]] and [[nope]].\n"})
+    first = rebuild(site, tmp_path)
+    assert sum("nope" in w for w in first.warnings) == 2
+    assert sum("nope" in w for w in run(site).warnings) == 2  # the no-op build
+    append(site / "content/blog/two.md", "\nElsewhere.\n")
+    r = rebuild(site, tmp_path)
+    assert r.express and sum("nope" in w for w in r.warnings) == 2
+
+
+def test_a_damaged_stored_rendering_is_repaired(site: Path, tmp_path: Path) -> None:
+    """The fast path is the only reader of the renderings' facts stored in the pack: one it
+    finds damaged is reported, the ordinary build writes them again, and the fast path works
+    again after that."""
+    from bengal.build import STATE_DIR
+    from bengal.cache import read_blob
+
+    cdir = incremental.cache_dir(site / STATE_DIR)
+    top = read_blob(cdir / incremental.INDEX_FILE)
+    off, length, _ = top.mdrefs["blog/one.md"]  # shown (reading time) by the blog list
+    pack = cdir / top.pack
+    data = bytearray(pack.read_bytes())
+    data[off + length // 2] ^= 0xFF
+    st = pack.stat()
+    pack.write_bytes(bytes(data))
+    os.utime(pack, ns=(st.st_atime_ns, st.st_mtime_ns))  # as if the disk had flipped it
+    append(site / "content/blog/two.md", "\nFirst edit.\n")
+    r = rebuild(site, tmp_path)
+    assert not r.express and any("repaired" in w for w in r.warnings)
+    append(site / "content/blog/two.md", "\nSecond edit.\n")
+    r = rebuild(site, tmp_path)
+    assert r.express and not any("repaired" in w for w in r.warnings)
