@@ -380,6 +380,35 @@ def plan_assets(root: Path, tree: SourceTree, fingerprint: bool) -> AssetPlan:
     return plan
 
 
+def ref_helper(index: Callable[[], Any]) -> Callable[[str], str]:
+    """The ref() template helper: the URL of a page by xref key, like [[key]] or [[key#anchor]]
+    (`index` gives the cross-reference index, made on first use if it must be)."""
+
+    def ref(key: str) -> str:
+        path, _, anchor = key.partition("#")
+        hit = index().lookup(path) if path else None
+        if hit is None:
+            raise TemplateError(f"ref({key!r}): no page answers to {path!r}")
+        url = str(hit[0])
+        return f"{url}#{bengal_native.slugify(anchor)}" if anchor else url
+
+    return ref
+
+
+def asset_url_helper(plan: AssetPlan, baseurl: str) -> Callable[[str], str]:
+    """The asset_url() template helper: an assets/ file's output URL (fingerprinted if so
+    configured), under the site's base path."""
+    base_path = baseurl.split("://", 1)[-1].partition("/")[2]
+
+    def asset_url(rel: str) -> str:
+        out = plan.outputs.get(rel.lstrip("/"))
+        if out is None:
+            raise TemplateError(f"asset_url({rel!r}): no such file under assets/")
+        return "/" + (base_path + out if base_path else out)
+
+    return asset_url
+
+
 _COPY_COUNTER = itertools.count()
 
 
@@ -1375,22 +1404,8 @@ def _build_rest(
     with _stage(result, "asset plan"):
         plan = plan_assets(root, tree, fingerprint)
 
-    def ref(key: str) -> str:
-        """Template helper: the URL of a page by xref key, like [[key]] or [[key#anchor]]."""
-        path, _, anchor = key.partition("#")
-        hit = asm.xref_index.lookup(path) if path else None
-        if hit is None:
-            raise TemplateError(f"ref({key!r}): no page answers to {path!r}")
-        url = str(hit[0])
-        return f"{url}#{bengal_native.slugify(anchor)}" if anchor else url
-
-    base_path = site.baseurl.split("://", 1)[-1].partition("/")[2]
-
-    def asset_url(rel: str) -> str:
-        out = plan.outputs.get(rel.lstrip("/"))
-        if out is None:
-            raise TemplateError(f"asset_url({rel!r}): no such file under assets/")
-        return "/" + (base_path + out if base_path else out)
+    ref = ref_helper(lambda: asm.xref_index)
+    asset_url = asset_url_helper(plan, site.baseurl)
 
     cache_dir = state_dir / "jinja"
     all_jobs = render_jobs(site, int(config.pagination["per_page"]))
@@ -1636,41 +1651,34 @@ def _build_rest(
         for rel, entry in loaded.entries.items():
             if entry.stat[0] >= racy:
                 loaded.entries[rel] = entry._replace(stat=(0, -1))
+        # The model store is kept when it is the file the last build left (one changed since
+        # -- damaged, say -- or gone: bengal.express removes one it found damaged) and
+        # describes this model. A store not intact means the renderings' stored facts are
+        # written again too: only the fast path reads either, so damage to them is found there.
         from bengal import express
 
         model_fp = express.model_fingerprint(facts, asm.xref_digest)
-        model_name = prev.model if prev is not None else ""
-        # Kept when it describes this model and is the file the last build left (a store
-        # changed since -- damaged, say -- is written again).
-        store_key = f".bengal/cache/{model_name}"
+        store_key = f".bengal/cache/{prev.model}" if prev is not None else ""
+        store_intact = (
+            prev is not None
+            and bool(prev.model)
+            and check.state is not None
+            and store_key in inputs_before
+            and check.state.get("inputs", {}).get(store_key) == inputs_before[store_key]
+            and (incremental.cache_dir(state_dir) / prev.model).is_file()
+        )
+        repair = prev is not None and not store_intact
+        model_name = prev.model if prev is not None and store_intact else ""
         if opts.keep_warm is not None:
             model_name = ""  # the dev server rebuilds from memory; its builds need no store
-        elif (
-            prev is None
-            or prev.model_fp != model_fp
-            or not model_name
-            or check.state is None
-            or store_key not in inputs_before
-            or check.state.get("inputs", {}).get(store_key) != inputs_before[store_key]
-            or not (incremental.cache_dir(state_dir) / model_name).is_file()
-        ):
+        elif not model_name or prev is None or prev.model_fp != model_fp:
             model_name = ""
             with contextlib.suppress(OSError):
                 model_name = express.write_store(
                     incremental.cache_dir(state_dir),
                     model_fp,
-                    express.model_records(site, asm.xref_added, asm.ambiguous_keys),
+                    express.model_records(site, asm.xref_added),
                 )
-        # A store gone or changed since the last build (bengal.express removes one it found
-        # damaged) means the renderings' stored facts are written again too: only the fast
-        # path reads either, so damage to them is found there.
-        repair = prev is not None and not (
-            prev.model
-            and check.state is not None
-            and f".bengal/cache/{prev.model}" in inputs_before
-            and check.state.get("inputs", {}).get(f".bengal/cache/{prev.model}")
-            == inputs_before[f".bengal/cache/{prev.model}"]
-        )
         mdrefs = (
             incremental.md_refs(loaded.entries, pack, None if repair else prev, asm.xref_index)
             if opts.keep_warm is None

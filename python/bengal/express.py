@@ -12,7 +12,7 @@ before it can decide that one page changed -- ~1 s on a 10k-page site, for one p
   read (bengal.model, "objects loaded on first use"), so rendering one page reads its own
   record, its section's, its neighbours' -- not 10,000. The last ordinary build writes the store
   when the model changed (its fingerprint: every fact but bodies and summaries).
-* The cache's reverse index (`Cache.rdeps`: page key -> its outputs, "key|body" and
+* The cache's reverse index ("rdeps" shards: page key -> its outputs, "key|body" and
   "key|summary" -> the outputs that read them) names the outputs to render; only the cache
   shards holding the edited entries are read and written again.
 
@@ -22,12 +22,15 @@ touched, no template, data, static or config change), each edited file has the s
 text, body line and first heading (so the same title), the same cross-references and heading
 ids, no Markdown warnings before or after, and the page's fingerprints other than its body and
 summary are the recorded ones. Anything else -- or anything unexpected on the way, such as a
-damaged store -- returns None before an output is written, and the ordinary build runs.
+damaged store -- returns None and the ordinary build runs: before an output is written, or, for
+what only rendering shows (a template error or warning), after, with the outputs' stamps taken
+again so that the ordinary build renders them again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import marshal
 import os
@@ -40,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bengal import __version__, incremental
-from bengal.cache import CacheDamaged
+from bengal.cache import CacheDamaged, read_blob, write_blob
 from bengal.errors import ContentError
 from bengal.model import MenuItem, Page, Section, Site, Term
 
@@ -72,9 +75,7 @@ def _menu_item(it: MenuItem) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def model_records(
-    site: Site, xref_added: list[tuple[str, str, str]], ambiguous: dict[str, list[str]]
-) -> dict[str, Any]:
+def model_records(site: Site, xref_added: list[tuple[str, str, str]]) -> dict[str, Any]:
     """Every object of the assembled model as a plain record (objects named by their keys)."""
     keys = {id(p): incremental.page_key(p) for p in site.pages}
 
@@ -116,7 +117,6 @@ def model_records(
     recs["site.taxonomies"] = [(t, list(v)) for t, v in site.taxonomies.items()]
     recs["site.menus"] = [(n, [_menu_item(i) for i in items]) for n, items in site.menus.items()]
     recs["xref.added"] = xref_added
-    recs["xref.ambiguous"] = ambiguous
     return recs
 
 
@@ -354,8 +354,6 @@ class Shards:
         i = incremental._shard_of(key, kind)
         part = self.parts.get((kind, i))
         if part is None:
-            from bengal.cache import read_blob
-
             part = read_blob(self.cdir / self.top.shards[kind][i])
             if not isinstance(part, dict):
                 raise CacheDamaged(f"{self.top.shards[kind][i]}: unexpected contents")
@@ -376,8 +374,6 @@ class Shards:
     def save(self, state_dir: Path) -> None:
         """The changed shards under new names, then the index naming them (a build killed
         before that leaves the previous cache whole), then the replaced files removed."""
-        from bengal.cache import write_blob
-
         stamp = f"{os.getpid()}-{time.time_ns()}"
         names = {k: list(v) for k, v in self.top.shards.items()}
         old: list[str] = []
@@ -475,7 +471,6 @@ def _express(run: _Run, rels: list[str]) -> BuildResult | None:
         run.root, run.config, run.state_dir, run.check, run.scan_ns, run.state,
     )  # fmt: skip
     from bengal import build as b
-    from bengal.cache import read_blob
 
     t0 = time.perf_counter()
     cdir = incremental.cache_dir(state_dir)
@@ -548,7 +543,6 @@ def _render(
     from bengal import build as b
     from bengal import cache
     from bengal.discover import THEME_DIR, SourceTree
-    from bengal.errors import TemplateError
     from bengal.render import (
         MarkdownContext,
         MarkdownReport,
@@ -556,13 +550,6 @@ def _render(
         pager_count,
         pager_output_path,
     )
-
-    index_box: list[Any] = []
-
-    def xref_index() -> Any:
-        if not index_box:
-            index_box.append(store.xref_index())
-        return index_box[0]
 
     # The edited bodies render with an index of what the site's index answered for their
     # cross-reference paths (stored with their last rendering): the fast path requires the
@@ -647,7 +634,8 @@ def _render(
     old_records: dict[str, incremental.OutputRecord] = {}
     for path in sorted(paths):
         rec = shards.get("outputs", path)
-        if rec is None or rec.warnings or top_warned(shards, path):
+        # (Local-asset findings for it would be said again by the ordinary build.)
+        if rec is None or rec.warnings or shards.top.asset_warnings.get(path):
             return None
         old_records[path] = rec
         page = store.page(rec.page)
@@ -668,22 +656,9 @@ def _render(
         root=root, assets=sorted(k[7:] for k in check.inputs if k.startswith("assets/"))
     )
     plan = b.plan_assets(root, tree, bool(config.build["fingerprint_assets"]))
-    base_path = site.baseurl.split("://", 1)[-1].partition("/")[2]
-
-    def ref(key: str) -> str:
-        path, _, anchor = key.partition("#")
-        hit = xref_index().lookup(path) if path else None
-        if hit is None:
-            raise TemplateError(f"ref({key!r}): no page answers to {path!r}")
-        url = str(hit[0])
-        return f"{url}#{bengal_native.slugify(anchor)}" if anchor else url
-
-    def asset_url(rel: str) -> str:
-        out = plan.outputs.get(rel.lstrip("/"))
-        if out is None:
-            raise TemplateError(f"asset_url({rel!r}): no such file under assets/")
-        return "/" + (base_path + out if base_path else out)
-
+    # ref() in templates: the recorded index, replayed on first use
+    ref = b.ref_helper(functools.cache(store.xref_index))
+    asset_url = b.asset_url_helper(plan, site.baseurl)
     templates = Templates(root, site, config, state_dir / "jinja", ref, asset_url)
     cache.clear_state(state_dir)
     run.wrote = True
@@ -776,10 +751,4 @@ def _render(
     result.files_read = len(todo)
     result.changes = {rel: "body" for rel, *_ in todo}
     result.explain_outputs = dict(sorted(paths.items()))
-    result.explain.append("fast path: body edits only (the recorded site model, not assembled)")
     return result
-
-
-def top_warned(shards: Shards, path: str) -> bool:
-    """Whether the last build had local-asset findings for this output (they would change)."""
-    return bool(shards.top.asset_warnings.get(path))

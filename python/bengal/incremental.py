@@ -147,10 +147,6 @@ class Cache:
     xref_digest: bytes = b""  # the cross-reference index every cached rendering is valid for
     asset_warnings: dict[str, list[str]] = field(default_factory=dict)  # output -> findings
     asset_map_stamp: tuple[int, int] | None = None  # asset_deps.json as this build left it
-    # Reverse index of `outputs` (kept by save()): page key -> its outputs, and "key|body",
-    # "key|summary" -> the outputs that read them (tuples of output paths). The fast path for
-    # body edits (bengal.express) reads the few entries it needs instead of every record.
-    rdeps: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Each source's MdFacts, pickled into the content pack too: content path -> (offset,
     # length, crc32), kept in the index. The fast path reads the few renderings a list page
     # shows through these instead of loading the sources' shards (bengal.express).
@@ -209,6 +205,10 @@ def cache_dir(state_dir: Path) -> Path:
     return state_dir / CACHE_SUBDIR
 
 
+# "rdeps", the reverse index of `outputs`, exists only as shards (written by save(), never held
+# whole in a Cache): page key -> its outputs, and "key|body", "key|summary" -> the outputs that
+# read them (tuples of output paths). The fast path for body edits (bengal.express) reads the
+# few entries it needs instead of every record.
 SHARDED = ("sources", "outputs", "facts", "out_stats", "rdeps")
 # The groups of other pages' reads the reverse index keeps (a page's own outputs are under its
 # key; its meta and nav changes take the ordinary build).
@@ -262,7 +262,6 @@ def load(state_dir: Path, key: str) -> tuple[Cache | None, str, str]:
         return Cache(config_key="", manifest=manifest), why, ""
     try:
         data.loaded_parts = {}
-        data.rdeps = {}  # read shard by shard where needed (save(), bengal.express)
         for kind in LOADED:
             merged: dict[str, Any] = {}
             parts: list[dict[str, Any]] = []
@@ -339,7 +338,7 @@ def save(state_dir: Path, cache: Cache, previous: Cache | None = None) -> None:
             kept.append(bucket)
         names[kind] = out
         parts[kind] = kept
-    empty: dict[str, Any] = {kind: {} for kind in SHARDED}
+    empty: dict[str, Any] = {kind: {} for kind in LOADED}
     top = dataclasses.replace(cache, **empty, shards=names, loaded_parts={})
     write_blob(d / INDEX_FILE, top)
     # `cache` now describes the files on disk: it can be the `previous` of a later save in
@@ -359,10 +358,10 @@ def _contributions(path: str, rec: OutputRecord) -> list[str]:
 
 
 def _save_reverse_index(d: Path, cache: Cache, previous: Cache | None, stamp: str) -> list[str]:
-    """Write Cache.rdeps for cache.outputs; returns its shard names. From the previous save's
-    shards, changed where records changed (a record kept from the last build is the very
-    object loaded: see BY_IDENTITY) -- only the shards holding changed keys are read and
-    written -- or from scratch."""
+    """Write the reverse index ("rdeps") of cache.outputs; returns its shard names. From the
+    previous save's shards, changed where records changed (a record kept from the last build
+    is the very object loaded: see BY_IDENTITY) -- only the shards holding changed keys are
+    read and written -- or from scratch."""
     count = shard_count("rdeps")
     old_parts = previous.loaded_parts.get("outputs") if previous is not None else None
     old_names = previous.shards.get("rdeps", []) if previous is not None else []

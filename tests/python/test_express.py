@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -259,7 +258,6 @@ def test_a_lazy_object_without_its_field_is_an_attribute_error() -> None:
     p = object.__new__(Page)
     with pytest.raises(AttributeError):
         _ = p.title
-    assert time is not None
 
 
 # ---- found by review ---------------------------------------------------------------------------
@@ -344,8 +342,8 @@ def test_the_recorded_xref_index_answers_as_the_assembled_one(site: Path) -> Non
 
 
 def test_the_reverse_index_matches_the_records(site: Path, tmp_path: Path) -> None:
-    """Cache.rdeps is kept shard by shard (by ordinary builds and the fast path alike); after
-    any mix of builds it equals the index made from scratch from the output records."""
+    """The reverse index ("rdeps") is kept shard by shard (by ordinary builds and the fast
+    path alike); after any mix of builds it equals one made from the output records."""
     from bengal.build import STATE_DIR
     from bengal.cache import read_blob
 
