@@ -20,6 +20,7 @@ from bengal.config import Config
 from bengal.errors import ContentError
 from bengal.frontmatter import FrontMatter, normalise
 from bengal.model import MenuItem, Page, Section, Site, Term
+from bengal.taxonomy import PageTerms, TaxonomyIndex, contribution
 
 _EPOCH = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -56,6 +57,8 @@ class Assembly:
     warnings: list[str] = field(default_factory=list)
     xref_digest: bytes = b""  # of every (key, url, title) added to xref_index, in order
     xref_added: list[tuple[str, str, str]] = field(default_factory=list)  # those, in order
+    # term -> pages, as the last build left it updated for this one's pages
+    taxonomy: TaxonomyIndex = field(default_factory=TaxonomyIndex)
 
 
 def humanize(name: str) -> str:
@@ -109,9 +112,16 @@ def date_key(p: Page) -> tuple[Any, ...]:
 
 
 class Assembler:
-    def __init__(self, config: Config, sources: list[ParsedSource], data: dict[str, Any]):
+    def __init__(
+        self,
+        config: Config,
+        sources: list[ParsedSource],
+        data: dict[str, Any],
+        taxonomy: TaxonomyIndex | None = None,
+    ):
         self.config = config
         self.sources = sources
+        self.taxonomy = taxonomy if taxonomy is not None else TaxonomyIndex()
         self.xref_digest = b""
         self.xref_added: list[tuple[str, str, str]] = []
         self._rel_urls: dict[str, str] = {}  # content directory -> its section's URL path
@@ -174,7 +184,14 @@ class Assembler:
         dates = [d for p in site.pages if (d := p.fm.lastmod or p.fm.date) is not None]
         site.build_date = max(dates) if dates else None
         return Assembly(
-            site, index, ambiguous, self.errors, self.warnings, self.xref_digest, self.xref_added
+            site,
+            index,
+            ambiguous,
+            self.errors,
+            self.warnings,
+            self.xref_digest,
+            self.xref_added,
+            self.taxonomy,
         )
 
     def build_sections(self) -> None:
@@ -373,37 +390,48 @@ class Assembler:
                 sec.index.list_pages = sec.pages
 
     def build_taxonomies(self) -> None:
+        """Terms from the taxonomy index (bengal.taxonomy), which is brought up to date first:
+        only pages whose date, title or terms changed since the last build are indexed again."""
         site = self.site
-        dates = {id(p): date_key(p) for p in site.regular_pages}  # each page is in many terms
-        for singular, plural in sorted(self.config.taxonomies.items()):
-            terms: dict[str, Term] = {}  # slug -> term
-            by_name: dict[str, Term] = {}  # case-folded name -> term ("Python" == "python")
+        taxonomies = sorted(self.config.taxonomies.items())
+        plurals = [plural for _, plural in taxonomies]
+        index = self.taxonomy
+
+        by_source = {p.source: p for p in site.regular_pages}
+        current = {
+            p.source: (d.timestamp() if (d := p.fm.date) else None, p.title, p.fm.terms)
+            for p in site.regular_pages
+        }
+
+        def make(source: str) -> PageTerms:
+            return contribution(current[source], by_source[source].fm.terms, plurals)
+
+        try:
+            index.update(current, make)
+            named = index.named(taxonomies, urlize)
+        except (KeyError, ValueError, StopIteration, IndexError, AttributeError, TypeError):
+            # An index that does not describe the pages it lists (it passed the cache's
+            # checksums, so bengal wrote it: a bug): built again from every page.
+            self.warnings.append("the taxonomy index in the build cache was inconsistent; rebuilt")
+            index = self.taxonomy = TaxonomyIndex()
+            index.update(current, make)
+            named = index.named(taxonomies, urlize)
+        found: dict[str, dict[str, Term]] = {plural: {} for plural in plurals}  # slug -> term
+        term_of: dict[str, dict[str, Term]] = {plural: {} for plural in plurals}  # key -> term
+        for t in named:
+            term = Term(taxonomy=t.plural, name=t.name, slug=t.slug)
+            term.pages = [by_source[s] for s in t.sources]
+            found[t.plural][t.slug] = term_of[t.plural][t.key] = term
+            if t.clash:
+                self.warnings.append(t.clash)
+        records = index.pages
+        for p in site.regular_pages:
+            for plural, names in records[p.source][1]:
+                of = term_of[plural]
+                p.terms[plural] = [of[key] for key, _ in names]
+        for singular, plural in taxonomies:
+            terms = found[plural]
             base = "/" + urlize(plural) + "/"
-            for page in site.regular_pages:
-                names = page.fm.terms.get(plural, [])
-                seen: set[str] = set()
-                for name in names:
-                    key = name.casefold()
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    term = by_name.get(key)
-                    if term is None:
-                        slug = urlize(name)
-                        if slug in terms:
-                            # "c", "c++" and "c#" all slugify to "c": give later ones their own URL.
-                            n = 2
-                            while f"{slug}-{n}" in terms:
-                                n += 1
-                            self.warnings.append(
-                                f"{page.source}: {singular} '{name}' and '{terms[slug].name}' "
-                                f"share the URL slug '{slug}'; '{name}' uses '{slug}-{n}'"
-                            )
-                            slug = f"{slug}-{n}"
-                        term = Term(taxonomy=plural, name=name, slug=slug)
-                        terms[slug] = by_name[key] = term
-                    term.pages.append(page)
-                    page.terms.setdefault(plural, []).append(term)
             site.taxonomies[plural] = dict(sorted(terms.items()))
             # Generated pages: the terms index and one page per term.
             index_page = Page(source="", kind="terms", fm=FrontMatter())
@@ -413,7 +441,6 @@ class Assembler:
             site.pages.append(index_page)
             site.page_by_output[index_page.output_path] = index_page
             for slug, term in site.taxonomies[plural].items():
-                term.pages.sort(key=lambda p: dates[id(p)])
                 tp = Page(source="", kind="term", fm=FrontMatter())
                 tp.title = term.name
                 tp.term = term
@@ -591,5 +618,11 @@ def _dir(rel: str) -> str:
     return rel.rpartition("/")[0]
 
 
-def assemble(config: Config, sources: list[ParsedSource], data: dict[str, Any]) -> Assembly:
-    return Assembler(config, sources, data).run()
+def assemble(
+    config: Config,
+    sources: list[ParsedSource],
+    data: dict[str, Any],
+    taxonomy: TaxonomyIndex | None = None,
+) -> Assembly:
+    """taxonomy: the index the last build left (None: built from every page); updated."""
+    return Assembler(config, sources, data, taxonomy).run()

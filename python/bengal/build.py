@@ -106,6 +106,7 @@ class BuildResult:
     reused: int = 0  # HTML documents kept from the last build (their inputs did not change)
     markdown_rendered: int = 0  # Markdown bodies rendered (the rest came from the cache)
     files_read: int = 0  # Markdown files read (the rest were restored from the cache)
+    taxonomy_reindexed: int = 0  # pages whose terms the taxonomy index took again
     removed: int = 0  # stale outputs deleted
     changes: dict[str, str] = field(default_factory=dict)  # content path -> change class
     explain: list[str] = field(default_factory=list)
@@ -1317,9 +1318,17 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     result.errors.extend(data_errors)
 
     with _stage(result, "assemble", opts.progress):
-        asm: Assembly = assemble(config, loaded.sources, data)
+        from bengal.taxonomy import TaxonomyIndex
+
+        asm: Assembly = assemble(
+            config,
+            loaded.sources,
+            data,
+            TaxonomyIndex(prev.tax_pages, prev.tax_terms) if prev is not None else None,
+        )
     result.errors.extend(str(e) for e in asm.errors)
     result.warnings.extend(asm.warnings)
+    result.taxonomy_reindexed = len(asm.taxonomy.reindexed)
     for src in loaded.sources:  # titles taken from a first heading are kept for next time
         entry = loaded.entries.get(src.rel)
         if entry is not None and src.heading is not None and entry.heading != src.heading:
@@ -1700,6 +1709,8 @@ def _build_rest(
             pack=pack.path.name,
             sitewide=sitewide,
             xref_digest=asm.xref_digest,
+            tax_pages=asm.taxonomy.pages,
+            tax_terms=asm.taxonomy.terms,
             asset_warnings={p: w for p, w in asset_warnings.items() if w},
             asset_map_stamp=_stamp(map_file),
         )

@@ -83,6 +83,7 @@ def explain_data(result: BuildResult) -> dict[str, object]:
         "rendered": result.explain_outputs if result.incremental else result.rendered,
         "reused": result.reused,
         "removed": result.removed,
+        "taxonomy_reindexed": result.taxonomy_reindexed,
         "fast_path": result.express,
     }  # fmt: skip
 
@@ -103,6 +104,8 @@ def format_explain(result: BuildResult, limit: int = 40) -> str:
     )
     for src, change in result.changes.items():
         lines.append(f"  source  {src}: {change}")
+    if result.taxonomy_reindexed:
+        lines.append(f"  taxonomy index: terms of {result.taxonomy_reindexed} pages taken again")
     items = sorted(result.explain_outputs.items())
     for path, why in items[:limit]:
         lines.append(f"  render  {path}: {why}")

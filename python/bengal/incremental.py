@@ -154,6 +154,10 @@ class Cache:
     # The model store (bengal.express) the last build wrote, and what it is valid for.
     model: str = ""
     model_fp: bytes = b""
+    # The taxonomy index (bengal.taxonomy): page source -> what it contributes, and
+    # "plural\0term" -> its pages' sources in list order.
+    tax_pages: dict[str, Any] = field(default_factory=dict)
+    tax_terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     bengal: str = __version__
     # Where the SHARDED maps are stored: shard_count(kind) files each (see save()).
     shards: dict[str, list[str]] = field(default_factory=dict)
@@ -209,17 +213,20 @@ def cache_dir(state_dir: Path) -> Path:
 # whole in a Cache): page key -> its outputs, and "key|body", "key|summary" -> the outputs that
 # read them (tuples of output paths). The fast path for body edits (bengal.express) reads the
 # few entries it needs instead of every record.
-SHARDED = ("sources", "outputs", "facts", "out_stats", "rdeps")
+SHARDED = ("sources", "outputs", "facts", "out_stats", "tax_pages", "tax_terms", "rdeps")
 # The groups of other pages' reads the reverse index keeps (a page's own outputs are under its
 # key; its meta and nav changes take the ordinary build).
 RDEP_GROUPS = ("|body", "|summary")
 # The maps a build loads whole; the reverse index is kept by save() shard by shard.
-LOADED = ("sources", "outputs", "facts", "out_stats")
-BY_IDENTITY = ("sources", "outputs")  # entries kept from the last build are the same objects
+LOADED = ("sources", "outputs", "facts", "out_stats", "tax_pages", "tax_terms")
+# Entries kept from the last build are the same objects (changed ones are new objects)
+BY_IDENTITY = ("sources", "outputs", "tax_pages", "tax_terms")
 SHARDS = 64
 # The big records in more, smaller files: the fast path for body edits (bengal.express) reads
 # and writes the shards of a few outputs and sources, and pays for their size.
-SHARD_COUNTS = {"sources": 256, "outputs": 256}
+SHARD_COUNTS = {"sources": 256, "outputs": 256, "tax_pages": 16, "tax_terms": 8}
+# Plain data (tuples, strings, numbers): stored with marshal, much faster to load than pickle.
+MARSHALLED = ("tax_pages", "tax_terms")
 
 
 def shard_count(kind: str) -> int:
@@ -333,7 +340,13 @@ def save(state_dir: Path, cache: Cache, previous: Cache | None = None) -> None:
                     kept.append(old)
                     continue
             name = f"{kind}-{i:02d}-{stamp}.bin"
-            write_blob(d / name, bucket)
+            if kind in MARSHALLED:
+                try:
+                    write_blob(d / name, bucket, plain=True)
+                except ValueError:  # a value marshal cannot store (a str subclass, say)
+                    write_blob(d / name, bucket)
+            else:
+                write_blob(d / name, bucket)
             out.append(name)
             kept.append(bucket)
         names[kind] = out
