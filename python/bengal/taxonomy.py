@@ -144,6 +144,8 @@ class TaxonomyIndex:
                     pos = next(i for i, (k, _) in enumerate(names) if k == key)
                     by_plural[plural].append((rank[sources[0]], pos, key, names[pos][1], sources))
                     break
+            else:
+                raise KeyError(f"{sources[0]} is listed under {full!r} but has no such term")
         out: list[Named] = []
         for singular, plural in taxonomies:
             taken: dict[str, str] = {}  # slug -> name
