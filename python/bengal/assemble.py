@@ -406,29 +406,42 @@ class Assembler:
         def make(source: str) -> PageTerms:
             return contribution(current[source], by_source[source].fm.terms, plurals)
 
+        def terms_from(index: TaxonomyIndex) -> tuple[dict[str, dict[str, Term]], list[str]]:
+            """(plural -> slug -> term, clash warnings); sets every page's `terms`."""
+            found: dict[str, dict[str, Term]] = {plural: {} for plural in plurals}
+            term_of: dict[str, dict[str, Term]] = {plural: {} for plural in plurals}  # by key
+            clashes = []
+            listed = 0
+            for t in index.named(taxonomies, urlize):
+                term = Term(taxonomy=t.plural, name=t.name, slug=t.slug)
+                term.pages = [by_source[s] for s in t.sources]
+                listed += len(t.sources)
+                found[t.plural][t.slug] = term_of[t.plural][t.key] = term
+                if t.clash:
+                    clashes.append(t.clash)
+            records = index.pages
+            filed = 0
+            for p in site.regular_pages:
+                p.terms = {}
+                for plural, names in records[p.source][1]:
+                    of = term_of[plural]
+                    p.terms[plural] = [of[key] for key, _ in names]
+                    filed += len(names)
+            if filed != listed:
+                raise ValueError(f"pages are filed under {filed} terms, terms list {listed}")
+            return found, clashes
+
         try:
             index.update(current, make)
-            named = index.named(taxonomies, urlize)
+            found, clashes = terms_from(index)
         except (KeyError, ValueError, StopIteration, IndexError, AttributeError, TypeError):
             # An index that does not describe the pages it lists (it passed the cache's
             # checksums, so bengal wrote it: a bug): built again from every page.
             self.warnings.append("the taxonomy index in the build cache was inconsistent; rebuilt")
             index = self.taxonomy = TaxonomyIndex()
             index.update(current, make)
-            named = index.named(taxonomies, urlize)
-        found: dict[str, dict[str, Term]] = {plural: {} for plural in plurals}  # slug -> term
-        term_of: dict[str, dict[str, Term]] = {plural: {} for plural in plurals}  # key -> term
-        for t in named:
-            term = Term(taxonomy=t.plural, name=t.name, slug=t.slug)
-            term.pages = [by_source[s] for s in t.sources]
-            found[t.plural][t.slug] = term_of[t.plural][t.key] = term
-            if t.clash:
-                self.warnings.append(t.clash)
-        records = index.pages
-        for p in site.regular_pages:
-            for plural, names in records[p.source][1]:
-                of = term_of[plural]
-                p.terms[plural] = [of[key] for key, _ in names]
+            found, clashes = terms_from(index)
+        self.warnings.extend(clashes)
         for singular, plural in taxonomies:
             terms = found[plural]
             base = "/" + urlize(plural) + "/"
