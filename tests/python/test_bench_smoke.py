@@ -126,6 +126,19 @@ def test_incremental_benchmark_runs_and_verifies(tmp_path: Path) -> None:
     assert report["verified"] and all(report["verified"].values())
 
 
+def test_taxonomy_benchmark_runs(tmp_path: Path) -> None:
+    """benchmarks/bench_taxonomy.py on a tiny site: each scenario indexed the pages it says
+    (every page from an empty index, none or one from a kept one; a speed is never asserted)."""
+    from benchmarks import bench_taxonomy
+
+    out = tmp_path / "results"
+    assert bench_taxonomy.main(["--pages", "30", "--repeat", "1", "--out", str(out)]) == 0
+    report = json.loads((out / "taxonomy-30.json").read_text("utf-8"))
+    again = [r["pages_reindexed"] for r in report["rows"]]
+    assert again == [report["pages"], 0, 1, 1]
+    assert all(r["median_ms"] > 0 for r in report["rows"])
+
+
 def test_serve_benchmark_runs(tmp_path: Path) -> None:
     """benchmarks/bench_serve.py against a real `bengal serve` on a tiny site: every edit
     produced a reload event and the report has its numbers (a speed is never asserted)."""
