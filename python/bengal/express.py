@@ -354,9 +354,13 @@ class Shards:
         i = incremental._shard_of(key, kind)
         part = self.parts.get((kind, i))
         if part is None:
-            part = read_blob(self.cdir / self.top.shards[kind][i])
+            name = self.top.shards[kind][i]
+            try:
+                part = read_blob(self.cdir / name)
+            except CacheDamaged as exc:
+                raise CacheDamaged(f"{name}: {exc}") from None
             if not isinstance(part, dict):
-                raise CacheDamaged(f"{self.top.shards[kind][i]}: unexpected contents")
+                raise CacheDamaged(f"{name}: unexpected contents")
             self.parts[(kind, i)] = part
         return part
 

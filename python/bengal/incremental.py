@@ -267,15 +267,17 @@ def load(state_dir: Path, key: str) -> tuple[Cache | None, str, str]:
         if isinstance(found, list) and all(isinstance(m, str) for m in found):
             manifest = found
         return Cache(config_key="", manifest=manifest), why, ""
+    where = path  # the file being read, for the message
     try:
         data.loaded_parts = {}
         for kind in LOADED:
             merged: dict[str, Any] = {}
             parts: list[dict[str, Any]] = []
             for name in data.shards[kind]:
-                part = read_blob(d / name)
+                where = d / name
+                part = read_blob(where)
                 if not isinstance(part, dict):
-                    raise CacheDamaged(f"{name}: unexpected contents")
+                    raise CacheDamaged("unexpected contents")
                 merged.update(part)
                 parts.append(part)
             setattr(data, kind, merged)
@@ -283,9 +285,9 @@ def load(state_dir: Path, key: str) -> tuple[Cache | None, str, str]:
     except FileNotFoundError as exc:
         return None, "cache damaged", f"{exc.filename}: missing; rebuilding everything"
     except OSError as exc:
-        return None, "cache unreadable", f"{path}: cannot read ({exc.strerror}); full build"
+        return None, "cache unreadable", f"{where}: cannot read ({exc.strerror}); full build"
     except CacheDamaged as exc:
-        return None, "cache damaged", f"{path}: {exc}; rebuilding everything"
+        return None, "cache damaged", f"{where}: {exc}; rebuilding everything"
     except (KeyError, TypeError, AttributeError):
         return None, "cache damaged", f"{path}: unexpected contents; rebuilding everything"
     return data, "", ""
