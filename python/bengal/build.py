@@ -107,6 +107,7 @@ class BuildResult:
     markdown_rendered: int = 0  # Markdown bodies rendered (the rest came from the cache)
     files_read: int = 0  # Markdown files read (the rest were restored from the cache)
     taxonomy_reindexed: int = 0  # pages whose terms the taxonomy index took again
+    store_copied: int = 0  # model store records copied from the last store (bengal.express)
     removed: int = 0  # stale outputs deleted
     changes: dict[str, str] = field(default_factory=dict)  # content path -> change class
     explain: list[str] = field(default_factory=list)
@@ -1682,11 +1683,14 @@ def _build_rest(
             model_name = ""  # the dev server rebuilds from memory; its builds need no store
         elif not model_name or prev is None or prev.model_fp != model_fp:
             model_name = ""
+            cdir = incremental.cache_dir(state_dir)
             with contextlib.suppress(OSError):
-                model_name = express.write_store(
-                    incremental.cache_dir(state_dir),
+                # Records whose objects did not change are copied from the intact last store.
+                model_name, result.store_copied = express.write_store(
+                    cdir,
                     model_fp,
-                    express.model_records(site, asm.xref_added),
+                    express.model_items(site, asm.xref_added, facts),
+                    cdir / prev.model if prev is not None and store_intact else None,
                 )
         mdrefs = (
             incremental.md_refs(loaded.entries, pack, None if repair else prev, asm.xref_index)

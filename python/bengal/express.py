@@ -37,7 +37,7 @@ import os
 import pickle
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,8 +75,17 @@ def _menu_item(it: MenuItem) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def model_records(site: Site, xref_added: list[tuple[str, str, str]]) -> dict[str, Any]:
-    """Every object of the assembled model as a plain record (objects named by their keys)."""
+def model_items(
+    site: Site, xref_added: list[tuple[str, str, str]], facts: dict[str, bytes]
+) -> Iterator[tuple[str, bytes, Callable[[], Any]]]:
+    """Every object of the assembled model as (key, what its record is made from, a maker of
+    its record: a plain tuple, objects named by their keys).
+
+    "What its record is made from" is the fingerprints of the object's own groups (a page's
+    meta and nav, a section's or term's meta and list), which cover every field of its record:
+    equal ones mean an equal record, so write_store can copy the last store's bytes instead
+    of making and pickling it again. (The store as a whole already relies on this: it is kept
+    while these fingerprints are.) b"" for the site-wide records: always made."""
     keys = {id(p): incremental.page_key(p) for p in site.pages}
 
     def pk(p: Page) -> str:
@@ -85,9 +94,12 @@ def model_records(site: Site, xref_added: list[tuple[str, str, str]]) -> dict[st
     def plist(pages: list[Page]) -> list[str]:
         return [keys.get(id(x)) or incremental.page_key(x) for x in pages]
 
-    recs: dict[str, Any] = {}
-    for p in site.pages:
-        recs[pk(p)] = (
+    def made_of(key: str, a: str, b: str) -> bytes:
+        fa, fb = facts.get(key + a), facts.get(key + b)
+        return fa + fb if fa and fb else b""
+
+    def page(p: Page) -> tuple[Any, ...]:
+        return (
             p.source, p.kind, p.fm, p.body_line, p.title, p.url, p.permalink, p.output_path,
             p.bundle_dir, p.taxonomy,
             None if p.section is None else p.section.path,
@@ -96,28 +108,57 @@ def model_records(site: Site, xref_added: list[tuple[str, str, str]]) -> dict[st
             None if p.term is None else (p.term.taxonomy, p.term.slug),
             plist(p.list_pages),
         )  # fmt: skip
-    for path, sec in site.sections.items():
-        recs["s:" + path] = (
+
+    def section(sec: Section) -> tuple[Any, ...]:
+        return (
             sec.path, sec.title, None if sec.parent is None else sec.parent.path,
             _key_or_none(sec.index), plist(sec.pages),
             [x.path for x in sec.subsections], sec.cascade,
         )  # fmt: skip
+
+    def term(t: Term) -> tuple[Any, ...]:
+        return (t.taxonomy, t.name, t.slug, t.url, plist(t.pages))
+
+    for p in site.pages:
+        k = pk(p)
+        yield k, made_of(k, "|meta", "|nav"), functools.partial(page, p)
+    for path, sec in site.sections.items():
+        k = "s:" + path
+        yield k, made_of(k, "|meta", "|list"), functools.partial(section, sec)
     for tax, by_slug in site.taxonomies.items():
         for slug, t in by_slug.items():
-            recs[f"t:{tax}/{slug}"] = (t.taxonomy, t.name, t.slug, t.url, plist(t.pages))
-    recs["site"] = (
-        site.title, site.baseurl, site.language, site.description, site.author, site.params,
-        site.data, site.build_date, None if site.home is None else site.home.path,
-    )  # fmt: skip
-    recs["site.pages"] = plist(site.pages)
-    recs["site.regular_pages"] = plist(site.regular_pages)
-    recs["site.sections"] = list(site.sections)
-    recs["site.page_by_path"] = [(k, pk(v)) for k, v in site.page_by_path.items()]
-    recs["site.page_by_output"] = [(k, pk(v)) for k, v in site.page_by_output.items()]
-    recs["site.taxonomies"] = [(t, list(v)) for t, v in site.taxonomies.items()]
-    recs["site.menus"] = [(n, [_menu_item(i) for i in items]) for n, items in site.menus.items()]
-    recs["xref.added"] = xref_added
-    return recs
+            k = f"t:{tax}/{slug}"
+            yield k, made_of(k, "|meta", "|list"), functools.partial(term, t)
+    site_wide: dict[str, Callable[[], Any]] = {
+        "site": lambda: (
+            site.title,
+            site.baseurl,
+            site.language,
+            site.description,
+            site.author,
+            site.params,
+            site.data,
+            site.build_date,
+            None if site.home is None else site.home.path,
+        ),  # fmt: skip
+        "site.pages": lambda: plist(site.pages),
+        "site.regular_pages": lambda: plist(site.regular_pages),
+        "site.sections": lambda: list(site.sections),
+        "site.page_by_path": lambda: [(k, pk(v)) for k, v in site.page_by_path.items()],
+        "site.page_by_output": lambda: [(k, pk(v)) for k, v in site.page_by_output.items()],
+        "site.taxonomies": lambda: [(t, list(v)) for t, v in site.taxonomies.items()],
+        "site.menus": lambda: [
+            (n, [_menu_item(i) for i in items]) for n, items in site.menus.items()
+        ],
+        "xref.added": lambda: xref_added,
+    }
+    for k, make in site_wide.items():
+        yield k, b"", make
+
+
+def model_records(site: Site, xref_added: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """Every object of the assembled model as a plain record (objects named by their keys)."""
+    return {k: make() for k, _, make in model_items(site, xref_added, {})}
 
 
 def model_fingerprint(facts: dict[str, bytes], xref_digest: bytes) -> bytes:
@@ -134,20 +175,79 @@ def model_fingerprint(facts: dict[str, bytes], xref_digest: bytes) -> bytes:
     return h.digest()
 
 
-def write_store(cdir: Path, fingerprint: bytes, records: dict[str, Any]) -> str:
-    """Write the model store; returns its file name. Layout: magic (16 bytes), directory length
-    (8), BLAKE2 of the directory (16), the directory (marshalled {key: (offset, length, crc32)}
-    and the fingerprint), then the records."""
-    blobs: list[bytes] = []
+def _old_records(path: Path) -> tuple[Any, dict[str, tuple[int, int, int]], dict[str, bytes], int]:
+    """(the store's bytes, its directory, what each record was made from, where records start)
+    for write_store to copy records from. Raises on anything unexpected."""
+    import mmap
+
+    with open(path, "rb") as f:
+        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    head = data[:40]
+    if len(head) != 40 or head[:16] != _MAGIC:
+        raise CacheDamaged("not a model store")
+    n = int.from_bytes(head[16:24], "little")
+    directory = data[40 : 40 + n]
+    if len(directory) != n or hashlib.blake2b(directory, digest_size=16).digest() != head[24:40]:
+        raise CacheDamaged("model store directory damaged")
+    _, where, (off, length, crc) = marshal.loads(directory)
+    start = 40 + n
+    blob = data[start + off : start + off + length]
+    if len(blob) != length or zlib.crc32(blob) != crc:
+        raise CacheDamaged("model store: what the records were made from is damaged")
+    made_of = marshal.loads(blob)
+    if not isinstance(where, dict) or not isinstance(made_of, dict):
+        raise CacheDamaged("model store: unexpected contents")
+    return data, where, made_of, start
+
+
+def write_store(
+    cdir: Path,
+    fingerprint: bytes,
+    items: Iterable[tuple[str, bytes, Callable[[], Any]]],
+    last: Path | None = None,
+) -> tuple[str, int]:
+    """Write the model store; returns its file name and how many records were copied from the
+    store `last` (the one the last build left, when intact) because they are made of the same
+    fingerprints there (checked against their checksums as they are copied). Layout: magic (16
+    bytes), directory length (8), BLAKE2 of the directory (16), the directory (marshalled:
+    the fingerprint, {key: (offset, length, crc32)}, and where the records' "made of" map is),
+    then the records, then that map (marshalled {key: fingerprints})."""
+    old_data: Any = None
+    old_where: dict[str, tuple[int, int, int]] = {}
+    old_made: dict[str, bytes] = {}
+    old_start = 0
+    if last is not None:
+        try:
+            old_data, old_where, old_made, old_start = _old_records(last)
+        except (OSError, ValueError, TypeError, EOFError, CacheDamaged):
+            old_data, old_where, old_made = None, {}, {}
+    blobs: list[Any] = []
     where: dict[str, tuple[int, int, int]] = {}
+    made: dict[str, bytes] = {}
     off = 0
+    copied = 0
     dumps = pickle.dumps
-    for k, rec in records.items():
-        b = dumps(rec, protocol=pickle.HIGHEST_PROTOCOL)
-        where[k] = (off, len(b), zlib.crc32(b))
+    crc32 = zlib.crc32
+    for k, made_of, make in items:
+        b = None
+        if made_of:
+            made[k] = made_of
+            if old_made.get(k) == made_of:
+                o, n, crc = old_where.get(k, (0, -1, 0))
+                at = old_start + o
+                b = old_data[at : at + n] if n >= 0 else None
+                if b is not None and (len(b) != n or crc32(b) != crc):
+                    b = None  # damaged there: made again
+                elif b is not None:
+                    copied += 1
+                    where[k] = (off, n, crc)
+        if b is None:
+            b = dumps(make(), protocol=pickle.HIGHEST_PROTOCOL)
+            where[k] = (off, len(b), crc32(b))
         blobs.append(b)
         off += len(b)
-    directory = marshal.dumps((fingerprint, where))
+    made_blob = marshal.dumps(made)
+    directory = marshal.dumps((fingerprint, where, (off, len(made_blob), crc32(made_blob))))
     name = f"{MODEL_PREFIX}{os.getpid()}-{time.time_ns()}.bin"
     tmp = cdir / f".{name}.tmp"
     try:
@@ -156,11 +256,14 @@ def write_store(cdir: Path, fingerprint: bytes, records: dict[str, Any]) -> str:
             f.write(hashlib.blake2b(directory, digest_size=16).digest())
             f.write(directory)
             f.writelines(blobs)
+            f.write(made_blob)
         os.replace(tmp, cdir / name)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-    return name
+        if old_data is not None:
+            old_data.close()  # (what was copied from it are bytes of their own)
+    return name, copied
 
 
 def remove_old_stores(cdir: Path, keep: str) -> None:
@@ -191,7 +294,7 @@ class Store:
             import mmap
 
             self.data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        fp, self.where = marshal.loads(directory)
+        fp, self.where, _ = marshal.loads(directory)
         self.start = 40 + n
         if fp != fingerprint:
             raise Fallback("the model store is not the cache's")

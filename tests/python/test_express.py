@@ -214,6 +214,66 @@ def test_a_touched_file_with_the_same_bytes(site: Path, tmp_path: Path) -> None:
     assert run(site).noop
 
 
+def _records(site: Path) -> dict[str, object]:
+    """The model store's records, every one read and checked."""
+    from bengal.build import STATE_DIR
+    from bengal.cache import read_blob
+
+    cdir = incremental.cache_dir(site / STATE_DIR)
+    top = read_blob(cdir / incremental.INDEX_FILE)
+    store = express.Store(cdir / top.model, top.model_fp)
+    return {k: store.record(k) for k in store.where}
+
+
+def _assembled_records(site: Path) -> dict[str, object]:
+    from bengal.assemble import assemble
+    from bengal.build import load_data, load_sources
+    from bengal.config import load_config
+    from bengal.discover import discover
+
+    tree = discover(site)
+    asm = assemble(load_config(site), load_sources(tree).sources, load_data(site, tree)[0])
+    return express.model_records(asm.site, asm.xref_added)
+
+
+def test_a_title_edit_copies_unchanged_store_records(site: Path, tmp_path: Path) -> None:
+    """The model store written after a title edit copies the records of objects whose
+    fingerprints did not change from the last store; every record equals the model's."""
+    p = site / "content/blog/two.md"
+    p.write_text(p.read_text().replace("title: Two", "title: Second"))
+    r = rebuild(site, tmp_path)
+    assert not r.express and r.incremental
+    stored = _records(site)
+    # made again: the edited page's record and the site-wide ones (9); the rest copied
+    assert r.store_copied == len(stored) - 10
+    assert stored == _assembled_records(site)
+    # and the fast path reads it: a body edit then is the same as a clean build
+    append(site / "content/blog/one.md", "\nMore words.\n")
+    r = rebuild(site, tmp_path)
+    assert r.express
+
+
+def test_a_store_with_damaged_records_is_not_copied_from(site: Path, tmp_path: Path) -> None:
+    """A record of the last store that fails its checksum is made again, not copied."""
+    from bengal.build import STATE_DIR
+    from bengal.cache import read_blob
+
+    cdir = incremental.cache_dir(site / STATE_DIR)
+    top = read_blob(cdir / incremental.INDEX_FILE)
+    store = express.Store(cdir / top.model, top.model_fp)
+    off, n, _ = store.where["s:docs"]
+    path = cdir / top.model
+    data = bytearray(path.read_bytes())
+    data[store.start + off + n // 2] ^= 0xFF
+    st = path.stat()
+    path.write_bytes(bytes(data))  # same size and time: the stamp does not tell
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    p = site / "content/blog/two.md"
+    p.write_text(p.read_text().replace("title: Two", "title: Second"))
+    rebuild(site, tmp_path)
+    assert _records(site) == _assembled_records(site)
+
+
 def test_store_records_round_trip(site: Path) -> None:
     """Every object of the recorded model loads to what the assembled model holds."""
     from bengal.build import STATE_DIR
