@@ -61,6 +61,10 @@ class Fallback(Exception):
     """The fast path cannot be taken; the ordinary build runs."""
 
 
+class LoadedShardDamaged(CacheDamaged):
+    """A damaged shard of a map the ordinary build loads whole (bengal.incremental.LOADED)."""
+
+
 # ---- the model store: writing ---------------------------------------------------------------
 
 
@@ -458,12 +462,14 @@ class Shards:
         part = self.parts.get((kind, i))
         if part is None:
             name = self.top.shards[kind][i]
+            # Damage to a shard the ordinary build loads is reported by that load (once).
+            damaged = LoadedShardDamaged if kind in incremental.LOADED else CacheDamaged
             try:
                 part = read_blob(self.cdir / name)
             except CacheDamaged as exc:
-                raise CacheDamaged(f"{name}: {exc}") from None
+                raise damaged(f"{name}: {exc}") from None
             if not isinstance(part, dict):
-                raise CacheDamaged(f"{name}: unexpected contents")
+                raise damaged(f"{name}: unexpected contents")
             self.parts[(kind, i)] = part
         return part
 
@@ -535,6 +541,8 @@ def try_build(
     run = _Run(root, config, out_dir, state_dir, state_options, check, scan_ns, result, state)
     try:
         fast = _express(run, [k[len("content/") :] for k in changed])
+    except LoadedShardDamaged:
+        fast = None  # the ordinary build's load finds it too: reported there, and rebuilt
     except CacheDamaged as exc:
         run.damaged.append(str(exc))
         fast = None
