@@ -158,20 +158,30 @@ def test_a_damaged_cache_shard_is_noticed(site: Path, tmp_path: Path) -> None:
     assert any(shard.name in w and "rebuilding everything" in w for w in r.warnings)
 
 
-def test_a_damaged_shard_the_fast_path_reads_is_named(site: Path, tmp_path: Path) -> None:
-    """Damage that keeps a shard's size and time (so no stamp tells): the fast path meets it
-    when it reads the shard, names the file, and the ordinary build repairs everything."""
+def _shard(site: Path, kind: str, key: str) -> Path:
+    """The cache shard file holding `key` of map `kind`."""
     from bengal.cache import read_blob
 
     cdir = site / ".bengal/cache"
     top = read_blob(cdir / incremental.INDEX_FILE)
-    name = top.shards["sources"][incremental._shard_of("blog/two.md", "sources")]
-    shard = cdir / name
-    st = shard.stat()
-    data = bytearray(shard.read_bytes())
-    data[-1] ^= 0xFF  # the payload no longer matches its checksum
-    shard.write_bytes(bytes(data))
-    os.utime(shard, ns=(st.st_atime_ns, st.st_mtime_ns))
+    return cdir / top.shards[kind][incremental._shard_of(key, kind)]
+
+
+def _flip_byte(path: Path, at: int = -1) -> None:
+    """Damage that keeps the file's size and time, so no stamp tells (its checksum does)."""
+    st = path.stat()
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_a_damaged_shard_the_fast_path_reads_is_named(site: Path, tmp_path: Path) -> None:
+    """Damage that keeps a shard's size and time (so no stamp tells): the fast path meets it
+    when it reads the shard, names the file, and the ordinary build repairs everything."""
+    shard = _shard(site, "sources", "blog/two.md")
+    name = shard.name
+    _flip_byte(shard)
     append(site / "content/blog/two.md", "\nEdited.\n")
     r = rebuild(site, tmp_path)
     assert not r.express and not r.incremental
@@ -183,17 +193,9 @@ def test_a_damaged_shard_the_fast_path_reads_is_named(site: Path, tmp_path: Path
 def test_a_damaged_reverse_index_shard_is_repaired(site: Path, tmp_path: Path) -> None:
     """Only the fast path reads the reverse index: it names the damaged shard, the ordinary
     build rewrites it, and the next body edit takes the fast path again."""
-    from bengal.cache import read_blob
-
-    cdir = site / ".bengal/cache"
-    top = read_blob(cdir / incremental.INDEX_FILE)
-    name = top.shards["rdeps"][incremental._shard_of("p:blog/two.md", "rdeps")]
-    shard = cdir / name
-    st = shard.stat()
-    data = bytearray(shard.read_bytes())
-    data[-1] ^= 0xFF
-    shard.write_bytes(bytes(data))
-    os.utime(shard, ns=(st.st_atime_ns, st.st_mtime_ns))
+    shard = _shard(site, "rdeps", "p:blog/two.md")
+    name = shard.name
+    _flip_byte(shard)
     append(site / "content/blog/two.md", "\nEdited.\n")
     r = rebuild(site, tmp_path)
     assert not r.express and r.incremental
@@ -287,12 +289,7 @@ def test_a_store_with_damaged_records_is_not_copied_from(site: Path, tmp_path: P
     top = read_blob(cdir / incremental.INDEX_FILE)
     store = express.Store(cdir / top.model, top.model_fp)
     off, n, _ = store.where["s:docs"]
-    path = cdir / top.model
-    data = bytearray(path.read_bytes())
-    data[store.start + off + n // 2] ^= 0xFF
-    st = path.stat()
-    path.write_bytes(bytes(data))  # same size and time: the stamp does not tell
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    _flip_byte(cdir / top.model, store.start + off + n // 2)
     p = site / "content/blog/two.md"
     p.write_text(p.read_text().replace("title: Two", "title: Second"))
     rebuild(site, tmp_path)
