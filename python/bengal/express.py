@@ -179,28 +179,36 @@ def model_fingerprint(facts: dict[str, bytes], xref_digest: bytes) -> bytes:
     return h.digest()
 
 
-def _old_records(path: Path) -> tuple[Any, dict[str, tuple[int, int, int]], dict[str, bytes], int]:
-    """(the store's bytes, its directory, what each record was made from, where records start)
-    for write_store to copy records from. Raises on anything unexpected."""
+def _open_store(path: Path) -> tuple[Any, tuple[Any, ...], int]:
+    """(the store's bytes, mapped; its directory, checked; where its records start)."""
     import mmap
 
     with open(path, "rb") as f:
-        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:  # an empty file
+            raise CacheDamaged("not a model store") from None
     head = data[:40]
-    if len(head) != 40 or head[:16] != _MAGIC:
-        raise CacheDamaged("not a model store")
     n = int.from_bytes(head[16:24], "little")
     directory = data[40 : 40 + n]
+    if len(head) != 40 or head[:16] != _MAGIC:
+        data.close()
+        raise CacheDamaged("not a model store")
     if len(directory) != n or hashlib.blake2b(directory, digest_size=16).digest() != head[24:40]:
+        data.close()
         raise CacheDamaged("model store directory damaged")
-    _, where, (off, length, crc) = marshal.loads(directory)
-    start = 40 + n
+    return data, marshal.loads(directory), 40 + n
+
+
+def _old_records(path: Path) -> tuple[Any, dict[str, tuple[int, int, int]], dict[str, bytes], int]:
+    """(the store's bytes, its directory, what each record was made from, where records start)
+    for write_store to copy records from. Raises on anything unexpected."""
+    data, (_, where, (off, length, crc)), start = _open_store(path)
     blob = data[start + off : start + off + length]
-    if len(blob) != length or zlib.crc32(blob) != crc:
-        raise CacheDamaged("model store: what the records were made from is damaged")
-    made_of = marshal.loads(blob)
+    made_of = marshal.loads(blob) if len(blob) == length and zlib.crc32(blob) == crc else None
     if not isinstance(where, dict) or not isinstance(made_of, dict):
-        raise CacheDamaged("model store: unexpected contents")
+        data.close()
+        raise CacheDamaged("model store: what the records were made from is damaged")
     return data, where, made_of, start
 
 
@@ -236,15 +244,15 @@ def write_store(
         b = None
         if made_of:
             made[k] = made_of
-            if old_made.get(k) == made_of:
-                o, n, crc = old_where.get(k, (0, -1, 0))
-                at = old_start + o
-                b = old_data[at : at + n] if n >= 0 else None
-                if b is not None and (len(b) != n or crc32(b) != crc):
-                    b = None  # damaged there: made again
-                elif b is not None:
+            hit = old_where.get(k) if old_made.get(k) == made_of else None
+            if hit is not None:
+                o, n, crc = hit
+                b = old_data[old_start + o : old_start + o + n]
+                if len(b) == n and crc32(b) == crc:
                     copied += 1
                     where[k] = (off, n, crc)
+                else:
+                    b = None  # damaged there: made again
         if b is None:
             b = dumps(make(), protocol=pickle.HIGHEST_PROTOCOL)
             where[k] = (off, len(b), crc32(b))
@@ -284,22 +292,7 @@ class Store:
     """The recorded model, objects made on first use (one object per key)."""
 
     def __init__(self, path: Path, fingerprint: bytes):
-        with open(path, "rb") as f:
-            head = f.read(40)
-            if len(head) != 40 or head[:16] != _MAGIC:
-                raise CacheDamaged("not a model store")
-            n = int.from_bytes(head[16:24], "little")
-            directory = f.read(n)
-            if (
-                len(directory) != n
-                or hashlib.blake2b(directory, digest_size=16).digest() != head[24:40]
-            ):
-                raise CacheDamaged("model store directory damaged")
-            import mmap
-
-            self.data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        fp, self.where, _ = marshal.loads(directory)
-        self.start = 40 + n
+        self.data, (fp, self.where, _), self.start = _open_store(path)
         if fp != fingerprint:
             raise Fallback("the model store is not the cache's")
         self.objects: dict[str, Any] = {}

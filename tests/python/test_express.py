@@ -296,6 +296,23 @@ def test_a_store_with_damaged_records_is_not_copied_from(site: Path, tmp_path: P
     assert _records(site) == _assembled_records(site)
 
 
+@pytest.mark.parametrize("at", [3, 45], ids=["magic", "directory"])
+def test_a_store_damaged_quietly_is_reported_and_written_again(
+    site: Path, tmp_path: Path, at: int
+) -> None:
+    """A model store whose header or directory is damaged with its size and time kept: the
+    fast path says so, the ordinary build writes a new store, and the next edit uses it."""
+    store = next((site / ".bengal/cache").glob(express.MODEL_PREFIX + "*.bin"))
+    _flip_byte(store, at)
+    append(site / "content/blog/two.md", "\nEdited.\n")
+    r = rebuild(site, tmp_path)
+    assert not r.express and r.incremental
+    assert [w for w in r.warnings if "model store" in w and "repaired" in w], r.warnings
+    assert not store.exists()
+    append(site / "content/blog/two.md", "\nEdited again.\n")
+    assert rebuild(site, tmp_path).express
+
+
 def test_store_records_round_trip(site: Path) -> None:
     """Every object of the recorded model loads to what the assembled model holds."""
     from bengal.build import STATE_DIR
