@@ -404,7 +404,7 @@ class Assembler:
         }
 
         def make(source: str) -> PageTerms:
-            return contribution(current[source], by_source[source].fm.terms, plurals)
+            return contribution(current[source], plurals)
 
         def terms_from(index: TaxonomyIndex) -> tuple[dict[str, dict[str, Term]], list[str]]:
             """(plural -> slug -> term, clash warnings); sets every page's `terms`."""

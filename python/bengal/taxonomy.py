@@ -49,10 +49,9 @@ class Named(NamedTuple):
     clash: str  # a warning when its natural slug was taken ("" otherwise)
 
 
-def contribution(
-    sig: tuple[Any, ...], terms: dict[str, list[str]], plurals: list[str]
-) -> PageTerms:
-    """sig: (date, title, terms) as the page has them."""
+def contribution(sig: tuple[Any, ...], plurals: list[str]) -> PageTerms:
+    """A page's contribution from its signature: (date, title, {plural: names as written})."""
+    terms: dict[str, list[str]] = sig[2]
     names = []
     for plural in plurals:
         seen: dict[str, str] = {}
