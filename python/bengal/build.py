@@ -37,6 +37,7 @@ from bengal.errors import BengalError, BuildError, ConfigError, ContentError, Te
 from bengal.frontmatter import parse as parse_front_matter
 from bengal.frontmatter import split_raw, yaml_error
 from bengal.model import Page, Site
+from bengal.store import Store, StoreDamaged, db_path
 
 if TYPE_CHECKING:
     from bengal import incremental
@@ -65,7 +66,7 @@ class BuildOptions:
     keep_warm: Callable[[WarmState], None] | None = None
     # Build the site model even when nothing changed (the dev server needs it in memory).
     skip_noop: bool = False
-    # The cache as the last build in this process left it (its shards describe the files in
+    # The cache as the last build in this process left it (its snapshots describe the store in
     # .bengal; what it holds beyond them is newer): used instead of reading .bengal when the
     # cache key matches.
     prev_cache: incremental.Cache | None = None
@@ -107,7 +108,7 @@ class BuildResult:
     markdown_rendered: int = 0  # Markdown bodies rendered (the rest came from the cache)
     files_read: int = 0  # Markdown files read (the rest were restored from the cache)
     taxonomy_reindexed: int = 0  # pages whose terms the taxonomy index took again
-    store_copied: int = 0  # model store records copied from the last store (bengal.express)
+    model_kept: int = 0  # records of the recorded site model kept from the last build
     removed: int = 0  # stale outputs deleted
     changes: dict[str, str] = field(default_factory=dict)  # content path -> change class
     explain: list[str] = field(default_factory=list)
@@ -538,6 +539,7 @@ class ShardResult:
     # After a writer failure: every path handed to the writer (some may be on disk). Kept in
     # the manifest without a record, so they are rendered again -- or removed if stale.
     attempted: list[str] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)  # sources whose stored HTML was damaged
 
 
 _TEMPLATES: Templates | None = None  # one environment per process, made on first use
@@ -635,6 +637,8 @@ def _render_chunk(chunk: int) -> ShardResult:
     templates.warnings.clear()
     res.warnings.extend(incremental.DAMAGE_WARNINGS)
     incremental.DAMAGE_WARNINGS.clear()
+    res.damaged.extend(incremental.DAMAGED_SOURCES)
+    incremental.DAMAGED_SOURCES.clear()
     return res
 
 
@@ -796,7 +800,7 @@ def build(root: Path, options: BuildOptions | None = None) -> BuildResult:
 @dataclass
 class WarmState:
     """What a successful build leaves in memory for the next build in the same process (the
-    dev server): the site model, the cache as saved, the open content pack, a warm template
+    dev server): the site model, the cache as saved, the open store, a warm template
     environment."""
 
     root: Path
@@ -804,15 +808,14 @@ class WarmState:
     state_dir: Path
     tree: SourceTree
     site: Site
-    cache: incremental.Cache  # its shards describe the files in .bengal until `dirty`
+    cache: incremental.Cache  # its snapshots describe the store in .bengal until `dirty`
     jobs: dict[str, tuple[Page, int]]  # HTML output path -> (page, pager number)
     templates_factory: Callable[[], Templates]
-    pack: incremental.ContentPack
+    store: Store
     md: Any  # bengal.render.MarkdownContext
     alias_files: dict[str, bytes]
     templates: Templates | None = None
     dirty: bool = False  # changed since the cache files were written
-    asset_map_dirty: bool = False
     # Built on first use: page key -> its outputs, "key|group" -> outputs that read it.
     owners: dict[str, set[str]] | None = None
     readers: dict[str, set[str]] | None = None
@@ -852,7 +855,7 @@ class WarmState:
                 self.readers.setdefault(d, set()).add(path)
 
     def close(self) -> None:
-        self.pack.close()
+        self.store.close()
 
 
 def _anchor_targets(xrefs: list[tuple[str, bool, str, int]]) -> set[str]:
@@ -960,19 +963,17 @@ class WarmBuilder:
         self.garbage = True
 
     def flush(self) -> None:
-        """Write the in-memory cache to .bengal (only the shards that changed)."""
+        """Write the in-memory cache to the store (only the records that changed)."""
         from bengal import incremental
 
         w = self.warm
         if w is None or not w.dirty:
             return
-        if w.asset_map_dirty:
-            refs = [(p, r.assets) for p, r in sorted(w.cache.outputs.items()) if r.assets]
-            save_asset_map(w.state_dir, refs)
-            w.cache.asset_map_stamp = _stamp(w.state_dir / ASSET_MAP_FILE)
-            w.asset_map_dirty = False
         try:
-            incremental.save(w.state_dir, w.cache, w.cache)
+            with w.store.transaction():
+                incremental.save(w.store, w.cache, w.cache, w.md.index)
+            w.store.written()
+            incremental.saved(w.cache)
         except OSError:
             # The cache on disk stays the older one; the next build treats what differs from
             # it as changed. Give up the warm state so that nothing relies on a partial save.
@@ -1066,7 +1067,7 @@ class WarmBuilder:
         result.timings["markdown"] = time.perf_counter() - t0
 
         # From here on the model, the outputs and the cache change.
-        cache.clear_state(w.state_dir)
+        cache.clear_state(w.store)
         w.dirty = True
         report = MarkdownReport()
         assert w.linkers is not None
@@ -1133,21 +1134,19 @@ class WarmBuilder:
         templates.menu_cache.clear()  # a menu template may read what these edits changed
         _W.clear()
         _W.update(jobs=jobs, out_dir=w.out_dir, templates_factory=lambda: templates)
-        begin_writing(w.state_dir, w.out_dir)
+        begin_writing(w.store, w.state_dir, w.out_dir)
         try:
             shard = run_chunks(1, None)[0]
         finally:
             _W.clear()
-        end_writing(w.state_dir)
+        with w.store.transaction():
+            end_writing(w.store)
         result.timings["render+write"] = time.perf_counter() - t2
         result.errors.extend(shard.errors)
         result.warnings.extend(shard.warnings)
         result.written, result.skipped_identical = shard.written, shard.skipped
         rendered_ok = {p for p, _ in shard.records}
         for path, rec in shard.records:
-            old = w.cache.outputs.get(path)
-            if old is None or old.assets != rec.assets:
-                w.asset_map_dirty = True
             w.replace_record(path, rec)
         for path in paths - rendered_ok:
             w.replace_record(path, None)  # failed: never reuse its old record
@@ -1236,7 +1235,8 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
     state_options = _state_options(root, opts, out_dir)
     scan_ns = time.time_ns()
     with _stage(result, "change check"):
-        check = cache.check_noop(root, out_dir, state_dir, THEME_DIR, state_options)
+        store, reset = open_store(state_dir, result)
+        check = cache.check_noop(root, out_dir, store, THEME_DIR, state_options)
     if check.clean and not opts.clean and not opts.skip_noop and check.state is not None:
         summary = check.state.get("summary", {})
         result.noop = True
@@ -1254,12 +1254,12 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
             f"{name}: the file name is not valid UTF-8 (shown with \ufffd); rename the file -- "
             "it is skipped, with everything below it if it is a folder"
         )
-    LAST_BUILD[:] = [check]
+    LAST_BUILD[:] = [check, store]
     if check.state is not None:
         from bengal import express
 
         fast = express.try_build(
-            root, opts, config, out_dir, state_dir, state_options, check, scan_ns, result
+            root, opts, config, out_dir, store, state_options, check, scan_ns, result
         )
         if fast is not None:
             fast.timings["total"] = time.perf_counter() - t_start
@@ -1268,7 +1268,7 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
         result.timings.pop("plan", None)
     # From here on the recorded state no longer describes the output directory.
     inputs_before = check.inputs
-    cache.clear_state(state_dir)
+    _clear_state(store, state_dir)
 
     from bengal import incremental
     from bengal.assemble import assemble
@@ -1279,22 +1279,36 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
         if opts.prev_cache is not None and opts.prev_cache.config_key == key:
             old, why, warn = opts.prev_cache, "", ""
         else:
-            old, why, warn = incremental.load(state_dir, key)
+            old, why, warn = incremental.load(store, key)
         if warn:
             result.warnings.append(warn)
+        if why == "cache damaged":
+            try:
+                store.replace()  # damage in its structure is not mended by writing over it
+            except (OSError, StoreDamaged) as exc:
+                raise BuildError(f"cannot replace the damaged {store.path}: {exc}") from None
         prev = old if old is not None and not why else None
         if opts.clean:
             prev, why = None, "--clean"
+        # The fast path met damage only it reads (the model, stored answers): written again.
+        repair = check.repair
         # Files the last build wrote (and any a killed build was about to write): whatever of
         # these this build does not write again is stale and removed.
         old_manifest = set(old.manifest) if old is not None else set()
         fallback_outputs: set[str] = set()
         if old is None:
             # A damaged cache: the files the last successful build recorded in its state
-            # (which page each belongs to is not known: see UNKNOWN_PAGE).
+            # (which page each belongs to is not known: see UNKNOWN_PAGE) -- or, with the state
+            # lost too, every file in the output directory (what this build does not write is
+            # stale: the result is a clean build's).
             fallback_outputs = check.seen_outputs()[0]
+            if not fallback_outputs and (reset or why == "cache damaged"):
+                found: dict[str, list[int]] = {}
+                if out_dir.is_dir():
+                    bengal_native.scan_tree(str(out_dir), "", found, False)
+                fallback_outputs = set(found)
             old_manifest.update(fallback_outputs)
-        old_manifest.update(incremental.read_pending(state_dir))
+        old_manifest.update(incremental.read_pending(store))
     result.incremental = prev is not None
     if prev is None:
         result.explain.append(f"full build: {why}")
@@ -1335,33 +1349,15 @@ def _build(root: Path, opts: BuildOptions) -> BuildResult:
         if entry is not None and src.heading is not None and entry.heading != src.heading:
             loaded.entries[src.rel] = entry._replace(heading=src.heading)
 
-    cdir = incremental.cache_dir(state_dir)
-    if (cdir.is_file() or cdir.is_symlink()) and not cdir.is_dir():
-        # Not ours to keep: .bengal holds only caches (the load above found it unusable).
-        with contextlib.suppress(OSError):
-            cdir.unlink()
-    make_dir(cdir, f"{state_dir} must be a folder bengal can write (it holds only caches)")
-    pack_name = prev.pack if prev is not None else f"{incremental.PACK_PREFIX}{os.getpid()}.pack"
-    if prev is not None:
-        compacted = incremental.compact_pack(
-            cdir, prev.pack, loaded.entries, sum(r[1] for r in prev.mdrefs.values())
-        )
-        if compacted is not None:
-            pack_name = compacted[0]
-            result.warnings.extend(compacted[1])
-    pack = incremental.ContentPack(cdir / pack_name, fresh=prev is None)
     LAST_BUILD.extend([old, loaded, asm])
-    try:
-        return _build_rest(
-            root, opts, config, out_dir, result, state_dir, state_options, check, inputs_before,
-            prev, old_manifest, tree, workers, loaded, asm, pack, key, scan_ns,
-            {p: r.page for p, r in old.outputs.items()}
-            if old is not None
-            else dict.fromkeys(fallback_outputs, UNKNOWN_PAGE),
-        )  # fmt: skip
-    finally:
-        if not pack.keep_open:
-            pack.close()
+    return _build_rest(
+        root, opts, config, out_dir, result, state_dir, state_options, check, inputs_before,
+        prev, old_manifest, tree, workers, loaded, asm, store, key, scan_ns,
+        {p: r.page for p, r in old.outputs.items()}
+        if old is not None
+        else dict.fromkeys(fallback_outputs, UNKNOWN_PAGE),
+        repair or reset,
+    )  # fmt: skip
 
 
 def _build_rest(
@@ -1380,10 +1376,11 @@ def _build_rest(
     workers: int,
     loaded: SourceLoad,
     asm: Assembly,
-    pack: incremental.ContentPack,
+    store: Store,
     key: str,
     scan_ns: int,
     old_pages: dict[str, str],
+    repair: bool,
 ) -> BuildResult:
     from bengal import incremental, outputs
     from bengal.render import Templates, pager_output_path, render_jobs, render_markdown_stage
@@ -1397,13 +1394,13 @@ def _build_rest(
             config,
             asm.ambiguous_keys,
             cached_md,
-            pack,
+            store,
             index_unchanged=prev is not None and prev.xref_digest == asm.xref_digest,
         )
     result.markdown_rendered = len(md.rendered)
     for rel, md_facts in md.facts.items():
         entry = loaded.entries[rel]
-        if entry.md is not md_facts:  # unchanged entries stay the loaded objects (cache shards)
+        if entry.md is not md_facts:  # unchanged entries stay the loaded objects (not written again)
             loaded.entries[rel] = entry._replace(md=md_facts)
     for file, line, text in md.warnings:
         result.warnings.append(str(Message(file, line, text)))
@@ -1498,7 +1495,7 @@ def _build_rest(
         templates_factory=lambda: Templates(root, site, config, cache_dir, ref, asset_url),
     )
     make_dir(out_dir, "remove what is there or choose another with -o / [build] output_dir")
-    begin_writing(state_dir, out_dir)
+    begin_writing(store, state_dir, out_dir)
     # A file that became a folder (or the reverse) since the last build: its old outputs would
     # block the new ones, so they go first (the rest of the stale outputs go at the end).
     failed_sources = {"p:" + str(e.file) for e in [*loaded.errors, *asm.errors] if e.file}
@@ -1518,7 +1515,7 @@ def _build_rest(
     # Outputs this build may write that the last one did not: if the build is killed, the next
     # one must know to remove them should they turn out stale.
     new_paths = [p for p, _ in job_paths if p not in old_manifest]
-    incremental.write_pending(state_dir, new_paths)
+    _store_write(incremental.write_pending, store, new_paths)
     progress = opts.progress
     if progress is not None:
         progress("rendering pages", 0, len(jobs))
@@ -1545,8 +1542,8 @@ def _build_rest(
     if prev is not None:
         expected = {p for p, _ in job_paths}
         records = {p: r for p, r in prev.outputs.items() if p in expected}
-    # One object per distinct dependency, template, helper call and asset reference, so that a
-    # cache shard pickles each once (pickle shares equal objects only when they are the same).
+    # One object per distinct dependency, template, helper call and asset reference: 10k output
+    # records share a few hundred strings instead of holding a copy each.
     canon: dict[Any, Any] = {}
 
     def intern(rec: incremental.OutputRecord) -> incremental.OutputRecord:
@@ -1566,6 +1563,12 @@ def _build_rest(
             records[path] = intern(rec)
         for k, v in sr.seconds.items():
             result.cpu[k] = result.cpu.get(k, 0.0) + v
+        for rel in sr.damaged:
+            # Its stored rendering is damaged: the next build renders its Markdown again and
+            # stores that (its facts are the same: nothing else changes).
+            stale = loaded.entries.get(rel)
+            if stale is not None and stale.md is not None:
+                loaded.entries[rel] = stale._replace(md=None)
     rendered_ok = {path for sr in shard_results for path, _ in sr.records}
     for path in [p for p in records if p not in rendered_ok and p in result.explain_outputs]:
         del records[path]  # it failed this time: never reuse its old record
@@ -1634,18 +1637,6 @@ def _build_rest(
         for p in sorted(asset_warnings):
             result.warnings.extend(asset_warnings[p])
 
-    with _stage(result, "asset map"):
-        map_file = state_dir / ASSET_MAP_FILE
-        unchanged = (
-            prev is not None
-            and set(records) == set(prev.outputs)
-            and all(records[p].assets == prev.outputs[p].assets for p in rendered_ok)
-            and _stamp(map_file) == prev.asset_map_stamp
-        )
-        if not unchanged:
-            asset_refs = [(p, r.assets) for p, r in sorted(records.items()) if r.assets]
-            result.warnings.extend(save_asset_map(state_dir, asset_refs))
-
     result.files = result.pages + len(copied) + len(sitewide)
     with _stage(result, "save cache"):
         # Stat only what this build may have written; the rest was stat()ed while planning.
@@ -1661,46 +1652,15 @@ def _build_rest(
         for rel, entry in loaded.entries.items():
             if entry.stat[0] >= racy:
                 loaded.entries[rel] = entry._replace(stat=(0, -1))
-        # The model store is kept when it is the file the last build left (one changed since
-        # -- damaged, say -- or gone: bengal.express removes one it found damaged) and
-        # describes this model. A store not intact means the renderings' stored facts are
-        # written again too: only the fast path reads either, so damage to them is found there.
         from bengal import express
 
-        model_fp = express.model_fingerprint(facts, asm.xref_digest)
-        store_key = f".bengal/cache/{prev.model}" if prev is not None else ""
-        store_intact = (
-            prev is not None
-            and bool(prev.model)
-            and check.state is not None
-            and store_key in inputs_before
-            and check.state.get("inputs", {}).get(store_key) == inputs_before[store_key]
-            and (incremental.cache_dir(state_dir) / prev.model).is_file()
-        )
-        repair = prev is not None and not store_intact
-        model_name = prev.model if prev is not None and store_intact else ""
-        if opts.keep_warm is not None:
-            model_name = ""  # the dev server rebuilds from memory; its builds need no store
-        elif not model_name or prev is None or prev.model_fp != model_fp:
-            model_name = ""
-            cdir = incremental.cache_dir(state_dir)
-            with contextlib.suppress(OSError):
-                # Records whose objects did not change are copied from the intact last store.
-                model_name, result.store_copied = express.write_store(
-                    cdir,
-                    model_fp,
-                    express.model_items(site, asm.xref_added, facts),
-                    cdir / prev.model if prev is not None and store_intact else None,
-                )
-        mdrefs = (
-            incremental.md_refs(loaded.entries, pack, None if repair else prev, asm.xref_index)
-            if opts.keep_warm is None
-            else {}
+        model_fp = (
+            b""
+            if opts.keep_warm is not None
+            else (express.model_fingerprint(facts, asm.xref_digest))
         )
         new_cache = incremental.Cache(
             config_key=key,
-            mdrefs=mdrefs,
-            model=model_name,
             model_fp=model_fp,
             sources=loaded.entries,
             facts=facts,
@@ -1710,49 +1670,51 @@ def _build_rest(
             },
             manifest=sorted(manifest),
             out_stats={k: (v[0], v[1]) for k, v in out_now.items()},
-            pack=pack.path.name,
             sitewide=sitewide,
             xref_digest=asm.xref_digest,
             tax_pages=asm.taxonomy.pages,
             tax_terms=asm.taxonomy.terms,
             asset_warnings={p: w for p, w in asset_warnings.items() if w},
-            asset_map_stamp=_stamp(map_file),
         )
+        base = None if repair else prev
         cache_saved = False
         try:
-            incremental.save(state_dir, new_cache, prev)
-            incremental.clear_pending(state_dir)
-            incremental.remove_old_packs(state_dir, pack.path.name)
-            express.remove_old_stores(incremental.cache_dir(state_dir), model_name)
+            # The cache, the recorded model and the state: one transaction.
+            with store.transaction():
+                incremental.save(store, new_cache, base, asm.xref_index)
+                # The dev server rebuilds from memory: its builds record no model.
+                result.model_kept = express.save_model(
+                    store, site if opts.keep_warm is None else None, asm.xref_added, new_cache,
+                    base,
+                )  # fmt: skip
+                incremental.clear_pending(store)
+                if not result.errors:
+                    # Without its cache the state would describe files that no cache matches
+                    # (the fast path trusts that they agree): saved together or not at all.
+                    cache.save_state(
+                        store,
+                        state_options,
+                        {
+                            "pages": result.pages,
+                            "files": result.files,
+                            # What a build with nothing to do says again: the site's problems,
+                            # not this build's repairs of its own caches (said once).
+                            "warnings": [w for w in result.warnings if str(state_dir) not in w],
+                        },
+                        inputs_before,
+                        outputs_now=out_now,
+                        racy_ns=scan_ns - incremental.RACY_NS,
+                        bad_names=check.bad_names,
+                    )
+                end_writing(store)
+            store.written()
+            incremental.saved(new_cache)
             cache_saved = True
         except OSError as exc:
             result.warnings.append(f"cannot save the build cache: {exc.strerror or exc}")
-    # Without its cache the state would describe files that no cache matches (the fast path
-    # trusts that they agree): the next build starts from what is on disk instead.
-    if not result.errors and cache_saved:
-        with _stage(result, "save state"):
-            cache.save_state(
-                root,
-                state_dir,
-                THEME_DIR,
-                state_options,
-                {
-                    "pages": result.pages,
-                    "files": result.files,
-                    # What a build with nothing to do says again: the site's problems, not
-                    # this build's repairs of its own caches (damage is reported once).
-                    "warnings": [w for w in result.warnings if str(state_dir) not in w],
-                },
-                inputs_before,
-                outputs_now=out_now,
-                racy_ns=scan_ns - incremental.RACY_NS,
-                bad_names=check.bad_names,
-            )
-    end_writing(state_dir)
-    if opts.keep_warm is not None and not result.errors:
+    if opts.keep_warm is not None and not result.errors and cache_saved:
         from bengal.render import MarkdownContext
 
-        pack.keep_open = True
         opts.keep_warm(
             WarmState(
                 root=root,
@@ -1763,8 +1725,8 @@ def _build_rest(
                 cache=new_cache,
                 jobs=dict(zip([p for p, _ in job_paths], all_jobs, strict=True)),
                 templates_factory=_templates_factory(root, site, config, cache_dir, ref, asset_url),
-                pack=pack,
-                md=MarkdownContext.of(site, asm.xref_index, config, asm.ambiguous_keys, pack),
+                store=store,
+                md=MarkdownContext.of(site, asm.xref_index, config, asm.ambiguous_keys, store),
                 alias_files=alias_files,
             )
         )
@@ -1811,13 +1773,48 @@ UNFINISHED_MARKER = "writing"
 TEMP_PREFIX = ".~bengal."  # the writer's and copy_file's temp files: .~bengal.PID.*.tmp
 
 
-def begin_writing(state_dir: Path, out_dir: Path) -> None:
-    """Mark that a build writes (.bengal/writing) until end_writing(). A build killed meanwhile
-    leaves temp files -- .~bengal.PID.N.tmp beside the outputs being replaced, .NAME.PID.tmp
-    and the like beside the caches -- and the mark: the next build sweeps them first. Only one
-    build runs per site (the site lock), so none of them is being written."""
-    mark = state_dir / UNFINISHED_MARKER
-    if mark.exists():
+def open_store(state_dir: Path, result: BuildResult) -> tuple[Store, bool]:
+    """(the store in `state_dir`, whether it was made anew). One that cannot be trusted is
+    reported (its path and what is wrong) and replaced by an empty one: a full build."""
+    try:
+        return Store.open(state_dir), False
+    except StoreDamaged as exc:
+        result.warnings.append(f"{db_path(state_dir)}: {exc}; rebuilding everything")
+    except OSError:
+        pass  # in the way (a folder of that name, say): replaced, or reported below
+    try:
+        return Store.reset(state_dir), True
+    except (OSError, StoreDamaged) as exc:
+        raise BuildError(
+            f"cannot create {db_path(state_dir)} ({getattr(exc, 'strerror', None) or exc}); "
+            f"{state_dir} must be a folder bengal can write (it holds only caches: remove it)"
+        ) from None
+
+
+def _store_write(fn: Callable[..., None], store: Store, *args: Any) -> None:
+    """One of the small writes a build commits before it writes outputs; a store that cannot be
+    written stops the build (nothing has been written yet)."""
+    try:
+        fn(store, *args)
+    except OSError as exc:
+        raise BuildError(f"cannot write the build cache: {exc}") from None
+
+
+def _clear_state(store: Store, state_dir: Path) -> None:
+    _store_write(cache.clear_state, store)
+
+
+def begin_writing(store: Store, state_dir: Path, out_dir: Path) -> None:
+    """Mark in the store that a build writes, until end_writing() (in the transaction that saves
+    the build). A build killed meanwhile leaves temp files -- .~bengal.PID.N.tmp beside the
+    outputs being replaced, compiled templates' temp files beside the caches -- and the mark:
+    the next build sweeps them first (so does a build whose store was lost). Only one build
+    runs per site (the site lock), so none of them is being written."""
+    try:
+        marked = store.get("meta", UNFINISHED_MARKER) is not None
+    except StoreDamaged:
+        marked = True
+    if marked or not store.keys("meta"):
         found: dict[str, list[int]] = {}
         bengal_native.scan_tree(str(out_dir), "", found, False)
         leftovers = [
@@ -1825,19 +1822,24 @@ def begin_writing(state_dir: Path, out_dir: Path) -> None:
             for rel in found
             if rel.rpartition("/")[2].startswith(TEMP_PREFIX) and rel.endswith(".tmp")
         ]
-        for pattern in (".*.tmp", "cache/.*.tmp", ".*.tmp.*", "jinja/*.jinja.*.tmp"):
+        for pattern in (".*.tmp", ".*.tmp.*", "jinja/*.jinja.*.tmp"):
             leftovers.extend(state_dir.glob(pattern))
         for f in leftovers:
             with contextlib.suppress(OSError):
                 f.unlink()
-    with contextlib.suppress(OSError):
-        mark.touch()
+    if not marked:
+        _store_write(_mark_writing, store)
 
 
-def end_writing(state_dir: Path) -> None:
-    """Every temp file the build made was renamed into place or removed: drop the mark."""
-    with contextlib.suppress(OSError):
-        (state_dir / UNFINISHED_MARKER).unlink()
+def _mark_writing(store: Store) -> None:
+    with store.transaction():
+        store.put("meta", UNFINISHED_MARKER, 1)
+
+
+def end_writing(store: Store) -> None:
+    """Every temp file the build made was renamed into place or removed: drop the mark (inside
+    the transaction that saves the build)."""
+    store.delete_many("meta", [UNFINISHED_MARKER])
 
 
 def remove_stale(out_dir: Path, paths: set[str]) -> int:
@@ -1861,14 +1863,6 @@ def remove_stale(out_dir: Path, paths: set[str]) -> int:
         with contextlib.suppress(OSError):
             d.rmdir()  # only succeeds when empty
     return removed
-
-
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)
 
 
 def check_local_assets(
@@ -1904,31 +1898,6 @@ def check_local_assets(
                 page = site.page_by_output.get(page_path)
                 who = page.source if page is not None and page.source else page_path
                 mine.append(f"{who}: references {url}, which is not in the output")
-    return warnings
-
-
-ASSET_MAP_FILE = "asset_deps.json"
-
-
-def save_asset_map(state_dir: Path, refs: list[tuple[str, list[tuple[str, bool]]]]) -> list[str]:
-    """Record which output page uses which local asset (.bengal/asset_deps.json), so that a
-    later build knows the pages an asset change affects. Returns warnings."""
-    warnings: list[str] = []
-    path = state_dir / ASSET_MAP_FILE
-    previous, status, message = bengal_native.AssetDependencyMap.load(str(path))
-    if status.name not in ("OK", "MISSING"):
-        warnings.append(f"{message}; the asset map is rebuilt from this build")  # names path
-    del previous
-    amap = bengal_native.AssetDependencyMap()
-    for page_path, items in sorted(refs):
-        local = [url for url, external in items if not external]
-        if local:
-            amap.set_page_assets(page_path, local)
-    try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        amap.save(str(path))
-    except OSError as exc:
-        warnings.append(f"cannot save {path}: {exc.strerror or exc}")
     return warnings
 
 

@@ -1,12 +1,11 @@
-"""Build state under .bengal/: what the last successful build read and wrote, so that a build
-with nothing to do can say so without doing the work. This module is the one place that decides
-whether anything is dirty.
+"""Build state, kept in the store (bengal.store): what the last successful build read and wrote,
+so that a build with nothing to do can say so without doing the work. This module is the one
+place that decides whether anything is dirty.
 
 When every input file (content, templates, static, assets, data, bengal.toml, the theme) and
 every output file the build wrote has the size and mtime recorded after the last successful
 build, with the same bengal, code and build options, the build is a no-op; anything else means
-a build, which bengal.incremental makes do only what changed. This module also holds the
-checksummed file format both use (write_blob / read_blob).
+a build, which bengal.incremental makes do only what changed.
 
 Directory mtimes are never used as a shortcut: editing a file in place does not change its
 directory's mtime (shared/NOTES.md), so every file is stat()ed, and one walk per input directory
@@ -17,8 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import pickle
 import sys
 from array import array
 from dataclasses import dataclass, field
@@ -28,12 +25,10 @@ from typing import Any
 import bengal_native
 from bengal import __version__
 from bengal.discover import scan_inputs, scan_tree
+from bengal.store import Store, StoreDamaged
 
-STATE_FILE = "state.bin"
-MAGIC = b"BENGAL-CACHE\n"
-FORMAT_VERSION = 1  # of every file written by write_blob
 FORMAT = "bengal-build-state"
-VERSION = 4  # 4: outputs packed (pack_stamps), NUL-separated paths; "racy"
+VERSION = 5  # 5: in the store; 4: outputs packed (pack_stamps), NUL-separated paths; "racy"
 
 
 @dataclass
@@ -50,6 +45,9 @@ class NoopCheck:
     # packed stamps; see unpack_stamps). The build that follows reuses them instead of
     # stat()ing the same files again.
     outputs_seen: tuple[str, bytes] | None = None
+    # Set by the fast path for body edits when it met damage only it reads (the recorded model,
+    # stored answers): the build that follows writes the store's tables anew.
+    repair: bool = False
 
     def seen_outputs(self) -> tuple[set[str], dict[str, list[int]]]:
         """(paths checked, {path: [mtime_ns, size]} of those that exist)."""
@@ -71,23 +69,6 @@ def _stat_map(paths: list[Path], base: Path) -> dict[str, list[int]]:
     return out
 
 
-def _own_files(root: Path) -> dict[str, list[int]]:
-    """The other caches of a build, stamped: a damaged one must be noticed (and rebuilt), not
-    skipped -- also by the fast path for body edits (bengal.express), which reads only a few
-    cache shards: any cache file changed, added or removed since the last build sends it to
-    the ordinary build, which checks every file it loads."""
-    names = [".bengal/asset_deps.json", ".bengal/cache/index.bin"]
-    with contextlib.suppress(OSError):
-        names.extend(
-            sorted(
-                ".bengal/cache/" + n
-                for n in os.listdir(root / ".bengal" / "cache")
-                if n.endswith((".bin", ".pack")) and not n.startswith((".", "index."))
-            )
-        )
-    return bengal_native.stat_files(str(root), names)
-
-
 def input_files(
     root: Path, theme_dir: Path, bad_names: list[str] | None = None
 ) -> dict[str, list[int]]:
@@ -96,7 +77,6 @@ def input_files(
     ignored here too; so are names that are not UTF-8, which are added to `bad_names`."""
     state = scan_inputs(root, bad_names)
     state.update(_stat_map([root / "bengal.toml"], root))
-    state.update(_own_files(root))
     scan_tree(theme_dir, "theme:", state, bad=bad_names)
     return state
 
@@ -166,66 +146,14 @@ def code_key() -> str:
     return _CODE_KEY
 
 
-class CacheDamaged(Exception):
-    """A cache file exists but cannot be trusted."""
-
-
-# ---- files ----------------------------------------------------------------------------------
-
-
-# The format word of a file whose payload is marshal, not pickle: plain data (dicts, lists,
-# strings, numbers, bytes) only, written ~6x faster (the build state: 2 MB at 10k pages).
-MARSHAL_FORMAT = FORMAT_VERSION | 0x100
-
-
-def write_blob(path: Path, obj: Any, plain: bool = False) -> None:
-    import marshal
-
-    payload = marshal.dumps(obj) if plain else pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
-    digest = hashlib.blake2b(payload, digest_size=16).digest()
-    word = MARSHAL_FORMAT if plain else FORMAT_VERSION
-    header = MAGIC + word.to_bytes(4, "little") + digest
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def load_state(store: Store | None) -> dict[str, Any] | None:
+    """The recorded state, or None when there is none or it cannot be trusted (any damage to it
+    simply means a full build)."""
+    if store is None:
+        return None
     try:
-        with open(tmp, "wb") as f:
-            f.write(header)
-            f.write(payload)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def read_blob(path: Path) -> Any:
-    """The object in `path`. FileNotFoundError when absent; CacheDamaged when unusable."""
-    with open(path, "rb") as f:
-        data = f.read()
-    n = len(MAGIC)
-    if len(data) < n + 20 or data[:n] != MAGIC:
-        raise CacheDamaged("not a bengal cache file (truncated or overwritten)")
-    version = int.from_bytes(data[n : n + 4], "little")
-    if version not in (FORMAT_VERSION, MARSHAL_FORMAT):
-        raise CacheDamaged(f"cache format {version}, this bengal writes {FORMAT_VERSION}")
-    digest = data[n + 4 : n + 20]
-    payload = memoryview(data)[n + 20 :]
-    if hashlib.blake2b(payload, digest_size=16).digest() != digest:
-        raise CacheDamaged("checksum mismatch (the file is damaged)")
-    try:
-        if version == MARSHAL_FORMAT:
-            import marshal
-
-            return marshal.loads(payload)
-        return pickle.loads(payload)
-    except Exception as exc:  # a digest match with a bad payload: a foreign writer
-        raise CacheDamaged(f"cannot decode ({type(exc).__name__})") from None
-
-
-def load_state(state_dir: Path) -> dict[str, Any] | None:
-    """The recorded state, or None when there is none or it cannot be trusted (any damage to the
-    file simply means a full build)."""
-    try:
-        data = read_blob(state_dir / STATE_FILE)
-    except (OSError, CacheDamaged):
+        data = store.get("meta", "state")
+    except StoreDamaged:
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
         return None
@@ -233,11 +161,11 @@ def load_state(state_dir: Path) -> dict[str, Any] | None:
 
 
 def check_noop(
-    root: Path, out_dir: Path, state_dir: Path, theme_dir: Path, options: dict[str, Any]
+    root: Path, out_dir: Path, store: Store | None, theme_dir: Path, options: dict[str, Any]
 ) -> NoopCheck:
     bad: list[str] = []
     inputs = input_files(root, theme_dir, bad)
-    state = load_state(state_dir)
+    state = load_state(store)
     if state is None:
         return NoopCheck(False, "no usable build state", inputs, bad_names=bad)
     if state.get("bengal") != __version__:
@@ -274,9 +202,7 @@ def check_noop(
 
 
 def save_state(
-    root: Path,
-    state_dir: Path,
-    theme_dir: Path,
+    store: Store,
     options: dict[str, Any],
     summary: dict[str, Any],
     inputs_before: dict[str, list[int]],
@@ -284,16 +210,15 @@ def save_state(
     racy_ns: int | None = None,
     bad_names: list[str] | None = None,
 ) -> None:
-    """Record a successful build. The inputs recorded are `inputs_before`, the scan taken when
-    the build started (plus the build's own cache files as it left them): a file changed while
+    """Record a successful build (inside the transaction that saves its cache). The inputs
+    recorded are `inputs_before`, the scan taken when the build started: a file changed while
     the build ran -- read before or after its change -- has a newer stamp than the recorded
     one, so the next build looks at it again. No second walk of the site is needed."""
-    now = {k: v for k, v in inputs_before.items() if not k.startswith(".bengal/")}
+    now = inputs_before
     # An input modified within a clock tick of the build's scan could change again without
     # its size or mtime changing: such a state never lets the next build be a no-op (it
     # compares contents, bengal.incremental), but its list of outputs is still recorded.
     racy = racy_ns is not None and bool(now) and max(v[0] for v in now.values()) >= racy_ns
-    now.update(_own_files(root))
     data = {
         "format": FORMAT,
         "version": VERSION,
@@ -301,15 +226,16 @@ def save_state(
         "options": options,
         "racy": racy,
         "bad_names": sorted(bad_names or []),  # skipped by the scan, warned about
-        "inputs": now,  # the build's own caches as it left them
+        "inputs": now,
         # stat_outputs() of every file the build wrote (or already packed)
         "outputs": outputs_now if isinstance(outputs_now, tuple) else pack_stamps(outputs_now),
         "summary": summary,
     }
-    state_dir.mkdir(parents=True, exist_ok=True)
-    write_blob(state_dir / STATE_FILE, data, plain=True)
+    store.put("meta", "state", data)
 
 
-def clear_state(state_dir: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        (state_dir / STATE_FILE).unlink()
+def clear_state(store: Store) -> None:
+    """From here on the recorded state no longer describes the output directory (committed at
+    once: a build killed while writing must not leave a state that says "nothing to do")."""
+    with store.transaction():
+        store.delete_many("meta", ["state"])

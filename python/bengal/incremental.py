@@ -1,15 +1,16 @@
-"""Incremental builds: the cache under .bengal/cache/ and the decision what to rebuild.
+"""Incremental builds: the cache kept in the store (bengal.store) and the decision what to
+rebuild.
 
 The contract is that an incremental build writes exactly what a clean build would. It is kept
 by recording, not by guessing:
 
 * Sources. Every Markdown file's (mtime_ns, size, content digest), its parsed front matter (or
-  the error it gave) and its rendered Markdown (HTML in an append-only pack file, the small
-  facts -- TOC, anchors, words, summary, warnings, cross-references -- in the index). A file
-  whose stat changed is read and hashed; equal digests mean unchanged. Unchanged pages are
-  restored without reading their files; their body and HTML are loaded when first used.
-  Directory mtimes are never used as a shortcut: editing a file in place does not change its
-  directory's mtime (shared/NOTES.md), so every file is stat()ed.
+  the error it gave) and its rendered Markdown (the HTML in the store's html table under its
+  digest, the small facts -- TOC, anchors, words, summary, warnings, cross-references -- in the
+  source's record). A file whose stat changed is read and hashed; equal digests mean unchanged.
+  Unchanged pages are restored without reading their files; their body and HTML are loaded
+  when first used. Directory mtimes are never used as a shortcut: editing a file in place does
+  not change its directory's mtime (shared/NOTES.md), so every file is stat()ed.
 * Cross-references. A cached rendering stays valid only while every [[target]] it contains
   resolves to the same (URL, title) in the new cross-reference index.
 * Reads. While a template renders an output, the Jinja2 environment records every attribute it
@@ -22,21 +23,13 @@ by recording, not by guessing:
 * Configuration, build options and the bengal version are part of the cache key: a change means
   a full build, which says so.
 
-Files are written atomically (temp + rename) and carry a magic line, a format version and a
-BLAKE2 digest of their payload: a truncated, garbage or foreign cache is detected on load and
-answered with a warning and a full build. The files are pickles (CPython's C implementation):
-measured on the 10k-page site, loading a 15 MB shard set takes as long as json.loads of the same
-data (89 vs 85-107 ms), but json would then need converting into tuples, frozensets, bytes and
-datetimes again, and the data is consumed in Python, so a native (nlohmann/json) reader would
-pay that conversion too.
+The store checks every record it reads: a damaged or foreign database is answered with a
+warning and a full build.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,62 +38,21 @@ from typing import Any, NamedTuple
 from markupsafe import Markup
 
 from bengal import __version__
-from bengal.cache import CacheDamaged, read_blob, write_blob
 from bengal.model import MenuItem, Page, Section, Site, Term
+from bengal.store import Store, StoreDamaged
 
-CACHE_SUBDIR = "cache"
-INDEX_FILE = "index.bin"
-PACK_PREFIX = "content-"
 # Files modified this close to a build's scan are re-hashed by the next build (see save()).
 RACY_NS = 100_000_000
-
-
-class ContentPack:
-    """Rendered Markdown of every page, appended to one file: (offset, length, crc32) per entry.
-    Entries are never rewritten in place, so an index saved earlier stays valid if a build is
-    killed while appending; a full build starts a new pack."""
-
-    def __init__(self, path: Path, fresh: bool):
-        self.path = path
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | (os.O_TRUNC if fresh else 0), 0o644)
-        self.end = os.fstat(self.fd).st_size
-        self.keep_open = False  # handed over to the next build in this process (dev server)
-
-    def append(self, html: str) -> tuple[int, int, int]:
-        return self.append_raw(html.encode("utf-8"))
-
-    def read(self, ref: tuple[int, int, int]) -> str:
-        return self.read_raw(ref).decode("utf-8")
-
-    def read_raw(self, ref: tuple[int, int, int]) -> bytes:
-        off, length, crc = ref
-        data = os.pread(self.fd, length, off)
-        if len(data) != length or zlib.crc32(data) != crc:
-            raise CacheDamaged(f"entry at {off} is damaged")  # callers name the pack
-        return data
-
-    def append_raw(self, data: bytes) -> tuple[int, int, int]:
-        off = self.end
-        os.pwrite(self.fd, data, off)
-        self.end += len(data)
-        return (off, len(data), zlib.crc32(data))
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
 
 
 # ---- what is cached per source and per output ------------------------------------------------
 
 
 class MdFacts(NamedTuple):
-    """A page's Markdown rendering, minus its HTML (which lives in the pack). Cache records
-    are named tuples: immutable, so an entry kept from the last build stays the very object
-    that was loaded (save() relies on that), and ~25% smaller pickled than dataclasses (they
-    load equally fast: measured 24.6 vs 24.3 ms for 10k records)."""
+    """A page's Markdown rendering, minus its HTML (stored in the store's html table under
+    `html_hash`). Cache records are named tuples: immutable, so an entry kept from the last
+    build stays the very object that was loaded (save() relies on that)."""
 
-    html_ref: tuple[int, int, int] | None
     html_hash: bytes
     h1_cut: int  # len("<h1...</h1>\n") when the HTML opens with an h1, else -1
     toc: list[tuple[int, str, str]]
@@ -133,6 +85,12 @@ class OutputRecord(NamedTuple):
     warnings: tuple[str, ...]
 
 
+# The maps of a Cache that are tables of their own in the store, loaded whole by a build.
+LOADED = ("sources", "outputs", "facts", "out_stats", "tax_pages", "tax_terms")
+# Entries kept from the last build are the same objects (changed ones are new objects)
+BY_IDENTITY = ("sources", "outputs", "tax_pages", "tax_terms")
+
+
 @dataclass
 class Cache:
     config_key: str
@@ -142,56 +100,33 @@ class Cache:
     templates: dict[str, bytes | None] = field(default_factory=dict)  # name -> file digest
     manifest: list[str] = field(default_factory=list)  # every file the build put in the output
     out_stats: dict[str, tuple[int, int]] = field(default_factory=dict)
-    pack: str = ""
     sitewide: list[str] = field(default_factory=list)
     xref_digest: bytes = b""  # the cross-reference index every cached rendering is valid for
     asset_warnings: dict[str, list[str]] = field(default_factory=dict)  # output -> findings
-    asset_map_stamp: tuple[int, int] | None = None  # asset_deps.json as this build left it
-    # Each source's MdFacts, pickled into the content pack too: content path -> (offset,
-    # length, crc32), kept in the index. The fast path reads the few renderings a list page
-    # shows through these instead of loading the sources' shards (bengal.express).
-    mdrefs: dict[str, tuple[int, int, int]] = field(default_factory=dict)
-    # The model store (bengal.express) the last build wrote, and what it is valid for.
-    model: str = ""
+    # What the recorded site model (the store's model table, bengal.express) is valid for;
+    # b"" when there is none.
     model_fp: bytes = b""
     # The taxonomy index (bengal.taxonomy): page source -> what it contributes, and
     # "plural\0term" -> its pages' sources in list order.
     tax_pages: dict[str, Any] = field(default_factory=dict)
     tax_terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     bengal: str = __version__
-    # Where the SHARDED maps are stored: shard_count(kind) files each (see save()).
-    shards: dict[str, list[str]] = field(default_factory=dict)
-    # Not stored: the shards as loaded, so that save() can tell which ones a build changed and
-    # need not hash every key again to find its shard.
-    loaded_parts: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+    # Not stored: the LOADED maps as the store holds them (shallow copies), so that save()
+    # writes only the records a build changed.
+    stored: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
-    def __getstate__(self) -> dict[str, Any]:
-        """The two long maps of the index in flat form (one string, one array): the fast path
-        reads and writes the index on every edit, and 17k path strings pickle slowly."""
-        from array import array
-
-        d = dict(self.__dict__)
+    def top(self) -> dict[str, Any]:
+        """The fields stored in the meta table (the maps are tables of their own)."""
+        d = {k: v for k, v in self.__dict__.items() if k not in LOADED and k != "stored"}
         d["manifest"] = "\0".join(self.manifest)
-        keys = list(self.mdrefs)
-        d["mdrefs"] = ("\0".join(keys), array("q", [x for k in keys for x in self.mdrefs[k]]))
         return d
 
-    def __setstate__(self, d: dict[str, Any]) -> None:
-        # (An index another bengal wrote may hold these in another form: load() looks only at
-        # its version and manifest then, defensively.)
+    @classmethod
+    def from_top(cls, d: dict[str, Any]) -> Cache:
+        d = dict(d)
         joined = d.get("manifest", "")
-        if isinstance(joined, str):
-            d["manifest"] = joined.split("\0") if joined else []
-        packed = d.get("mdrefs")
-        if isinstance(packed, tuple) and len(packed) == 2 and isinstance(packed[0], str):
-            keys, values = packed
-            it = iter(values)
-            d["mdrefs"] = (
-                dict(zip(keys.split("\0"), zip(it, it, it, strict=True), strict=True))
-                if keys
-                else {}
-            )
-        self.__dict__.update(d)
+        d["manifest"] = joined.split("\0") if isinstance(joined, str) and joined else []
+        return cls(**d)
 
 
 def config_key(config_source: bytes, options: dict[str, Any]) -> str:
@@ -205,327 +140,207 @@ def config_key(config_source: bytes, options: dict[str, Any]) -> str:
     return h.hexdigest()
 
 
-def cache_dir(state_dir: Path) -> Path:
-    return state_dir / CACHE_SUBDIR
-
-
-# "rdeps", the reverse index of `outputs`, exists only as shards (written by save(), never held
-# whole in a Cache): page key -> its outputs, and "key|body", "key|summary" -> the outputs that
-# read them (tuples of output paths). The fast path for body edits (bengal.express) reads the
-# few entries it needs instead of every record.
-SHARDED = ("sources", "outputs", "facts", "out_stats", "tax_pages", "tax_terms", "rdeps")
-# The groups of other pages' reads the reverse index keeps (a page's own outputs are under its
-# key; its meta and nav changes take the ordinary build).
+# The reverse index of `outputs` (the store's rdeps table, never held whole in a Cache): page
+# key -> its outputs, and "key|body", "key|summary" -> the outputs that read them. The fast
+# path for body edits (bengal.express) reads the few entries it needs instead of every record.
 RDEP_GROUPS = ("|body", "|summary")
-# The maps a build loads whole; the reverse index is kept by save() shard by shard.
-LOADED = ("sources", "outputs", "facts", "out_stats", "tax_pages", "tax_terms")
-# Entries kept from the last build are the same objects (changed ones are new objects)
-BY_IDENTITY = ("sources", "outputs", "tax_pages", "tax_terms")
-SHARDS = 64
-# The big records in more, smaller files: the fast path for body edits (bengal.express) reads
-# and writes the shards of a few outputs and sources, and pays for their size.
-SHARD_COUNTS = {"sources": 256, "outputs": 256, "tax_pages": 16, "tax_terms": 8}
-# Plain data (tuples, strings, numbers): stored with marshal, much faster to load than pickle.
-MARSHALLED = ("tax_pages", "tax_terms")
 
 
-def shard_count(kind: str) -> int:
-    return SHARD_COUNTS.get(kind, SHARDS)
+def load(store: Store, key: str) -> tuple[Cache | None, str, str]:
+    """(cache or None, why not usable, warning to show). A missing cache is no warning."""
+    try:
+        top = store.get("meta", "cache")
+    except StoreDamaged as exc:
+        return None, "cache damaged", f"{store.path}: {exc}; rebuilding everything"
+    if top is None:
+        return None, "no build cache", ""
+    # A cache written by another bengal may have another shape: only its list of written files
+    # is used (to remove stale outputs), read defensively.
+    if not isinstance(top, dict):
+        return None, "cache damaged", f"{store.path}: unexpected contents; rebuilding everything"
+    why = ""
+    if top.get("bengal") != __version__:
+        why = f"bengal version changed ({top.get('bengal', '?')} -> {__version__})"
+    elif top.get("config_key") != key:
+        why = "configuration, build options or bengal itself changed"
+    if why:
+        joined = top.get("manifest")
+        manifest = joined.split("\0") if isinstance(joined, str) and joined else []
+        return Cache(config_key="", manifest=manifest), why, ""
+    try:
+        cache = Cache.from_top(top)
+        for kind in LOADED:
+            loaded = store.read_all(kind)
+            setattr(cache, kind, loaded)
+            cache.stored[kind] = dict(loaded)
+    except StoreDamaged as exc:
+        return None, "cache damaged", f"{store.path}: {exc}; rebuilding everything"
+    except (KeyError, TypeError, AttributeError):
+        return None, "cache damaged", f"{store.path}: unexpected contents; rebuilding everything"
+    return cache, "", ""
+
+
+def save(store: Store, cache: Cache, previous: Cache | None, index: Any = None) -> None:
+    """Write `cache` into the store (inside the caller's transaction). Only what differs from
+    `previous` -- the cache the store held, as loaded or as last saved -- is written: a record
+    kept from the last build is the very object loaded (BY_IDENTITY) or an equal value. With no
+    `previous`, every table is written from scratch. `index` (the cross-reference index) gives
+    the stored answers of renderings made by this build (xref_answers)."""
+    stored = previous.stored if previous is not None else {}
+    fresh = previous is None or not stored
+    if fresh:
+        for kind in (*LOADED, "rdeps", "answers"):
+            store.clear(kind)
+    _save_reverse_index(store, cache, stored.get("outputs") if not fresh else None)
+    _save_answers(store, cache, stored.get("sources") if not fresh else None, index)
+    _save_html(store, cache, stored.get("sources") if not fresh else None)
+    for kind in LOADED:
+        now: dict[str, Any] = getattr(cache, kind)
+        old: dict[str, Any] = {} if fresh else stored.get(kind, {})
+        if kind in BY_IDENTITY:
+            changed = [(k, v) for k, v in now.items() if old.get(k) is not v]
+        else:
+            changed = [(k, v) for k, v in now.items() if old.get(k, _ABSENT) != v]
+        store.put_many(kind, changed)
+        store.delete_many(kind, [k for k in old if k not in now])
+    store.put("meta", "cache", cache.top())
+
+
+def saved(cache: Cache) -> None:
+    """`cache` is what the store holds now (after the commit of save()): a later save in this
+    process (the dev server's) writes only what changed since."""
+    cache.stored = {kind: dict(getattr(cache, kind)) for kind in LOADED}
 
 
 _ABSENT = object()
-
-
-def _shard_of(key: str, kind: str) -> int:
-    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % shard_count(kind)
-
-
-def load(state_dir: Path, key: str) -> tuple[Cache | None, str, str]:
-    """(cache or None, why not usable, warning to show). A missing cache is no warning."""
-    d = cache_dir(state_dir)
-    path = d / INDEX_FILE
-    try:
-        data = read_blob(path)
-    except FileNotFoundError:
-        return None, "no build cache", ""
-    except OSError as exc:
-        return None, "cache unreadable", f"{path}: cannot read ({exc.strerror}); full build"
-    except CacheDamaged as exc:
-        return None, "cache damaged", f"{path}: {exc}; rebuilding everything"
-    if not isinstance(data, Cache):
-        return None, "cache damaged", f"{path}: unexpected contents; rebuilding everything"
-    # A cache written by another bengal may have another shape: only its list of written files
-    # is used (to remove stale outputs), read defensively.
-    why = ""
-    if getattr(data, "bengal", None) != __version__:
-        why = f"bengal version changed ({getattr(data, 'bengal', '?')} -> {__version__})"
-    elif getattr(data, "config_key", None) != key:
-        why = "configuration, build options or bengal itself changed"
-    if why:
-        found = getattr(data, "manifest", None)
-        manifest: list[str] = []
-        if isinstance(found, list) and all(isinstance(m, str) for m in found):
-            manifest = found
-        return Cache(config_key="", manifest=manifest), why, ""
-    where = path  # the file being read, for the message
-    try:
-        data.loaded_parts = {}
-        for kind in LOADED:
-            merged: dict[str, Any] = {}
-            parts: list[dict[str, Any]] = []
-            for name in data.shards[kind]:
-                where = d / name
-                part = read_blob(where)
-                if not isinstance(part, dict):
-                    raise CacheDamaged("unexpected contents")
-                merged.update(part)
-                parts.append(part)
-            setattr(data, kind, merged)
-            data.loaded_parts[kind] = parts
-    except FileNotFoundError as exc:
-        return None, "cache damaged", f"{exc.filename}: missing; rebuilding everything"
-    except OSError as exc:
-        return None, "cache unreadable", f"{where}: cannot read ({exc.strerror}); full build"
-    except CacheDamaged as exc:
-        return None, "cache damaged", f"{where}: {exc}; rebuilding everything"
-    except (KeyError, TypeError, AttributeError):
-        return None, "cache damaged", f"{path}: unexpected contents; rebuilding everything"
-    return data, "", ""
-
-
-def save(state_dir: Path, cache: Cache, previous: Cache | None = None) -> None:
-    """Write the cache: the big maps (SHARDED) in shard_count(kind) files each, by a hash of
-    their keys,
-    and the rest in the index. A shard whose entries are exactly the ones loaded from
-    `previous` (the same objects, or equal values for fingerprints and stats) is not written
-    again (an edit rewrites a few shards, not 35 MB). Shard files
-    have unique names and the index is replaced last, so a build killed while saving leaves
-    the previous cache whole; files no index names any more are removed afterwards."""
-    import dataclasses
-    import time
-
-    d = cache_dir(state_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    stamp = f"{os.getpid()}-{time.time_ns()}"
-    names: dict[str, list[str]] = {"rdeps": _save_reverse_index(d, cache, previous, stamp)}
-    parts: dict[str, list[dict[str, Any]]] = {}
-    for kind in LOADED:
-        old_names: list[str] = []
-        old_parts: list[dict[str, Any]] = []
-        if previous is not None:
-            old_names = previous.shards.get(kind, [])
-            old_parts = previous.loaded_parts.get(kind, [])
-        count = shard_count(kind)
-        usable = len(old_names) == len(old_parts) == count
-        # The shard of a key the last build stored is known from where it was loaded.
-        known: dict[str, int] = {}
-        if usable:
-            for i, part in enumerate(old_parts):
-                known.update(dict.fromkeys(part, i))
-        buckets: list[dict[str, Any]] = [{} for _ in range(count)]
-        for key, value in getattr(cache, kind).items():
-            where = known.get(key)
-            buckets[_shard_of(key, kind) if where is None else where][key] = value
-        out: list[str] = []
-        kept: list[dict[str, Any]] = []
-        for i, bucket in enumerate(buckets):
-            if usable:
-                old = old_parts[i]
-                if kind in BY_IDENTITY:  # the loaded objects themselves, or new ones
-                    same = len(old) == len(bucket) and all(
-                        old.get(k, _ABSENT) is v for k, v in bucket.items()
-                    )
-                else:
-                    same = old == bucket
-                if same:
-                    out.append(old_names[i])
-                    kept.append(old)
-                    continue
-            name = f"{kind}-{i:02d}-{stamp}.bin"
-            if kind in MARSHALLED:
-                try:
-                    write_blob(d / name, bucket, plain=True)
-                except ValueError:  # a value marshal cannot store (a str subclass, say)
-                    write_blob(d / name, bucket)
-            else:
-                write_blob(d / name, bucket)
-            out.append(name)
-            kept.append(bucket)
-        names[kind] = out
-        parts[kind] = kept
-    empty: dict[str, Any] = {kind: {} for kind in LOADED}
-    top = dataclasses.replace(cache, **empty, shards=names, loaded_parts={})
-    write_blob(d / INDEX_FILE, top)
-    # `cache` now describes the files on disk: it can be the `previous` of a later save in
-    # this process (the dev server saves what it changed since).
-    cache.shards = names
-    cache.loaded_parts = parts
-    keep = {n for v in names.values() for n in v}
-    for kind in SHARDED:
-        for f in d.glob(f"{kind}-*.bin"):
-            if f.name not in keep:
-                with contextlib.suppress(OSError):
-                    f.unlink()
 
 
 def _contributions(path: str, rec: OutputRecord) -> list[str]:
     return [rec.page] + [d for d in rec.deps if d.endswith(RDEP_GROUPS)]
 
 
-def _save_reverse_index(d: Path, cache: Cache, previous: Cache | None, stamp: str) -> list[str]:
-    """Write the reverse index ("rdeps") of cache.outputs; returns its shard names. From the
-    previous save's shards, changed where records changed (a record kept from the last build
-    is the very object loaded: see BY_IDENTITY) -- only the shards holding changed keys are
-    read and written -- or from scratch."""
-    count = shard_count("rdeps")
-    old_parts = previous.loaded_parts.get("outputs") if previous is not None else None
-    old_names = previous.shards.get("rdeps", []) if previous is not None else []
-    if old_parts and len(old_parts) == shard_count("outputs") and len(old_names) == count:
-        old_outputs: dict[str, OutputRecord] = {}
-        for part in old_parts:
-            old_outputs.update(part)
-        adds: dict[str, set[str]] = {}
-        drops: dict[str, set[str]] = {}
-        outputs = cache.outputs
+def _save_reverse_index(
+    store: Store, cache: Cache, old_outputs: dict[str, OutputRecord] | None
+) -> None:
+    """The rdeps table for cache.outputs: updated where records changed since `old_outputs`
+    (only the keys they contribute to are read and written), or made from scratch."""
+    outputs = cache.outputs
+    if old_outputs is None:
+        rows: dict[str, list[str]] = {}
         for path, rec in outputs.items():
-            was = old_outputs.get(path)
-            if was is rec:
-                continue
-            now = _contributions(path, rec)
-            for k in now:
-                adds.setdefault(k, set()).add(path)
-            if was is not None:
-                for k in set(_contributions(path, was)).difference(now):
-                    drops.setdefault(k, set()).add(path)
-        for path, was in old_outputs.items():
-            if path not in outputs:
-                for k in _contributions(path, was):
-                    drops.setdefault(k, set()).add(path)
-        by_shard: dict[int, list[str]] = {}
-        for k in {*adds, *drops}:
-            by_shard.setdefault(_shard_of(k, "rdeps"), []).append(k)
-        names = list(old_names)
-        try:
-            for i, keys in sorted(by_shard.items()):
-                part = read_blob(d / old_names[i])
-                if not isinstance(part, dict):
-                    raise CacheDamaged("unexpected contents")
-                for k in keys:
-                    v = set(part.get(k, ())) - drops.get(k, set()) | adds.get(k, set())
-                    if v:
-                        part[k] = tuple(sorted(v))
-                    else:
-                        part.pop(k, None)
-                names[i] = f"rdeps-{i:02d}-{stamp}.bin"
-                write_blob(d / names[i], part)
-            return names
-        except (OSError, CacheDamaged):
-            pass  # written again from scratch
-    buckets: list[dict[str, Any]] = [{} for _ in range(count)]
-    for path, rec in cache.outputs.items():
-        for k in _contributions(path, rec):
-            bucket = buckets[_shard_of(k, "rdeps")]
-            hit = bucket.get(k)
-            if hit is None:
-                bucket[k] = [path]
-            else:
-                hit.append(path)
-    names = []
-    for i, bucket in enumerate(buckets):
-        for k, v in bucket.items():
-            bucket[k] = tuple(sorted(v))
-        names.append(f"rdeps-{i:02d}-{stamp}.bin")
-        write_blob(d / names[i], bucket)
-    return names
-
-
-PENDING_FILE = "pending.txt"
-
-
-def write_pending(state_dir: Path, paths: list[str]) -> None:
-    """Outputs a build is about to create for the first time, recorded before it writes them."""
-    target = cache_dir(state_dir) / PENDING_FILE
-    if not paths:
+            for k in _contributions(path, rec):
+                hit = rows.get(k)
+                if hit is None:
+                    rows[k] = [path]
+                else:
+                    hit.append(path)
+        store.put_many("rdeps", [(k, tuple(sorted(v))) for k, v in rows.items()])
         return
-    tmp = target.with_name(f".{PENDING_FILE}.{os.getpid()}.tmp")
-    previous = read_pending(state_dir)
-    tmp.write_text("\n".join(sorted(set(paths) | previous)) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
+    adds: dict[str, set[str]] = {}
+    drops: dict[str, set[str]] = {}
+    for path, rec in outputs.items():
+        was = old_outputs.get(path)
+        if was is rec:
+            continue
+        now = _contributions(path, rec)
+        for k in now:
+            adds.setdefault(k, set()).add(path)
+        if was is not None:
+            for k in set(_contributions(path, was)).difference(now):
+                drops.setdefault(k, set()).add(path)
+    for path, was in old_outputs.items():
+        if path not in outputs:
+            for k in _contributions(path, was):
+                drops.setdefault(k, set()).add(path)
+    keys = sorted({*adds, *drops})
+    current = store.get_many("rdeps", keys)
+    puts = []
+    gone = []
+    for k in keys:
+        v = set(current.get(k, ())) - drops.get(k, set()) | adds.get(k, set())
+        if v:
+            puts.append((k, tuple(sorted(v))))
+        else:
+            gone.append(k)
+    store.put_many("rdeps", puts)
+    store.delete_many("rdeps", gone)
 
 
-def read_pending(state_dir: Path) -> set[str]:
-    try:
-        text = (cache_dir(state_dir) / PENDING_FILE).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return set()
-    return {line for line in text.split("\n") if line and ".." not in line.split("/")}
+def _save_answers(
+    store: Store, cache: Cache, old_sources: dict[str, SourceEntry] | None, index: Any
+) -> None:
+    """The answers table: for each rendering this build made, what the cross-reference index
+    answers for its paths (the fast path renders an edited body with just those). One kept from
+    the last build keeps its answers -- the Markdown stage keeps a rendering only while its
+    lookups digest is the same under the new index, so its answers are too."""
+    puts = []
+    for rel, entry in cache.sources.items():
+        md = entry.md
+        if md is None:
+            continue
+        was = old_sources.get(rel) if old_sources is not None else None
+        if was is not None and was.md is md:
+            continue
+        puts.append((rel, xref_answers(index, md) if md.xrefs and index is not None else []))
+    store.put_many("answers", puts)
+    if old_sources is not None:
+        store.delete_many(
+            "answers",
+            [
+                r
+                for r, e in old_sources.items()
+                if e.md is not None and ((now := cache.sources.get(r)) is None or now.md is None)
+            ],
+        )
 
 
-def clear_pending(state_dir: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        (cache_dir(state_dir) / PENDING_FILE).unlink()
-
-
-# A pack is compacted when the renderings no entry refers to any more (replaced by edits) take
-# more room than the live ones, and at least this much.
-PACK_MIN_WASTE = 4 << 20
-
-
-def compact_pack(
-    cdir: Path, name: str, entries: dict[str, SourceEntry], also_live: int = 0
-) -> tuple[str, list[str]] | None:
-    """Copy the live renderings of pack `name` into a new pack and point `entries` at it, when
-    edits have left more dead bytes in it than live ones (every edit appends; nothing is
-    rewritten in place). Returns (new pack name, warnings) or None (nothing done; `entries`
-    untouched). The old pack stays until the index that names the new one is saved
-    (remove_old_packs), so a build killed meanwhile leaves the previous cache whole. A damaged
-    entry is dropped: its page's Markdown is rendered again."""
-    import time
-
-    path = cdir / name
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return None
-    refs: dict[str, tuple[MdFacts, tuple[int, int, int]]] = {
-        rel: (e.md, e.md.html_ref)
-        for rel, e in entries.items()
-        if e.md is not None and e.md.html_ref is not None
+def _save_html(store: Store, cache: Cache, old_sources: dict[str, SourceEntry] | None) -> None:
+    """The renderings this build made; those no source uses any more are removed."""
+    live = {e.md.html_hash for e in cache.sources.values() if e.md is not None}
+    store.pending_html = {k: v for k, v in store.pending_html.items() if k in live}
+    if old_sources is None:
+        store.write_html(live)
+        return
+    dropped = {
+        e.md.html_hash
+        for r, e in old_sources.items()
+        if e.md is not None and cache.sources.get(r) is not e
     }
-    # (`also_live`: the renderings' facts stored beside them, Cache.mdrefs, which the build
-    # then writes into the new pack again.)
-    live = sum(ref[1] for _, ref in refs.values()) + also_live
-    if size - live <= max(live, PACK_MIN_WASTE):
-        return None
-    new_name = f"{PACK_PREFIX}{os.getpid()}-{time.time_ns()}.pack"
-    updates: dict[str, SourceEntry] = {}
-    warnings: list[str] = []
-    old = new = None
+    store.write_html(None, dropped - live)
+
+
+def write_pending(store: Store, paths: list[str]) -> None:
+    """Outputs a build is about to create for the first time, recorded (committed) before it
+    writes them: a build killed meanwhile leaves them to the next, which removes any that turn
+    out stale."""
+    if paths:
+        with store.transaction():
+            store.put_many("pending", [(p, b"") for p in paths])
+
+
+def read_pending(store: Store) -> set[str]:
     try:
-        old = ContentPack(path, fresh=False)
-        new = ContentPack(cdir / new_name, fresh=True)
-        for rel in sorted(refs):
-            md, ref = refs[rel]
-            try:
-                data = old.read_raw(ref)
-            except CacheDamaged as exc:
-                warnings.append(f"{path}: {exc}; {rel} rendered again")
-                updates[rel] = entries[rel]._replace(md=None)
-                continue
-            updates[rel] = entries[rel]._replace(md=md._replace(html_ref=new.append_raw(data)))
-    except OSError:
-        if new is not None:
-            new.close()
-        with contextlib.suppress(OSError):
-            (cdir / new_name).unlink()
-        return None
-    finally:
-        if old is not None:
-            old.close()
-        if new is not None:
-            new.close()
-    entries.update(updates)
-    return new_name, warnings
+        return {p for p in store.keys("pending") if ".." not in p.split("/")}
+    except StoreDamaged:
+        return set()
+
+
+def clear_pending(store: Store) -> None:
+    """(Inside the build's final transaction.)"""
+    store.clear("pending")
+
+
+def asset_map(outputs: dict[str, OutputRecord]) -> Any:
+    """The asset dependency map (page -> local assets it references, asset -> pages), made
+    from the outputs' records (the store's outputs table holds each page's references)."""
+    import bengal_native
+
+    amap = bengal_native.AssetDependencyMap()
+    for path, rec in sorted(outputs.items()):
+        local = [url for url, external in rec.assets if not external]
+        if local:
+            amap.set_page_assets(path, local)
+    return amap
 
 
 def xref_answers(index: Any, md: MdFacts) -> list[tuple[str, str, str]]:
@@ -536,68 +351,6 @@ def xref_answers(index: Any, md: MdFacts) -> list[tuple[str, str, str]]:
         if hit is not None:
             out.append((path, str(hit[0]), str(hit[1])))
     return out
-
-
-def md_refs(
-    entries: dict[str, SourceEntry], pack: ContentPack, previous: Cache | None, index: Any
-) -> dict[str, tuple[int, int, int]]:
-    """Cache.mdrefs for `entries`: each rendering's facts, with what the cross-reference index
-    answers for its paths, marshalled into the pack. One kept from the last build (the very
-    object loaded, in the same pack) keeps its place -- the Markdown stage keeps a rendering
-    only while its lookups digest is the same under the new index, so its answers are too;
-    any other is appended."""
-    import marshal
-
-    same = previous is not None and previous.pack == pack.path.name
-    old_refs = previous.mdrefs if previous is not None and same else {}
-    old_entries = previous.sources if previous is not None else {}
-    refs: dict[str, tuple[int, int, int]] = {}
-    fresh: list[tuple[str, bytes]] = []
-    dumps = marshal.dumps
-    for rel, entry in entries.items():
-        md = entry.md
-        if md is None:
-            continue
-        was = old_entries.get(rel)
-        ref = old_refs.get(rel)
-        if ref is not None and was is not None and was.md is md:
-            refs[rel] = ref
-        else:
-            fresh.append((rel, dumps((tuple(md), xref_answers(index, md) if md.xrefs else []))))
-    if fresh:
-        off = pack.end
-        pack.append_raw(b"".join(b for _, b in fresh))
-        for rel, b in fresh:
-            refs[rel] = (off, len(b), zlib.crc32(b))
-            off += len(b)
-    return refs
-
-
-def load_md(
-    pack: ContentPack, ref: tuple[int, int, int]
-) -> tuple[MdFacts, list[tuple[str, str, str]]]:
-    """(facts, cross-reference answers) stored by md_refs() (marshal: plain tuples, lists,
-    strings and numbers; several times faster than pickle both ways)."""
-    import marshal
-
-    try:
-        fields, answers = marshal.loads(pack.read_raw(ref))
-        return MdFacts(*fields), answers
-    except (ValueError, TypeError, EOFError) as exc:
-        raise CacheDamaged(f"not a rendering's facts ({exc})") from None
-
-
-def dump_md(md: MdFacts, answers: list[tuple[str, str, str]]) -> bytes:
-    import marshal
-
-    return marshal.dumps((tuple(md), answers))
-
-
-def remove_old_packs(state_dir: Path, keep: str) -> None:
-    for p in cache_dir(state_dir).glob(PACK_PREFIX + "*.pack"):
-        if p.name != keep:
-            with contextlib.suppress(OSError):
-                p.unlink()
 
 
 # ---- keys and fingerprints ------------------------------------------------------------------
@@ -951,18 +704,19 @@ def html_digest(html: str) -> bytes:
 
 
 DAMAGE_WARNINGS: list[str] = []  # collected by the build from every process
+DAMAGED_SOURCES: list[str] = []  # whose stored rendering was damaged: stored again
 
 
-def markup_loader(
-    pack: ContentPack, ref: tuple[int, int, int], cut: int, fallback: Any, source: str
-) -> Any:
-    """Load a page's HTML from the pack; a damaged entry is rendered again (`fallback`)."""
+def markup_loader(store: Store, digest: bytes, cut: int, fallback: Any, source: str) -> Any:
+    """Load a page's HTML from the store; a missing or damaged one is rendered again
+    (`fallback`)."""
 
     def load() -> Markup:
         try:
-            html = pack.read(ref)
-        except (CacheDamaged, OSError, UnicodeDecodeError) as exc:
-            DAMAGE_WARNINGS.append(f"{pack.path}: {exc}; {source} rendered again")
+            html = store.html(digest)
+        except StoreDamaged as exc:
+            DAMAGE_WARNINGS.append(f"{store.path}: {exc}; {source} rendered again")
+            DAMAGED_SOURCES.append(source)
             html = fallback()
         return Markup(html[cut:] if cut > 0 else html)
 

@@ -42,8 +42,8 @@ class Page:
     kind: str
     fm: FrontMatter
     # The Markdown body and the rendered HTML are loaded on first use: an incremental build
-    # restores unchanged pages from .bengal/cache without reading their files (bengal.
-    # incremental), and only pages that are rendered again need either.
+    # restores unchanged pages from the store (.bengal/bengal.db) without reading their files
+    # (bengal.incremental), and only pages that are rendered again need either.
     _body: str | None = field(default=None, repr=False)
     _body_loader: Callable[[], str] | None = field(default=None, repr=False)
     body_line: int = 1

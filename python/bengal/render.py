@@ -28,8 +28,9 @@ from markupsafe import Markup, escape
 import bengal_native
 from bengal.config import Config
 from bengal.errors import TemplateError
-from bengal.incremental import ContentPack, MdFacts, html_digest, lookups_digest, markup_loader
+from bengal.incremental import MdFacts, html_digest, lookups_digest, markup_loader
 from bengal.model import MenuItem, Page, Section, Site, Term
+from bengal.store import Store
 
 TRACKED_TYPES = frozenset({Page, Section, Term, Site, MenuItem})
 
@@ -55,7 +56,7 @@ class MarkdownReport:
     rendered: list[str] = field(default_factory=list)  # content paths rendered (not cached)
 
 
-def _facts_of(res: Any, html: str, pack: ContentPack | None, index: Any) -> MdFacts:
+def _facts_of(res: Any, html: str, store: Store | None, index: Any) -> MdFacts:
     h1_cut = html.index("</h1>\n") + 6 if html.startswith("<h1") and "</h1>\n" in html else -1
     cut = html.find(_MORE)
     more_full = plain_text(html[:cut]) if cut >= 0 else None
@@ -65,9 +66,11 @@ def _facts_of(res: Any, html: str, pack: ContentPack | None, index: Any) -> MdFa
         c = rest.find(_MORE)
         more_cut = plain_text(rest[:c]) if c >= 0 else None
     xrefs = [(x.target, bool(x.resolved), x.url, x.line) for x in res.xrefs]
+    digest = html_digest(html)
+    if store is not None:
+        store.pending_html[digest] = html  # written with the cache at the end of the build
     return MdFacts(
-        html_ref=pack.append(html) if pack is not None else None,
-        html_hash=html_digest(html),
+        html_hash=digest,
         h1_cut=h1_cut,
         toc=[(e.level, e.id, e.text) for e in res.toc],
         images=list(res.images),
@@ -92,7 +95,7 @@ class MarkdownContext:
     url_prefix: str
     toc_min: int
     toc_max: int
-    pack: ContentPack | None
+    store: Store | None  # where renderings are kept (None: nowhere; tests)
 
     @classmethod
     def of(
@@ -101,7 +104,7 @@ class MarkdownContext:
         index: bengal_native.XrefIndex,
         config: Config,
         ambiguous: dict[str, list[str]],
-        pack: ContentPack | None,
+        store: Store | None,
     ) -> MarkdownContext:
         from urllib.parse import urlparse
 
@@ -113,7 +116,7 @@ class MarkdownContext:
             url_prefix=base_path.rstrip("/"),
             toc_min=int(config.markdown["toc_min"]),
             toc_max=int(config.markdown["toc_depth"]),
-            pack=pack,
+            store=store,
         )
 
     def render(self, bodies: list[str]) -> list[Any]:
@@ -128,7 +131,7 @@ class MarkdownContext:
 
     def facts(self, res: Any) -> tuple[MdFacts, str]:
         html = res.html
-        return _facts_of(res, html, self.pack, self.index), html
+        return _facts_of(res, html, self.store, self.index), html
 
     def rerender(self, page: Page) -> Callable[[], str]:
         def again() -> str:
@@ -151,9 +154,9 @@ class MarkdownContext:
         if fresh is not None:
             page.content = Markup(fresh[f.h1_cut :] if strip else fresh)
         else:
-            assert f.html_ref is not None and self.pack is not None
+            assert self.store is not None
             page._content_loader = markup_loader(
-                self.pack, f.html_ref, f.h1_cut if strip else -1, self.rerender(page), page.source
+                self.store, f.html_hash, f.h1_cut if strip else -1, self.rerender(page), page.source
             )
         page.anchors = [t[1] for t in toc]
         page.toc = [t for t in toc if self.toc_min <= t[0] <= self.toc_max]
@@ -224,14 +227,14 @@ def render_markdown_stage(
     config: Config,
     ambiguous: dict[str, list[str]],
     cached: dict[str, MdFacts] | None = None,
-    pack: ContentPack | None = None,
+    store: Store | None = None,
     index_unchanged: bool = False,
 ) -> MarkdownReport:
     """Render every content page's Markdown, reusing `cached` renderings (incremental builds)
     whose cross-references still resolve the same way (`index_unchanged`: the index is the one
-    every cached rendering was last checked against); fresh HTML goes into `pack`."""
+    every cached rendering was last checked against); fresh HTML goes into `store`."""
     report = MarkdownReport()
-    ctx = MarkdownContext.of(site, index, config, ambiguous, pack)
+    ctx = MarkdownContext.of(site, index, config, ambiguous, store)
     pages = [p for p in site.pages if p.source]
     todo: list[Page] = []
     reuse: list[tuple[Page, MdFacts]] = []
@@ -239,8 +242,7 @@ def render_markdown_stage(
         f = cached.get(p.source) if cached else None
         if (
             f is not None
-            and f.html_ref is not None
-            and pack is not None
+            and store is not None
             and (
                 index_unchanged or f.lookups is None or lookups_digest(index, f.xrefs) == f.lookups
             )

@@ -1,7 +1,7 @@
 """The taxonomy index: term -> pages, kept in the build cache and updated only for the pages
 whose terms, date or title changed since the last build.
 
-Two maps, both stored as cache shards (bengal.incremental.LOADED):
+Two maps, both tables of the store (bengal.incremental.LOADED):
 
 - `pages`: page source -> PageTerms (what the page contributed: its signature and its terms
   per taxonomy);
@@ -17,7 +17,7 @@ what it holds, so an index updated step by step and one built from nothing give 
 (tests/python/test_taxonomy.py checks that, and the stateful incremental == clean test checks
 the site built from it).
 
-Values are replaced, never changed in place: the cache writes only the shards whose entries
+Values are replaced, never changed in place: the cache writes only the entries that
 are not the very objects it loaded (bengal.incremental.BY_IDENTITY). They are plain tuples, so
 the cache can store them with marshal (10k pages: ~5 ms to load instead of ~60 ms pickled).
 """

@@ -178,13 +178,14 @@ def test_site_files_of_the_wrong_kind_get_messages_not_tracebacks(
         }
     )
     assert main(["build", str(site), "-q"]) == 0
-    # .bengal/cache is a file: only caches live there, so it is replaced (a full build)
+    # .bengal/bengal.db is a folder: only caches live there, so it is replaced (a full build)
     import shutil
 
-    shutil.rmtree(site / ".bengal/cache")
-    (site / ".bengal/cache").write_text("not a folder")
+    (site / ".bengal/bengal.db").unlink()
+    (site / ".bengal/bengal.db").mkdir()
+    (site / ".bengal/bengal.db/x").write_text("not a database")
     assert main(["build", str(site), "-q"]) == 0
-    assert (site / ".bengal/cache").is_dir()
+    assert (site / ".bengal/bengal.db").is_file()
     # .bengal is a file: refused with a message that says what to do
     shutil.rmtree(site / ".bengal")
     (site / ".bengal").write_text("not a folder")

@@ -4,13 +4,13 @@ other change -- and every surprise on the way -- takes the ordinary build."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 from bengal import express, incremental
 from bengal.build import BuildResult
+from store_damage import db_file, delete, flip_value, record, records
 from test_incremental import BASE_SITE, age_edits, assert_same, run, write_site
 
 
@@ -27,6 +27,12 @@ def site(tmp_path: Path) -> Path:
 def append(path: Path, text: str) -> None:
     with open(path, "a", encoding="utf-8") as f:
         f.write(text)
+
+
+def force_ordinary(root: Path) -> None:
+    """Make the next build take the ordinary incremental build: without a recorded state the
+    fast path has nothing to compare the scan with (the cache is still used)."""
+    delete(db_file(root), "meta", "state")
 
 
 def rebuild(site: Path, tmp_path: Path) -> BuildResult:
@@ -71,7 +77,7 @@ def test_the_fast_path_matches_the_ordinary_build(site: Path, tmp_path: Path) ->
         append(root / "content/docs/guide.md", "\nA closing remark.\n")
     age_edits(site)
     age_edits(other)
-    os.utime(other / ".bengal/cache/index.bin")  # a cache file changed: the ordinary build
+    force_ordinary(other)
     fast, slow = run(site), run(other)
     assert fast.express and not slow.express and slow.incremental
     assert fast.explain_outputs == slow.explain_outputs
@@ -125,10 +131,7 @@ def test_other_changes_take_the_ordinary_build(site: Path, tmp_path: Path, edit:
     elif edit == "output-deleted":
         (site / "public/docs/faq/index.html").unlink()
     elif edit == "store-damaged":
-        store = next((site / ".bengal/cache").glob(express.MODEL_PREFIX + "*.bin"))
-        data = bytearray(store.read_bytes())
-        data[-10:] = b"\xff" * 10
-        store.write_bytes(bytes(data))
+        flip_value(db_file(site), "model", "p:blog/two.md")
     elif edit == "warning":
         append(two, "\nSee [[no-such-page]].\n")
     r = rebuild(site, tmp_path)
@@ -147,59 +150,43 @@ def test_a_racy_last_build_takes_the_ordinary_build(site: Path, tmp_path: Path) 
     assert not r.express and r.incremental
 
 
-def test_a_damaged_cache_shard_is_noticed(site: Path, tmp_path: Path) -> None:
-    """The fast path reads a few shards; one damaged elsewhere still means a warning and a full
-    build (its stamp changed), as for the ordinary build."""
-    shard = sorted((site / ".bengal/cache").glob("outputs-*.bin"))[5]
-    shard.write_bytes(b"BENGAL-CACHE\n" + b"\x01\x00\x00\x00" + b"\x00" * 40)
+def test_damage_elsewhere_is_found_by_the_build_that_reads_it(site: Path, tmp_path: Path) -> None:
+    """The fast path reads a few records; damage to one it does not read leaves its output
+    right, and the next ordinary build (which reads every table) finds it: a warning and a
+    full build."""
+    flip_value(db_file(site), "outputs", "docs/faq/index.html")
+    append(site / "content/blog/two.md", "\nEdited.\n")
+    r = rebuild(site, tmp_path)
+    assert r.express
+    two = site / "content/blog/two.md"
+    two.write_text(two.read_text().replace("title: Two", "title: Second"))
+    r = rebuild(site, tmp_path)
+    assert not r.express and not r.incremental
+    assert any("table outputs" in w and "rebuilding everything" in w for w in r.warnings)
+
+
+def test_a_damaged_record_the_fast_path_reads_is_named_once(site: Path, tmp_path: Path) -> None:
+    """Damage to a record of a table the ordinary build loads whole (here the edited source's):
+    the fast path meets it first, leaves it to that load, which names it once and rebuilds
+    everything."""
+    flip_value(db_file(site), "sources", "blog/two.md")
     append(site / "content/blog/two.md", "\nEdited.\n")
     r = rebuild(site, tmp_path)
     assert not r.express and not r.incremental
-    assert any(shard.name in w and "rebuilding everything" in w for w in r.warnings)
+    assert [w for w in r.warnings if "bengal.db" in w] == [
+        f"{db_file(site)}: table sources: record 'blog/two.md' is damaged (checksum mismatch); "
+        "rebuilding everything"
+    ]
 
 
-def _shard(site: Path, kind: str, key: str) -> Path:
-    """The cache shard file holding `key` of map `kind`."""
-    from bengal.cache import read_blob
-
-    cdir = site / ".bengal/cache"
-    top = read_blob(cdir / incremental.INDEX_FILE)
-    return cdir / top.shards[kind][incremental._shard_of(key, kind)]
-
-
-def _flip_byte(path: Path, at: int = -1) -> None:
-    """Damage that keeps the file's size and time, so no stamp tells (its checksum does)."""
-    st = path.stat()
-    data = bytearray(path.read_bytes())
-    data[at] ^= 0xFF
-    path.write_bytes(bytes(data))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-
-
-def test_a_damaged_shard_the_fast_path_reads_is_named(site: Path, tmp_path: Path) -> None:
-    """Damage that keeps a shard's size and time (so no stamp tells): the fast path meets it
-    when it reads the shard, names the file, and the ordinary build repairs everything."""
-    shard = _shard(site, "sources", "blog/two.md")
-    name = shard.name
-    _flip_byte(shard)
-    append(site / "content/blog/two.md", "\nEdited.\n")
-    r = rebuild(site, tmp_path)
-    assert not r.express and not r.incremental
-    assert [w for w in r.warnings if name in w] == [
-        f"{shard}: checksum mismatch (the file is damaged); rebuilding everything"
-    ]  # once: by the ordinary build's load, which rebuilds everything
-
-
-def test_a_damaged_reverse_index_shard_is_repaired(site: Path, tmp_path: Path) -> None:
-    """Only the fast path reads the reverse index: it names the damaged shard, the ordinary
-    build rewrites it, and the next body edit takes the fast path again."""
-    shard = _shard(site, "rdeps", "p:blog/two.md")
-    name = shard.name
-    _flip_byte(shard)
+def test_a_damaged_reverse_index_record_is_repaired(site: Path, tmp_path: Path) -> None:
+    """Only the fast path reads the reverse index: it names the damaged record, the ordinary
+    build writes the tables again, and the next body edit takes the fast path again."""
+    flip_value(db_file(site), "rdeps", "p:blog/two.md")
     append(site / "content/blog/two.md", "\nEdited.\n")
     r = rebuild(site, tmp_path)
     assert not r.express and r.incremental
-    assert [w for w in r.warnings if name in w and "repaired" in w], r.warnings
+    assert [w for w in r.warnings if "table rdeps" in w and "repaired" in w], r.warnings
     append(site / "content/blog/two.md", "\nEdited again.\n")
     r = rebuild(site, tmp_path)
     assert r.express and r.warnings == []
@@ -242,14 +229,14 @@ def test_a_touched_file_with_the_same_bytes(site: Path, tmp_path: Path) -> None:
 
 
 def _records(site: Path) -> dict[str, object]:
-    """The model store's records, every one read and checked."""
-    from bengal.build import STATE_DIR
-    from bengal.cache import read_blob
+    """The recorded model, every record read and checked."""
+    return records(db_file(site), "model")
 
-    cdir = incremental.cache_dir(site / STATE_DIR)
-    top = read_blob(cdir / incremental.INDEX_FILE)
-    store = express.Store(cdir / top.model, top.model_fp)
-    return {k: store.record(k) for k in store.where}
+
+def _model(site: Path) -> express.Model:
+    from bengal.store import Store
+
+    return express.Model(express.Reads(Store(db_file(site))), str(site / "content"))
 
 
 def _assembled_records(site: Path) -> dict[str, object]:
@@ -263,16 +250,16 @@ def _assembled_records(site: Path) -> dict[str, object]:
     return express.model_records(asm.site, asm.xref_added)
 
 
-def test_a_title_edit_copies_unchanged_store_records(site: Path, tmp_path: Path) -> None:
-    """The model store written after a title edit copies the records of objects whose
-    fingerprints did not change from the last store; every record equals the model's."""
+def test_a_title_edit_keeps_unchanged_model_records(site: Path, tmp_path: Path) -> None:
+    """After a title edit only the records of objects whose fingerprints changed are written;
+    every record equals the model's."""
     p = site / "content/blog/two.md"
     p.write_text(p.read_text().replace("title: Two", "title: Second"))
     r = rebuild(site, tmp_path)
     assert not r.express and r.incremental
     stored = _records(site)
-    # made again: the edited page's record and the site-wide ones (9); the rest copied
-    assert r.store_copied == len(stored) - 10
+    # made again: the edited page's record and the site-wide ones (9); the rest kept
+    assert r.model_kept == len(stored) - 10
     assert stored == _assembled_records(site)
     # and the fast path reads it: a body edit then is the same as a clean build
     append(site / "content/blog/one.md", "\nMore words.\n")
@@ -280,48 +267,25 @@ def test_a_title_edit_copies_unchanged_store_records(site: Path, tmp_path: Path)
     assert r.express
 
 
-def test_a_store_with_damaged_records_is_not_copied_from(site: Path, tmp_path: Path) -> None:
-    """A record of the last store that fails its checksum is made again, not copied."""
-    from bengal.build import STATE_DIR
-    from bengal.cache import read_blob
-
-    cdir = incremental.cache_dir(site / STATE_DIR)
-    top = read_blob(cdir / incremental.INDEX_FILE)
-    store = express.Store(cdir / top.model, top.model_fp)
-    off, n, _ = store.where["s:docs"]
-    _flip_byte(cdir / top.model, store.start + off + n // 2)
-    p = site / "content/blog/two.md"
-    p.write_text(p.read_text().replace("title: Two", "title: Second"))
-    rebuild(site, tmp_path)
-    assert _records(site) == _assembled_records(site)
-
-
-@pytest.mark.parametrize("at", [3, 45], ids=["magic", "directory"])
-def test_a_store_damaged_quietly_is_reported_and_written_again(
-    site: Path, tmp_path: Path, at: int
+@pytest.mark.parametrize("key", ["s:blog", "site", "p:blog/one.md"])
+def test_a_damaged_model_record_is_reported_and_written_again(
+    site: Path, tmp_path: Path, key: str
 ) -> None:
-    """A model store whose header or directory is damaged with its size and time kept: the
-    fast path says so, the ordinary build writes a new store, and the next edit uses it."""
-    store = next((site / ".bengal/cache").glob(express.MODEL_PREFIX + "*.bin"))
-    _flip_byte(store, at)
+    """A record of the recorded model damaged with its checksum kept: the fast path says so,
+    the ordinary build writes the model again, and the next edit uses it."""
+    flip_value(db_file(site), "model", key)
     append(site / "content/blog/two.md", "\nEdited.\n")
     r = rebuild(site, tmp_path)
     assert not r.express and r.incremental
-    assert [w for w in r.warnings if "model store" in w and "repaired" in w], r.warnings
-    assert not store.exists()
+    assert [w for w in r.warnings if "table model" in w and "repaired" in w], r.warnings
+    assert _records(site) == _assembled_records(site)
     append(site / "content/blog/two.md", "\nEdited again.\n")
     assert rebuild(site, tmp_path).express
 
 
 def test_store_records_round_trip(site: Path) -> None:
     """Every object of the recorded model loads to what the assembled model holds."""
-    from bengal.build import STATE_DIR
-    from bengal.cache import read_blob
-
-    cdir = incremental.cache_dir(site / STATE_DIR)
-    top = read_blob(cdir / incremental.INDEX_FILE)
-    store = express.Store(cdir / top.model, top.model_fp)
-    lazy = store.site()
+    lazy = _model(site).site()
     from bengal.assemble import assemble
     from bengal.build import load_data, load_sources
     from bengal.config import load_config
@@ -434,24 +398,21 @@ def test_a_template_showing_the_markdown_itself(site: Path, tmp_path: Path, fast
     two.write_text(two.read_text().replace("*emphasis*", "_emphasis_"))
     if not fast:
         age_edits(site)
-        os.utime(site / ".bengal/cache/index.bin")  # a cache file changed: the ordinary build
+        force_ordinary(site)
     r = rebuild(site, tmp_path)
     assert r.express == fast
     assert "_emphasis_" in (site / "public/blog/two/index.html").read_text()
 
 
 def test_the_recorded_xref_index_answers_as_the_assembled_one(site: Path) -> None:
-    """Store.xref_index() (ref() in templates on the fast path) replays the index's additions
+    """Model.xref_index() (ref() in templates on the fast path) replays the index's additions
     natively (XrefIndex.add_many): the same answer for every key, first addition winning."""
     from bengal.assemble import assemble
-    from bengal.build import STATE_DIR, load_data, load_sources
-    from bengal.cache import read_blob
+    from bengal.build import load_data, load_sources
     from bengal.config import load_config
     from bengal.discover import discover
 
-    cdir = incremental.cache_dir(site / STATE_DIR)
-    top = read_blob(cdir / incremental.INDEX_FILE)
-    replayed = express.Store(cdir / top.model, top.model_fp).xref_index()
+    replayed = _model(site).xref_index()
     tree = discover(site)
     loaded = load_sources(tree)
     real = assemble(load_config(site), loaded.sources, load_data(site, tree)[0]).xref_index
@@ -461,10 +422,8 @@ def test_the_recorded_xref_index_answers_as_the_assembled_one(site: Path) -> Non
 
 
 def test_the_reverse_index_matches_the_records(site: Path, tmp_path: Path) -> None:
-    """The reverse index ("rdeps") is kept shard by shard (by ordinary builds and the fast
-    path alike); after any mix of builds it equals one made from the output records."""
-    from bengal.build import STATE_DIR
-    from bengal.cache import read_blob
+    """The reverse index (the rdeps table) is updated record by record (by ordinary builds and
+    the fast path alike); after any mix of builds it equals one made from the output records."""
 
     two = site / "content/blog/two.md"
     steps = [
@@ -484,16 +443,9 @@ def test_the_reverse_index_matches_the_records(site: Path, tmp_path: Path) -> No
     for step in steps:
         step()
         rebuild(site, tmp_path)
-        state = site / STATE_DIR
-        cdir = incremental.cache_dir(state)
-        top = read_blob(cdir / incremental.INDEX_FILE)
-        loaded, why, _ = incremental.load(state, top.config_key)
-        assert loaded is not None and not why
-        stored: dict[str, tuple[str, ...]] = {}
-        for name in top.shards["rdeps"]:
-            stored.update(read_blob(cdir / name))
+        stored = records(db_file(site), "rdeps")
         want: dict[str, list[str]] = {}
-        for path, rec in loaded.outputs.items():
+        for path, rec in records(db_file(site), "outputs").items():
             for k in incremental._contributions(path, rec):
                 want.setdefault(k, []).append(path)
         assert stored == {k: tuple(sorted(v)) for k, v in want.items()}
@@ -553,25 +505,15 @@ def test_a_warning_said_twice_stays_twice(site: Path, tmp_path: Path) -> None:
     assert r.express and sum("nope" in w for w in r.warnings) == 2
 
 
-def test_a_damaged_stored_rendering_is_repaired(site: Path, tmp_path: Path) -> None:
-    """The fast path is the only reader of the renderings' facts stored in the pack: one it
-    finds damaged is reported, the ordinary build writes them again, and the fast path works
+def test_damaged_stored_answers_are_repaired(site: Path, tmp_path: Path) -> None:
+    """The fast path is the only reader of the renderings' stored cross-reference answers: one
+    it finds damaged is reported, the ordinary build writes them again, and the fast path works
     again after that."""
-    from bengal.build import STATE_DIR
-    from bengal.cache import read_blob
-
-    cdir = incremental.cache_dir(site / STATE_DIR)
-    top = read_blob(cdir / incremental.INDEX_FILE)
-    off, length, _ = top.mdrefs["blog/one.md"]  # shown (reading time) by the blog list
-    pack = cdir / top.pack
-    data = bytearray(pack.read_bytes())
-    data[off + length // 2] ^= 0xFF
-    st = pack.stat()
-    pack.write_bytes(bytes(data))
-    os.utime(pack, ns=(st.st_atime_ns, st.st_mtime_ns))  # as if the disk had flipped it
+    flip_value(db_file(site), "answers", "blog/two.md")
     append(site / "content/blog/two.md", "\nFirst edit.\n")
     r = rebuild(site, tmp_path)
     assert not r.express and any("repaired" in w for w in r.warnings)
+    assert record(db_file(site), "answers", "blog/two.md") is not None
     append(site / "content/blog/two.md", "\nSecond edit.\n")
     r = rebuild(site, tmp_path)
     assert r.express and not any("repaired" in w for w in r.warnings)

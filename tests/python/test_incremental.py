@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bengal import incremental
 from bengal.build import BuildOptions, BuildResult, build
 from conftest import REPO
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from store_damage import damage_file, db_file, flip_html, flip_value, record, records, set_raw
 
 CONFIG = """[site]
 title = "Inc"
@@ -144,18 +144,9 @@ class IncrementalSite(RuleBasedStateMachine):
         self.site = self.tmp / "site"
         write_site(self.site, BASE_SITE)
         self.counter = 0
-        # Compact the content pack whenever edits have left it half dead (a real site waits
-        # for megabytes): the sequences then cover builds that compact it.
-        from bengal import incremental
-
-        self.min_waste = incremental.PACK_MIN_WASTE
-        incremental.PACK_MIN_WASTE = 0
         run(self.site)
 
     def teardown(self) -> None:
-        from bengal import incremental
-
-        incremental.PACK_MIN_WASTE = self.min_waste
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def pages(self) -> list[Path]:
@@ -403,39 +394,48 @@ def test_config_change_is_a_full_build_and_says_so(site: Path, tmp_path: Path) -
     assert any("configuration" in e for e in r.explain)
 
 
-@pytest.mark.parametrize(
-    "damage",
-    [
-        lambda b: b[: len(b) // 2],  # truncated
-        lambda b: b"\x00garbage" * 100,
-        lambda b: b.replace(b"BENGAL-CACHE\n\x01", b"BENGAL-CACHE\n\x07", 1),  # other version
-        lambda b: b[:40] + bytes([b[40] ^ 0xFF]) + b[41:],  # one flipped byte
-    ],
-    ids=["truncated", "garbage", "wrong-version", "bit-flip"],
-)
-def test_damaged_cache_warns_and_rebuilds_correctly(site: Path, tmp_path: Path, damage) -> None:  # type: ignore[no-untyped-def]
-    index = site / ".bengal/cache/index.bin"
-    index.write_bytes(damage(index.read_bytes()))
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "foreign", "bit-flip"])
+def test_damaged_store_warns_and_rebuilds_correctly(
+    site: Path, tmp_path: Path, damage: str
+) -> None:
+    damage_file(db_file(site), damage)
     with open(site / "content/blog/two.md", "a", encoding="utf-8") as f:
         f.write("\nEdited while the cache was damaged.\n")
     r = assert_same(site, tmp_path / "clean")
     assert not r.incremental
-    assert any(".bengal/cache/index.bin" in w for w in r.warnings)
+    assert any(str(db_file(site)) in w and "rebuilding everything" in w for w in r.warnings)
     again = run(site)
     assert again.errors == [] and (again.noop or again.incremental)
+    assert not any("bengal.db" in w for w in again.warnings)  # said once
 
 
-def test_damaged_content_pack_entry_is_rendered_again(site: Path, tmp_path: Path) -> None:
-    pack = next((site / ".bengal/cache").glob("content-*.pack"))
-    data = bytearray(pack.read_bytes())
-    data[: len(data)] = bytes(len(data))  # zero every rendered page
-    pack.write_bytes(bytes(data))
+def test_a_store_lost_with_its_state_still_leaves_no_stale_output(
+    site: Path, tmp_path: Path
+) -> None:
+    """The store holds both the cache and the state: with the whole file unreadable, the build
+    that replaces it removes every output file that a clean build would not write."""
+    (site / "content/blog/two.md").unlink()
+    (site / "public/left-by-hand.txt").write_text("x")
+    damage_file(db_file(site), "garbage")
+    r = assert_same(site, tmp_path / "clean")
+    assert not r.incremental and not (site / "public/blog/two").exists()
+
+
+def test_damaged_rendering_is_rendered_again(site: Path, tmp_path: Path) -> None:
+    entry = records(db_file(site), "sources")["docs/guide.md"]
+    flip_html(db_file(site), entry.md.html_hash)
     (site / "templates/docs/single.html").write_text(
         "{% extends 'base.html' %}{% block main %}NEW {{ content }}{% endblock %}"
     )
     r = assert_same(site, tmp_path / "clean")
-    # every page the template change renders again had its HTML rebuilt from its source
-    assert any("content-" in w and "rendered again" in w for w in r.warnings)
+    # the page the template change renders again had its HTML rebuilt from its source
+    assert any("bengal.db" in w and "docs/guide.md rendered again" in w for w in r.warnings)
+    # ... and stored again: the next build finds it whole
+    (site / "templates/docs/single.html").write_text(
+        "{% extends 'base.html' %}{% block main %}AGAIN {{ content }}{% endblock %}"
+    )
+    r = assert_same(site, tmp_path / "clean")
+    assert not any("rendered again" in w for w in r.warnings), r.warnings
 
 
 # ---- kill -9 --------------------------------------------------------------------------------
@@ -484,33 +484,46 @@ def test_kill_9_at_random_moments_then_build_equals_clean(tmp_path: Path) -> Non
     assert [k for k in want if want[k] != got[k]] == []
 
 
-@pytest.mark.parametrize("damage", ["delete", "garbage"])
-def test_damaged_or_missing_shard_warns_and_rebuilds(
-    site: Path, tmp_path: Path, damage: str
-) -> None:
-    shard = sorted((site / ".bengal/cache").glob("outputs-*.bin"))[3]
-    if damage == "delete":
-        shard.unlink()
-    else:
-        shard.write_bytes(b"BENGAL-CACHE\n" + b"\x01\x00\x00\x00" + b"\x00" * 40)
-    with open(site / "content/blog/two.md", "a", encoding="utf-8") as f:
-        f.write("\nEdited.\n")
+@pytest.mark.parametrize("table", ["sources", "outputs", "facts", "tax_pages", "meta"])
+def test_a_damaged_record_warns_and_rebuilds(site: Path, tmp_path: Path, table: str) -> None:
+    """One flipped byte in any record a build reads (its checksum kept): found, named, a full
+    build. (A title edit: the ordinary build, which reads every table; the fast path for body
+    edits reads only the records it needs, and damage elsewhere is found by the next build that
+    reads it.)"""
+    key = "cache" if table == "meta" else sorted(records(db_file(site), table))[1]
+    flip_value(db_file(site), table, key)
+    p = site / "content/blog/two.md"
+    p.write_text(p.read_text().replace("title: Two", "title: Two, edited"))
     r = assert_same(site, tmp_path / "clean")
     assert not r.incremental
-    assert any(shard.name in w and "rebuilding everything" in w for w in r.warnings)
+    assert any(f"table {table}" in w and "rebuilding everything" in w for w in r.warnings)
 
 
-def test_an_edit_rewrites_few_cache_shards(site: Path) -> None:
-    cache_dir = site / ".bengal/cache"
-    before = {p.name for p in cache_dir.glob("*-*.bin")}
+def test_an_edit_writes_few_records(site: Path) -> None:
+    """The store is one file; an edit rewrites the records of what changed, not every table."""
+    names = {p.name for p in (site / ".bengal").iterdir()}
+    assert names - {"bengal.db-wal", "bengal.db-shm"} == {"bengal.db", "build.lock", "jinja"}
     with open(site / "content/blog/two.md", "a", encoding="utf-8") as f:
         f.write("\nEdited.\n")
-    r = run(site)
+    calls: list[tuple[str, int]] = []
+    from bengal import store as store_mod
+
+    real = store_mod.Store.put_many
+
+    def counting(self, table, items):  # type: ignore[no-untyped-def]
+        items = list(items)
+        calls.append((table, len(items)))
+        real(self, table, items)
+
+    store_mod.Store.put_many = counting  # type: ignore[method-assign]
+    try:
+        r = run(site)
+    finally:
+        store_mod.Store.put_many = real  # type: ignore[method-assign]
     assert r.incremental and r.errors == []
-    after = {p.name for p in cache_dir.glob("*-*.bin")}
-    shards = sum(incremental.shard_count(k) for k in incremental.SHARDED)
-    assert len(after) == len(before) == shards + 1  # + the model store
-    assert 0 < len(after - before) < 30  # the shards holding what changed
+    written = sum(n for _, n in calls)
+    total = sum(len(records(db_file(site), t)) for t in ("sources", "outputs", "facts"))
+    assert 0 < written < 40 < total, calls
 
 
 def test_body_edit_that_changes_a_title_from_a_heading(site: Path, tmp_path: Path) -> None:
@@ -555,70 +568,6 @@ def test_a_page_joining_an_empty_menu_renders_the_pages_that_read_it(tmp_path: P
     p.write_text(p.read_text().replace("menu: main\n", "menu: footer\n"))
     r = assert_same(root, tmp_path / "clean")
     assert "docs/guide/index.html" in r.explain_outputs  # docs/single.html shows the footer
-
-
-def test_content_pack_is_compacted_when_edits_left_it_mostly_dead(
-    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every body edit appends a rendering to the content pack; once the dead ones outweigh
-    the live ones the next build copies the live ones into a new pack (and removes the old)."""
-    from bengal import incremental
-
-    monkeypatch.setattr(incremental, "PACK_MIN_WASTE", 0)
-    cache_dir = site / ".bengal/cache"
-    first = next(cache_dir.glob("content-*.pack"))
-    start = first.stat().st_size
-    page = site / "content/docs/guide.md"
-    grown = start
-    for i in range(40):
-        with open(page, "a", encoding="utf-8") as f:
-            f.write(f"\nEdit number {i} " + "padding words " * 40 + "\n")
-        r = assert_same(site, tmp_path / "clean")
-        packs = list(cache_dir.glob("content-*.pack"))
-        assert len(packs) == 1
-        if packs[0] != first:
-            break
-        grown = packs[0].stat().st_size
-    else:
-        pytest.fail("the pack was never compacted")
-    from bengal.cache import read_blob
-
-    key = read_blob(cache_dir / "index.bin").config_key
-    saved, why, _ = incremental.load(site / ".bengal", key)
-    assert saved is not None and not why and saved.pack == packs[0].name
-    refs = [e.md.html_ref for e in saved.sources.values() if e.md and e.md.html_ref]
-    live = sum(ref[1] for ref in refs) + sum(ref[1] for ref in saved.mdrefs.values())
-    assert grown > 2 * start  # it had grown, mostly dead ...
-    # ... and now holds the live renderings, plus the edited page's previous one (compaction
-    # comes before this build renders the edit)
-    assert live <= packs[0].stat().st_size
-    assert packs[0].stat().st_size - live < max(ref[1] for ref in refs)
-    assert r.warnings == clean_snapshot(site, tmp_path / "clean")[1].warnings
-    # The compacted pack serves the next builds.
-    (site / "templates/docs/single.html").write_text(
-        "{% extends 'base.html' %}{% block main %}AGAIN {{ content }}{% endblock %}"
-    )
-    r = assert_same(site, tmp_path / "clean")
-    assert not any("rendered again" in w for w in r.warnings)
-
-
-def test_compaction_drops_a_damaged_entry_and_renders_that_page_again(
-    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from bengal import incremental
-
-    monkeypatch.setattr(incremental, "PACK_MIN_WASTE", 0)
-    pack = next((site / ".bengal/cache").glob("content-*.pack"))
-    data = pack.read_bytes()
-    with open(pack, "ab") as f:  # dead bytes: the next build compacts
-        f.write(b"\0" * (2 * len(data) + 1))
-    with open(pack, "r+b") as f:  # and the first live rendering is damaged
-        f.write(b"\xff\xfe")
-    with open(site / "content/blog/two.md", "a", encoding="utf-8") as f:
-        f.write("\nEdited.\n")
-    r = assert_same(site, tmp_path / "clean")
-    assert r.incremental and not pack.exists()
-    assert any("rendered again" in w for w in r.warnings), r.warnings
 
 
 def test_a_template_edited_while_pages_render_is_rendered_again_next_time(
@@ -706,19 +655,16 @@ def test_temp_files_of_a_killed_build_are_removed_by_the_next(site: Path, tmp_pa
     leftovers = [
         site / "public/blog/two/.~bengal.4242.7.tmp",
         site / "public/.~bengal.4242.8.tmp",
-        site / ".bengal/.state.bin.4242.tmp",
-        site / ".bengal/cache/.index.bin.4242.tmp",
-        site / ".bengal/.asset_deps.json.tmp.4242.1",
         site / ".bengal/jinja/bengal-abc.jinja.4242.tmp",
     ]
     for f in leftovers:
         f.write_text("half a page")
-    (site / ".bengal" / UNFINISHED_MARKER).touch()
+    set_raw(db_file(site), "meta", UNFINISHED_MARKER, b"\xe9\x01\x00\x00\x00")  # marshal 1
     with open(site / "content/blog/two.md", "a", encoding="utf-8") as f:
         f.write("\nEdited.\n")
     assert_same(site, tmp_path / "clean")  # the file sets must match too
     assert not any(f.exists() for f in leftovers)
-    assert not (site / ".bengal" / UNFINISHED_MARKER).exists()
+    assert record(db_file(site), "meta", UNFINISHED_MARKER) is None
 
 
 def test_an_output_that_cannot_be_written_is_rendered_again_later(
@@ -747,10 +693,10 @@ def test_damaged_cache_still_removes_the_outputs_of_deleted_pages(
     p = site / "content/blog/three.md"
     p.write_text(p.read_text() + "\nFresh.\n")  # modified just now: a "racy" state
     assert run(site).errors == []
-    (site / ".bengal/cache/index.bin").write_bytes(b"")
+    flip_value(db_file(site), "meta", "cache")
     (site / "content/blog/two.md").unlink()
     r = assert_same(site, tmp_path / "clean")
-    assert not r.incremental and any("index.bin" in w for w in r.warnings)
+    assert not r.incremental and any("table meta" in w for w in r.warnings)
     assert not (site / "public/blog/two").exists()
     time.sleep(0.15)
     run(site)  # past the racy window
@@ -812,7 +758,7 @@ def test_pages_written_before_a_writer_failure_are_not_orphaned(site: Path, tmp_
 def test_damaged_cache_keeps_the_last_good_output_of_a_failing_page(site: Path) -> None:
     """Which page an old output belongs to is lost with the cache: while a source fails, the
     outputs recorded in the build state are all kept."""
-    (site / ".bengal/cache/index.bin").write_bytes(b"")
+    flip_value(db_file(site), "meta", "cache")
     p = site / "content/blog/two.md"
     p.write_text("---\ntitle: [unclosed\n---\nBroken.\n")
     r = run(site)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from bengal.build import BuildOptions, BuildResult, build
 from conftest import SiteFactory
 from site_checks import tree_digest
+from store_damage import db_file, flip_value, record, set_raw
 
 SITE: dict[str, str | bytes] = {
     "bengal.toml": '[site]\ntitle = "Noop"\nbaseurl = "https://example.org/"\n',
@@ -96,18 +96,22 @@ def test_options_and_clean_are_respected(make_site: SiteFactory) -> None:
 def test_damaged_state_means_a_full_build(make_site: SiteFactory) -> None:
     site = make_site(SITE)
     run(site)
-    state = site / ".bengal" / "state.bin"
-    for garbage in (b"", b"\x00\xff", b"{", json.dumps({"format": "other"}).encode()):
-        state.write_bytes(garbage)
+    import marshal
+
+    db = db_file(site)
+    for garbage in (b"", b"\x00\xff", b"{", marshal.dumps({"format": "other"})):
+        set_raw(db, "meta", "state", garbage)
         r = run(site)
         assert not r.noop and r.errors == []
+    flip_value(db, "meta", "state")  # damaged, its checksum kept
+    assert not run(site).noop
     assert run(site).noop
 
 
 def test_failed_build_records_no_state(make_site: SiteFactory) -> None:
     site = make_site({**SITE, "content/bad.md": "---\ntitle: [x\n---\n"})
     assert run(site).errors
-    assert not (site / ".bengal" / "state.bin").exists()
+    assert record(db_file(site), "meta", "state") is None
     assert not run(site).noop
 
 
@@ -131,7 +135,7 @@ def test_a_file_changed_while_the_build_runs_is_built_next_time(make_site: SiteF
 
     r = run(site, progress=progress)
     assert edited and r.errors == []
-    assert (site / ".bengal" / "state.bin").exists()  # recorded, with a.md's old stamp
+    assert record(db_file(site), "meta", "state") is not None  # recorded, with a.md's old stamp
     time.sleep(0.15)  # past the racy window: the next build records a state
     again = run(site)
     assert not again.noop

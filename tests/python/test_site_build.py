@@ -251,21 +251,17 @@ def test_parse_tree_sees_every_page(built: tuple[Path, BuildResult]) -> None:
     assert result.pages == len([p for p in pages if not p.startswith("old-usage")])
 
 
-def test_asset_map_is_saved_and_a_corrupt_one_is_replaced(make_site: SiteFactory) -> None:
-    import bengal_native
+def test_the_store_answers_which_pages_use_an_asset(make_site: SiteFactory) -> None:
+    from bengal import incremental
+    from store_damage import db_file, records
 
     site = make_site(SITE)
     first = run(site)
-    path = site / ".bengal" / "asset_deps.json"
-    amap, status, _ = bengal_native.AssetDependencyMap.load(str(path))
-    assert status.name == "OK" and first.warnings == []
+    assert first.warnings == []
+    amap = incremental.asset_map(records(db_file(site), "outputs"))
     assert "bundle/pic.svg" in amap.pages_for("pic.svg") or "bundle/index.html" in amap.pages()
     assert "bundle/index.html" in amap.pages_for("/assets/css/bengal.css")
-    path.write_bytes(b"\x00garbage{")
-    second = run(site)
-    assert any("asset map is rebuilt" in w for w in second.warnings)
-    assert second.errors == []
-    assert bengal_native.AssetDependencyMap.load(str(path))[1].name == "OK"
+    assert not (site / ".bengal" / "asset_deps.json").exists()  # one store, no side files
 
 
 def test_concurrent_build_is_refused(make_site: SiteFactory) -> None:

@@ -1,0 +1,339 @@
+"""The store: everything a build keeps for the next one, in one SQLite database,
+.bengal/bengal.db (Python's sqlite3, WAL journal).
+
+    build cache and state (bengal.incremental, bengal.cache) -> tables -> the next build
+
+Tables are key -> value maps, one per kind of record (TABLES below): the sources' stamps,
+digests, parsed front matter and Markdown facts; the rendered HTML (keyed by its own digest);
+what each output read (its record) and the reverse index; the objects' fingerprints; output
+stamps; the taxonomy index; the recorded site model; the build state and the outputs a build
+is about to create. A value is stored with the CRC-32 of its bytes, checked when it is read
+(the HTML is checked against its key, its own BLAKE2 digest): damage shows up as StoreDamaged,
+never as a wrong record.
+
+One transaction per build writes the cache and the state together (a build killed before the
+commit leaves the last build's store whole: SQLite's journal). The few writes a build must
+make before it writes outputs -- the state is no longer valid, these outputs may appear --
+are a small transaction of their own, committed first.
+
+A database written by another schema version, or one that fails to open or to read, is
+reported by the caller with the path and answered with a full build; `reset()` replaces it
+with an empty one. Connections are per process: a process forked to render opens its own on
+first use (SQLite connections must not cross fork()).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import pickle
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+DB_NAME = "bengal.db"
+# Bumped when a table's meaning or a value's encoding changes: a store of another version is
+# not read (a full build replaces it).
+SCHEMA_VERSION = 1
+
+# table -> how its values are encoded. "pickle": records with datetimes, frozensets or named
+# tuples; "marshal": plain data (several times faster both ways); "bytes": stored as they are.
+TABLES: dict[str, str] = {
+    "meta": "marshal",  # the cache's top-level fields, the build state, markers
+    "sources": "pickle",  # content path -> incremental.SourceEntry
+    "answers": "marshal",  # content path -> what the xref index answered for its [[links]]
+    "outputs": "pickle",  # output path -> incremental.OutputRecord
+    "rdeps": "marshal",  # page key, "key|body", "key|summary" -> output paths that read it
+    "facts": "bytes",  # "key|group" -> fingerprint
+    "out_stats": "marshal",  # output path -> (mtime_ns, size) as the build left it
+    "tax_pages": "marshal",  # content path -> what it contributes to the taxonomy index
+    "tax_terms": "marshal",  # "plural\0term" -> its pages in list order
+    "model": "pickle",  # model key -> (what it is made of, its record) (bengal.express)
+    "pending": "bytes",  # output paths a build may create (see incremental.write_pending)
+}
+HTML_TABLE = "html"  # html digest -> rendered Markdown (UTF-8)
+
+
+class StoreDamaged(Exception):
+    """The database exists but cannot be trusted (the message says what was found)."""
+
+
+def db_path(state_dir: Path) -> Path:
+    return state_dir / DB_NAME
+
+
+def _encode(codec: str, value: Any) -> bytes:
+    if codec == "bytes":
+        return bytes(value)
+    if codec == "marshal":
+        try:
+            return marshal.dumps(value)
+        except ValueError:  # a value marshal cannot store (a str subclass, say)
+            return b"P" + pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+
+
+def _decode(codec: str, blob: bytes) -> Any:
+    if codec == "bytes":
+        return blob
+    if codec == "marshal" and blob[:1] != b"P":
+        return marshal.loads(blob)
+    return pickle.loads(blob[1:] if codec == "marshal" else blob)
+
+
+class Store:
+    """One site's database (see the module). Reads are plain; writes happen inside
+    `transaction()`."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._pid = -1
+        # HTML rendered by this build, not yet written (the build writes it with the rest at
+        # the end; until then renderers read it from here -- forked ones too).
+        self.pending_html: dict[bytes, str] = {}
+
+    # ---- opening ------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, state_dir: Path) -> Store:
+        """The store in `state_dir`, made empty if there is none. Raises StoreDamaged for a file
+        that is not a bengal store of this version (or not a database at all), OSError when the
+        folder cannot be written."""
+        state_dir.mkdir(parents=True, exist_ok=True)
+        store = cls(db_path(state_dir))
+        store.conn  # noqa: B018 - opens and checks it
+        return store
+
+    @classmethod
+    def reset(cls, state_dir: Path) -> Store:
+        """A new, empty store in place of whatever is there."""
+        path = db_path(state_dir)
+        for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if p.is_dir() and not p.is_symlink():
+                import shutil
+
+                shutil.rmtree(p)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+        return cls.open(state_dir)
+
+    def replace(self) -> None:
+        """Replace the database with an empty one (damage was found in it)."""
+        self.close()
+        Store.reset(self.path.parent)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None or self._pid != os.getpid():
+            # (An inherited connection is left alone, never closed: it belongs to the parent.)
+            self._conn = self._connect()
+            self._pid = os.getpid()
+        return self._conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreDamaged(f"cannot open ({exc})") from None
+        try:
+            conn.execute("PRAGMA busy_timeout=10000")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+                if names:
+                    raise StoreDamaged("not a bengal store (unknown tables)")
+                self._create(conn)
+            elif version != SCHEMA_VERSION:
+                raise StoreDamaged(
+                    f"written by another version of bengal (store schema {version}, this bengal "
+                    f"uses {SCHEMA_VERSION})"
+                )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # durable across a crash of the process
+            conn.execute("PRAGMA cell_size_check=ON")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreDamaged(f"not a usable database ({exc})") from None
+        except StoreDamaged:
+            conn.close()
+            raise
+        return conn
+
+    @staticmethod
+    def _create(conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        for name in TABLES:
+            conn.execute(
+                f"CREATE TABLE {name} (key TEXT PRIMARY KEY, value BLOB NOT NULL, "
+                "crc INTEGER NOT NULL) WITHOUT ROWID"
+            )
+        conn.execute(f"CREATE TABLE {HTML_TABLE} (key BLOB PRIMARY KEY, value BLOB NOT NULL)")
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        if self._conn is not None and self._pid == os.getpid():
+            self._conn.close()
+        self._conn = None
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def _fail(self, table: str, what: str) -> StoreDamaged:
+        return StoreDamaged(f"table {table}: {what}")
+
+    def get(self, table: str, key: str) -> Any:
+        """The value stored under `key`, or None."""
+        try:
+            row = self.conn.execute(
+                f"SELECT value, crc FROM {table} WHERE key=?", (key,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise self._fail(table, str(exc)) from None
+        if row is None:
+            return None
+        return self._value(table, key, row[0], row[1])
+
+    def _value(self, table: str, key: str, blob: bytes, crc: int) -> Any:
+        if zlib.crc32(blob) != crc:
+            raise self._fail(table, f"record {key!r} is damaged (checksum mismatch)")
+        try:
+            return _decode(TABLES[table], blob)
+        except Exception as exc:  # a checksum match with a bad payload: a foreign writer
+            what = f"record {key!r} cannot be decoded ({type(exc).__name__})"
+            raise self._fail(table, what) from None
+
+    def get_many(self, table: str, keys: Iterable[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in keys:
+            v = self.get(table, key)
+            if v is not None:
+                out[key] = v
+        return out
+
+    def read_all(self, table: str) -> dict[str, Any]:
+        """Every record of `table`, checked."""
+        codec = TABLES[table]
+        crc32 = zlib.crc32
+        out: dict[str, Any] = {}
+        try:
+            rows = self.conn.execute(f"SELECT key, value, crc FROM {table}").fetchall()
+        except sqlite3.Error as exc:
+            raise self._fail(table, str(exc)) from None
+        if codec == "bytes":
+            for key, blob, crc in rows:
+                if crc32(blob) != crc:
+                    raise self._fail(table, f"record {key!r} is damaged (checksum mismatch)")
+                out[key] = blob
+            return out
+        try:
+            for key, blob, crc in rows:
+                if crc32(blob) != crc:
+                    raise self._fail(table, f"record {key!r} is damaged (checksum mismatch)")
+                out[key] = _decode(codec, blob)
+        except StoreDamaged:
+            raise
+        except Exception as exc:
+            raise self._fail(table, f"a record cannot be decoded ({type(exc).__name__})") from None
+        return out
+
+    def keys(self, table: str) -> list[str]:
+        try:
+            return [r[0] for r in self.conn.execute(f"SELECT key FROM {table}")]
+        except sqlite3.Error as exc:
+            raise self._fail(table, str(exc)) from None
+
+    def html(self, digest: bytes) -> str:
+        """Rendered Markdown by its digest (bengal.incremental.html_digest); StoreDamaged when
+        it is missing or does not match."""
+        fresh = self.pending_html.get(digest)
+        if fresh is not None:
+            return fresh
+        try:
+            row = self.conn.execute(
+                f"SELECT value FROM {HTML_TABLE} WHERE key=?", (digest,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise self._fail(HTML_TABLE, str(exc)) from None
+        if row is None:
+            raise self._fail(HTML_TABLE, f"no rendering {digest.hex()}")
+        from bengal.incremental import html_digest
+
+        try:
+            text = row[0].decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            text = ""
+        if html_digest(text) != digest:
+            raise self._fail(HTML_TABLE, f"rendering {digest.hex()} is damaged")
+        return str(text)
+
+    # ---- writing -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any exception). sqlite3 errors come out as
+        OSError (the caller reports that the cache could not be saved)."""
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise OSError(f"{self.path}: {exc}") from None
+        try:
+            yield self
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise OSError(f"{self.path}: {exc}") from None
+            raise
+
+    def put(self, table: str, key: str, value: Any) -> None:
+        self.put_many(table, [(key, value)])
+
+    def put_many(self, table: str, items: Iterable[tuple[str, Any]]) -> None:
+        codec = TABLES[table]
+        crc32 = zlib.crc32
+        rows = []
+        for key, value in items:
+            blob = _encode(codec, value)
+            rows.append((key, blob, crc32(blob)))
+        if rows:
+            self.conn.executemany(
+                f"INSERT OR REPLACE INTO {table} (key, value, crc) VALUES (?, ?, ?)", rows
+            )
+
+    def delete_many(self, table: str, keys: Iterable[str]) -> None:
+        rows = [(k,) for k in keys]
+        if rows:
+            self.conn.executemany(f"DELETE FROM {table} WHERE key=?", rows)
+
+    def clear(self, table: str) -> None:
+        self.conn.execute(f"DELETE FROM {table}")
+
+    def write_html(self, live: set[bytes] | None, dropped: Iterable[bytes] = ()) -> None:
+        """Write the pending renderings; remove those no source uses any more: `dropped` (the
+        digests edits replaced, minus those still live) -- or, with `live` given, every stored
+        one not in it (a full build)."""
+        conn = self.conn
+        if live is not None:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS live_html (key BLOB PRIMARY KEY)")
+            conn.execute("DELETE FROM live_html")
+            conn.executemany("INSERT OR IGNORE INTO live_html VALUES (?)", [(k,) for k in live])
+            conn.execute(f"DELETE FROM {HTML_TABLE} WHERE key NOT IN (SELECT key FROM live_html)")
+            conn.execute("DELETE FROM live_html")
+        else:
+            conn.executemany(f"DELETE FROM {HTML_TABLE} WHERE key=?", [(k,) for k in dropped])
+        if self.pending_html:
+            conn.executemany(
+                f"INSERT OR IGNORE INTO {HTML_TABLE} (key, value) VALUES (?, ?)",
+                [(k, v.encode("utf-8", "surrogatepass")) for k, v in self.pending_html.items()],
+            )
+
+    def written(self) -> None:
+        """The pending renderings are in the database now (after the commit)."""
+        self.pending_html.clear()
