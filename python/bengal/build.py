@@ -1400,7 +1400,7 @@ def _build_rest(
     result.markdown_rendered = len(md.rendered)
     for rel, md_facts in md.facts.items():
         entry = loaded.entries[rel]
-        if entry.md is not md_facts:  # unchanged entries stay the loaded objects (not written again)
+        if entry.md is not md_facts:  # an unchanged entry stays the loaded object (not written)
             loaded.entries[rel] = entry._replace(md=md_facts)
     for file, line, text in md.warnings:
         result.warnings.append(str(Message(file, line, text)))
@@ -1679,8 +1679,9 @@ def _build_rest(
         base = None if repair else prev
         cache_saved = False
         try:
-            # The cache, the recorded model and the state: one transaction.
-            with store.transaction():
+            # The cache, the recorded model and the state: one transaction (a new file, when
+            # everything is written from scratch into a store this build created).
+            with store.rewrite() if base is None and store.created else store.transaction():
                 incremental.save(store, new_cache, base, asm.xref_index)
                 # The dev server rebuilds from memory: its builds record no model.
                 result.model_kept = express.save_model(

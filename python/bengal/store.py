@@ -12,7 +12,10 @@ is about to create. A value is stored with the CRC-32 of its bytes, checked when
 never as a wrong record.
 
 One transaction per build writes the cache and the state together (a build killed before the
-commit leaves the last build's store whole: SQLite's journal). The few writes a build must
+commit leaves the last build's store whole: SQLite's journal). A build that writes everything
+from scratch into a store it created writes a new file and renames it into place instead
+(`rewrite()`: the same guarantee without writing every record twice, to the WAL and then to
+the database). The few writes a build must
 make before it writes outputs -- the state is no longer valid, these outputs may appear --
 are a small transaction of their own, committed first.
 
@@ -38,6 +41,7 @@ DB_NAME = "bengal.db"
 # Bumped when a table's meaning or a value's encoding changes: a store of another version is
 # not read (a full build replaces it).
 SCHEMA_VERSION = 1
+PAGE_SIZE = 65536
 
 # table -> how its values are encoded. "pickle": records with datetimes, frozensets or named
 # tuples; "marshal": plain data (several times faster both ways); "bytes": stored as they are.
@@ -91,6 +95,9 @@ class Store:
     def __init__(self, path: Path):
         self.path = path
         self._conn: sqlite3.Connection | None = None
+        # This process made the database (it held no build's records when opened): a build
+        # that writes every table from scratch may write a new file instead (rewrite()).
+        self.created = False
         self._pid = -1
         # HTML rendered by this build, not yet written (the build writes it with the rest at
         # the end; until then renderers read it from here -- forked ones too).
@@ -136,6 +143,11 @@ class Store:
         return self._conn
 
     def _connect(self) -> sqlite3.Connection:
+        # SQLite takes an empty file for a new database; bengal never leaves one (it writes
+        # its tables first): one is a store that lost its contents.
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(self.path).st_size == 0:
+                raise StoreDamaged("empty file")
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -148,6 +160,7 @@ class Store:
                 if names:
                     raise StoreDamaged("not a bengal store (unknown tables)")
                 self._create(conn)
+                self.created = True
             elif version != SCHEMA_VERSION:
                 raise StoreDamaged(
                     f"written by another version of bengal (store schema {version}, this bengal "
@@ -166,6 +179,7 @@ class Store:
 
     @staticmethod
     def _create(conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
         conn.execute("BEGIN IMMEDIATE")
         for name in TABLES:
             conn.execute(
@@ -291,6 +305,48 @@ class Store:
             if isinstance(exc, sqlite3.Error):
                 raise OSError(f"{self.path}: {exc}") from None
             raise
+
+    @contextlib.contextmanager
+    def rewrite(self) -> Iterator[Store]:
+        """Like transaction(), for a build that writes every table from scratch into a store it
+        created (`created`: nothing in it is kept): the records go into a new file, written
+        without a journal, which then replaces the database in one rename -- the same outcome
+        as a transaction for a build killed at any moment (the old file, or the whole new one)
+        at a fraction of the cost (no WAL written and then copied into the database). What
+        the old file held is not carried over."""
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        # The last connection to close checkpoints and removes the WAL: none is left to be
+        # mistaken for the new file's (a WAL applies to whatever file bears its name).
+        self.close()
+        try:
+            conn = sqlite3.connect(tmp, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=OFF")
+            conn.execute("PRAGMA synchronous=OFF")
+            self._create(conn)
+        except sqlite3.Error as exc:
+            raise OSError(f"{tmp}: {exc}") from None
+        self._conn, self._pid = conn, os.getpid()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield self
+            conn.execute("COMMIT")
+            conn.close()
+            for side in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{self.path}{side}")
+            os.replace(tmp, self.path)
+        except BaseException as exc:
+            conn.close()
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            if isinstance(exc, sqlite3.Error):
+                raise OSError(f"{self.path}: {exc}") from None
+            raise
+        finally:
+            self._conn = None  # the next use connects to the database as it now is
+        self.created = False
 
     def put(self, table: str, key: str, value: Any) -> None:
         self.put_many(table, [(key, value)])
