@@ -1,9 +1,12 @@
 """Incremental build benchmark: whole `bengal build` commands (interpreter start included) on a
-generated site -- cold, no-op, one-page body edit, one-page title edit, one template edit --
-and the stages that dominate each. Every scenario is also checked against a clean build of the
-same sources (byte-identical output), so a fast wrong answer cannot pass for a result.
+generated site -- cold, no-op, body, title and tag edits (two seconds after the previous build
+and at once, the racy case), a page added and deleted, a template edit -- and the stages that
+dominate each. With --baseline REV the same scenarios run with that revision too, interleaved
+on a copy of the site, and the table prints the ratios. With --verify every scenario is checked
+against a clean build of the same sources (byte-identical output), so a fast wrong answer
+cannot pass for a result.
 
-    python -m benchmarks.bench_incremental --pages 10000 --repeat 3
+    python -m benchmarks.bench_incremental --pages 10000 --repeat 3 --verify --baseline main
 
 Writes benchmarks/results/incremental-<pages>.json and prints a table; --update-docs puts the
 table into docs/performance.md.
@@ -20,11 +23,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.common import retitled, update_doc_block, with_paragraph
+from benchmarks.common import (
+    REPO,
+    bengal_command,
+    checkout,
+    drop_checkout,
+    retagged,
+    retitled,
+    update_doc_block,
+    with_paragraph,
+)
 
-REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 
 
@@ -34,8 +47,8 @@ RESULTS = REPO / "benchmarks" / "results"
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def bengal(site: Path, stats: Path) -> float:
-    cmd = [sys.executable, "-m", "bengal", "build", str(site), "-q", "--stats-json", str(stats)]
+def bengal(command: list[str], site: Path, stats: Path) -> float:
+    cmd = [*command, "build", str(site), "-q", "--stats-json", str(stats)]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=ENV)
     return time.perf_counter() - t0
@@ -53,47 +66,38 @@ def snapshot(out: Path) -> dict[str, bytes]:
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
-def same_as_clean(site: Path, scratch: Path) -> bool:
+def same_as_clean(command: list[str], site: Path, scratch: Path) -> bool:
     if scratch.exists():
         shutil.rmtree(scratch)
     shutil.copytree(site, scratch, ignore=shutil.ignore_patterns("public", ".bengal"))
-    subprocess.run([sys.executable, "-m", "bengal", "build", str(scratch), "-q"], check=True)
+    subprocess.run([*command, "build", str(scratch), "-q"], check=True, env=ENV)
     return snapshot(site / "public") == snapshot(scratch / "public")
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--pages", type=int, default=10000)
-    ap.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON result")
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--verify", action="store_true", help="compare each scenario to a clean build")
-    ap.add_argument("--update-docs", action="store_true")
-    args = ap.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="bengal-bench-inc-"))
-    site = work / "site"
-    subprocess.run(
-        [sys.executable, "-m", "benchmarks.gen_site", "--pages", str(args.pages), str(site)],
-        check=True,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-    )
-    stats = work / "stats.json"
+@dataclass
+class Variant:
+    """One bengal being measured: this checkout's, or a baseline revision's, on its own copy
+    of the generated site."""
+
+    name: str
+    command: list[str]
+    site: Path
+    runs: dict[str, list[float]] = field(default_factory=dict)
+    stages: dict[str, str] = field(default_factory=dict)
+    verified: dict[str, bool] = field(default_factory=dict)
+
+
+# Each scenario: (name, edit to make before each run, seconds between the previous build and
+# the edit, seconds between the edit and the build). The racy ones build at once after the
+# edit: its mtime is within the clock tick the build's scan trusts (bengal.incremental.RACY_NS).
+AGED = (2.0, 0.15)
+RACY = (0.0, 0.0)
+
+
+def edits(site: Path) -> list[tuple[str, Callable[[int], None], tuple[float, float]]]:
     pages = sorted(p for p in (site / "content").rglob("*.md") if not p.name.startswith("_"))
     victim = pages[len(pages) // 2]
     template = site / "templates" / "single.html"
-    rows: dict[str, list[float]] = {}
-    stages: dict[str, str] = {}
-    verified: dict[str, bool] = {}
-
-    def measure(name: str, prepare) -> None:  # type: ignore[no-untyped-def]
-        for i in range(args.repeat):
-            prepare(i)
-            # Let the edit age past the racy window, as a writer's save does before a build.
-            time.sleep(0.15)
-            rows.setdefault(name, []).append(bengal(site, stats))
-            stages[name] = top_stages(stats)
-        if args.verify:
-            verified[name] = same_as_clean(site, work / "clean")
 
     def cold(i: int) -> None:
         shutil.rmtree(site / "public", ignore_errors=True)
@@ -108,30 +112,86 @@ def main(argv: list[str] | None = None) -> int:
     def title(i: int) -> None:
         victim.write_text(retitled(victim.read_text(encoding="utf-8"), i), "utf-8")
 
+    def tags(i: int) -> None:
+        victim.write_text(retagged(victim.read_text(encoding="utf-8"), i), "utf-8")
+
+    def added(i: int) -> Path:
+        return victim.parent / f"bench-added-{i}.md"
+
+    def add(i: int) -> None:
+        text = victim.read_text(encoding="utf-8")
+        added(i).write_text(retitled(text, 1000 + i), "utf-8")
+
+    def delete(i: int) -> None:
+        added(i - 100).unlink()  # the page "add one page" (the scenario before) made
+
     def tmpl(i: int) -> None:
         template.parent.mkdir(exist_ok=True)
         theme = REPO / "python/bengal/theme/templates/single.html"
         template.write_text(theme.read_text() + f"\n<!-- edit {i} -->\n", encoding="utf-8")
 
-    measure("cold build", cold)
-    measure("no-op", noop)
-    measure("one-page body edit", body)
-    measure("one-page title edit", title)
-    measure("template edit (single.html)", tmpl)
-
-    cold_median = statistics.median(rows["cold build"])
-    lines = [
-        f"| scenario ({args.pages} pages) | median s | min s | % of cold | dominant stages (ms) |",
-        "|---|---:|---:|---:|---|",
+    return [
+        ("cold build", cold, AGED),
+        ("no-op", noop, AGED),
+        ("one-page body edit", body, AGED),
+        ("body edit, built at once (racy)", body, RACY),
+        ("no-op after the racy build", noop, AGED),
+        ("one-page title edit", title, AGED),
+        ("title edit, built at once (racy)", title, RACY),
+        ("one-page tag edit", tags, AGED),
+        ("add one page", add, AGED),
+        ("delete one page", delete, AGED),
+        ("template edit (single.html)", tmpl, AGED),
     ]
-    for name, times in rows.items():
-        med = statistics.median(times)
-        mark = "" if not args.verify else (" ✓" if verified.get(name) else " ✗ differs")
-        lines.append(
-            f"| {name}{mark} | {med:.2f} | {min(times):.2f} | {100 * med / cold_median:.1f}% "
-            f"| {stages[name]} |"
-        )
-    table = "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pages", type=int, default=10000)
+    ap.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON result")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--verify", action="store_true", help="compare each scenario to a clean build")
+    ap.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also measure this git revision (same native sources), interleaved, with ratios",
+    )
+    ap.add_argument("--update-docs", action="store_true")
+    args = ap.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="bengal-bench-inc-"))
+    site = work / "site"
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.gen_site", "--pages", str(args.pages), str(site)],
+        check=True,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+    )
+    variants = [Variant("this checkout", bengal_command(None), site)]
+    baseline_pkg = checkout(args.baseline) if args.baseline else None
+    if baseline_pkg is not None:
+        shutil.copytree(site, work / "base-site")
+        variants.append(Variant(args.baseline, bengal_command(baseline_pkg), work / "base-site"))
+    stats = work / "stats.json"
+    try:
+        plans = [edits(v.site) for v in variants]
+        for k, (name, _, _) in enumerate(plans[0]):
+            for i in range(args.repeat):
+                # Alternate which variant goes first, so neither always meets a warm disk.
+                order = variants if i % 2 == 0 else variants[::-1]
+                for v in order:
+                    _, edit, (before, after) = plans[variants.index(v)][k]
+                    time.sleep(before)
+                    edit(100 * k + i)  # every scenario's edits differ from the last one's
+                    time.sleep(after)
+                    v.runs.setdefault(name, []).append(bengal(v.command, v.site, stats))
+                    v.stages[name] = top_stages(stats)
+            if args.verify:
+                for v in variants:
+                    v.verified[name] = same_as_clean(v.command, v.site, work / "clean")
+    finally:
+        if baseline_pkg is not None:
+            drop_checkout(baseline_pkg)
+    table = render_table(args, variants)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"incremental-{args.pages}.json"
@@ -139,9 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(
             {
                 "pages": args.pages,
-                "runs": rows,
-                "stages": stages,
-                "verified": verified,
+                "variants": {
+                    v.name: {"runs": v.runs, "stages": v.stages, "verified": v.verified}
+                    for v in variants
+                },
                 "cpus": os.cpu_count(),
                 "date": time.strftime("%Y-%m-%d"),
             },
@@ -151,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.update_docs:
         cmd = (
             f"python -m benchmarks.bench_incremental --pages {args.pages} "
-            f"--repeat {args.repeat}" + (" --verify" if args.verify else "")
+            f"--repeat {args.repeat}"
+            + (" --verify" if args.verify else "")
+            + (f" --baseline {args.baseline}" if args.baseline else "")
         )
         update_doc_block(
             REPO / "docs/performance.md",
@@ -161,7 +224,31 @@ def main(argv: list[str] | None = None) -> int:
             "## Incremental builds",
         )
     shutil.rmtree(work, ignore_errors=True)
-    return 0 if all(verified.values()) else 1
+    return 0 if all(all(v.verified.values()) for v in variants) else 1
+
+
+def render_table(args: argparse.Namespace, variants: list[Variant]) -> str:
+    ours = variants[0]
+    base = variants[1] if len(variants) > 1 else None
+    cold_median = statistics.median(ours.runs["cold build"])
+    head = f"| scenario ({args.pages} pages) | median s | min s | % of cold |"
+    rule = "|---|---:|---:|---:|"
+    if base is not None:
+        head += f" {base.name} median s | ratio |"
+        rule += "---:|---:|"
+    lines = [head + " dominant stages (ms) |", rule + "---|"]
+    for name, times in ours.runs.items():
+        med = statistics.median(times)
+        mark = ""
+        if args.verify:
+            ok = all(v.verified.get(name) for v in variants)
+            mark = " ✓" if ok else " ✗ differs"
+        row = f"| {name}{mark} | {med:.2f} | {min(times):.2f} | {100 * med / cold_median:.1f}% |"
+        if base is not None:
+            bmed = statistics.median(base.runs[name])
+            row += f" {bmed:.2f} | {med / bmed:.2f}x |"
+        lines.append(row + f" {ours.stages[name]} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
