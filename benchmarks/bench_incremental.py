@@ -156,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="REV",
         help="also measure this git revision (same native sources), interleaved, with ratios",
     )
+    ap.add_argument(
+        "--rev",
+        metavar="REV",
+        help="measure this git revision instead of the working tree (which can then change)",
+    )
     ap.add_argument("--update-docs", action="store_true")
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bengal-bench-inc-"))
@@ -166,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         cwd=REPO,
         stdout=subprocess.DEVNULL,
     )
-    variants = [Variant("this checkout", bengal_command(None), site)]
+    ours_pkg = checkout(args.rev) if args.rev else None
+    variants = [Variant(args.rev or "this checkout", bengal_command(ours_pkg), site)]
     baseline_pkg = checkout(args.baseline) if args.baseline else None
     if baseline_pkg is not None:
         shutil.copytree(site, work / "base-site")
@@ -189,8 +195,9 @@ def main(argv: list[str] | None = None) -> int:
                 for v in variants:
                     v.verified[name] = same_as_clean(v.command, v.site, work / "clean")
     finally:
-        if baseline_pkg is not None:
-            drop_checkout(baseline_pkg)
+        for pkg in (ours_pkg, baseline_pkg):
+            if pkg is not None:
+                drop_checkout(pkg)
     table = render_table(args, variants)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
