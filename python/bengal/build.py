@@ -1706,6 +1706,7 @@ def _build_rest(
                         outputs_now=out_now,
                         racy_ns=scan_ns - incremental.RACY_NS,
                         bad_names=check.bad_names,
+                        digest_of=incremental.content_digests(loaded.entries.get),
                     )
                 end_writing(store)
             store.written()

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import sys
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from bengal.discover import scan_inputs, scan_tree
 from bengal.store import Store, StoreDamaged
 
 FORMAT = "bengal-build-state"
-VERSION = 5  # 5: in the store; 4: outputs packed (pack_stamps), NUL-separated paths; "racy"
+VERSION = 6  # 6: "racy" per file; 5: in the store; 4: outputs packed (pack_stamps)
 
 
 @dataclass
@@ -48,6 +49,11 @@ class NoopCheck:
     # Set by the fast path for body edits when it met damage only it reads (the recorded model,
     # stored answers): the build that follows writes the store's tables anew.
     repair: bool = False
+    # Inputs the last build found modified within a clock tick of its scan ("racy"; see
+    # racy_changes): those whose contents differ now although their stamps do not, and
+    # whether any could not be checked (no digest recorded: only a full comparison can tell).
+    racy_changed: list[str] = field(default_factory=list)
+    racy_unknown: bool = False
 
     def seen_outputs(self) -> tuple[set[str], dict[str, list[int]]]:
         """(paths checked, {path: [mtime_ns, size]} of those that exist)."""
@@ -173,6 +179,7 @@ def check_noop(
         return NoopCheck(False, reason, inputs, bad_names=bad)
     if state.get("options") != options:
         return NoopCheck(False, "build options changed", inputs, bad_names=bad)
+    racy_changed, racy_unknown = racy_changes(root, state, inputs)
     recorded = state.get("outputs")
     if not (
         isinstance(recorded, tuple)
@@ -184,21 +191,55 @@ def check_noop(
     # Stat()ed even when an input changed: the build that follows reuses what is found.
     now = bengal_native.stat_packed(str(out_dir), recorded[0])
     seen = (recorded[0], now)
+
+    def needed(reason: str) -> NoopCheck:
+        return NoopCheck(
+            False, reason, inputs, state, outputs_seen=seen, bad_names=bad,
+            racy_changed=racy_changed, racy_unknown=racy_unknown,
+        )  # fmt: skip
+
     if state.get("inputs") != inputs:
-        return NoopCheck(
-            False, "input files changed", inputs, state, outputs_seen=seen, bad_names=bad
-        )
+        return needed("input files changed")
     if state.get("bad_names") != sorted(bad):  # skipped files came or went
-        reason = "files whose names are not UTF-8 changed"
-        return NoopCheck(False, reason, inputs, state, outputs_seen=seen, bad_names=bad)
-    if state.get("racy", True):
-        reason = "inputs modified within a clock tick of the last build"
-        return NoopCheck(False, reason, inputs, state, outputs_seen=seen, bad_names=bad)
+        return needed("files whose names are not UTF-8 changed")
+    if racy_changed:
+        return needed("input files changed (modified within a clock tick of the last build)")
+    if racy_unknown:
+        return needed("inputs modified within a clock tick of the last build")
     if now != recorded[1]:
-        return NoopCheck(
-            False, "output files changed", inputs, state, outputs_seen=seen, bad_names=bad
-        )
+        return needed("output files changed")
     return NoopCheck(True, "nothing changed", inputs, state, outputs_seen=seen)
+
+
+def racy_changes(
+    root: Path, state: dict[str, Any], inputs: dict[str, list[int]]
+) -> tuple[list[str], bool]:
+    """The racy rule, applied per file. A file modified within a clock tick of a build's scan
+    could be modified again without its size or mtime changing (mtimes are coarse): the state
+    lists such files with the digest of the contents the build used. Each whose stamps are
+    unchanged now is read and hashed; those whose contents differ are returned (changed,
+    though their stamps say not). The bool: some racy file has no digest recorded (not a
+    content file), so only the ordinary build's own comparisons can tell."""
+    racy = state.get("racy")
+    if not isinstance(racy, dict):
+        return [], True
+    before = state.get("inputs", {})
+    changed: list[str] = []
+    unknown = False
+    for key, digest in racy.items():
+        if key not in inputs or before.get(key) != inputs[key]:
+            continue  # its stamps changed (or it is gone): a change whatever its contents
+        if not isinstance(digest, bytes):
+            unknown = True
+            continue
+        try:
+            data = (root / key).read_bytes()
+        except OSError:
+            changed.append(key)
+            continue
+        if hashlib.blake2b(data, digest_size=16).digest() != digest:
+            changed.append(key)
+    return changed, unknown
 
 
 def save_state(
@@ -209,6 +250,7 @@ def save_state(
     outputs_now: dict[str, list[int]] | tuple[str, bytes],
     racy_ns: int | None = None,
     bad_names: list[str] | None = None,
+    digest_of: Callable[[str], bytes | None] | None = None,
 ) -> None:
     """Record a successful build (inside the transaction that saves its cache). The inputs
     recorded are `inputs_before`, the scan taken when the build started: a file changed while
@@ -216,9 +258,14 @@ def save_state(
     one, so the next build looks at it again. No second walk of the site is needed."""
     now = inputs_before
     # An input modified within a clock tick of the build's scan could change again without
-    # its size or mtime changing: such a state never lets the next build be a no-op (it
-    # compares contents, bengal.incremental), but its list of outputs is still recorded.
-    racy = racy_ns is not None and bool(now) and max(v[0] for v in now.values()) >= racy_ns
+    # its size or mtime changing: each is listed with the digest of the contents this build
+    # used (`digest_of`: content files), which the next build compares (racy_changes). A racy
+    # file without one never lets the next build be a no-op.
+    racy = {
+        k: (digest_of(k) if digest_of is not None else None)
+        for k, v in now.items()
+        if racy_ns is not None and v[0] >= racy_ns
+    }
     data = {
         "format": FORMAT,
         "version": VERSION,

@@ -446,7 +446,7 @@ def try_build(
     if opts.clean or opts.skip_noop or opts.prev_cache is not None or opts.keep_warm is not None:
         return None
     state = check.state
-    if state is None or state.get("racy", True) or check.outputs_seen is None:
+    if state is None or check.racy_unknown or check.outputs_seen is None:
         return None
     if check.outputs_seen[1] != state["outputs"][1] or state.get("bad_names") != sorted(
         check.bad_names
@@ -458,7 +458,8 @@ def try_build(
         return None
     from bengal.discover import MARKDOWN_EXTS
 
-    changed = [k for k, v in now.items() if before[k] != v]
+    # (A racy file whose contents changed under unchanged stamps is an edit like any other.)
+    changed = sorted({*(k for k, v in now.items() if before[k] != v), *check.racy_changed})
     if not changed or len(changed) > MAX_EDITS:
         return None
     if not all(k.startswith("content/") and k.endswith(MARKDOWN_EXTS) for k in changed):
@@ -749,6 +750,7 @@ def _render(
         cache.save_state(
             store, run.state_options, summary, check.inputs, outputs_now,
             racy_ns=run.scan_ns - incremental.RACY_NS, bad_names=check.bad_names,
+            digest_of=incremental.content_digests(lambda rel: reads.get("sources", rel)),
         )  # fmt: skip
         b.end_writing(store)
     store.written()

@@ -699,6 +699,21 @@ def lookups_digest(index: Any, xrefs: list[tuple[str, bool, str, int]]) -> bytes
     return _fp(hits) if hits else None
 
 
+def content_digests(
+    get: Callable[[str], SourceEntry | None],
+) -> Callable[[str], bytes | None]:
+    """For cache.save_state: the digest of the contents a build used for an input key
+    ("content/a.md": the source entry's), None for any other input."""
+
+    def digest_of(key: str) -> bytes | None:
+        if not key.startswith("content/"):
+            return None
+        entry = get(key[len("content/") :])
+        return entry.digest if entry is not None else None
+
+    return digest_of
+
+
 def html_digest(html: str) -> bytes:
     return hashlib.blake2b(html.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
