@@ -714,10 +714,6 @@ def content_digests(
     return digest_of
 
 
-def html_digest(html: str) -> bytes:
-    return hashlib.blake2b(html.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-
 DAMAGE_WARNINGS: list[str] = []  # collected by the build from every process
 DAMAGED_SOURCES: list[str] = []  # whose stored rendering was damaged: stored again
 

@@ -28,9 +28,9 @@ from markupsafe import Markup, escape
 import bengal_native
 from bengal.config import Config
 from bengal.errors import TemplateError
-from bengal.incremental import MdFacts, html_digest, lookups_digest, markup_loader
+from bengal.incremental import MdFacts, lookups_digest, markup_loader
 from bengal.model import MenuItem, Page, Section, Site, Term
-from bengal.store import Store
+from bengal.store import Store, html_digest
 
 TRACKED_TYPES = frozenset({Page, Section, Term, Site, MenuItem})
 

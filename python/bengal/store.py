@@ -28,6 +28,7 @@ first use (SQLite connections must not cross fork()).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import marshal
 import os
 import pickle
@@ -67,6 +68,11 @@ class StoreDamaged(Exception):
 
 def db_path(state_dir: Path) -> Path:
     return state_dir / DB_NAME
+
+
+def html_digest(html: str) -> bytes:
+    """The HTML table's key for a rendering: its own digest (checked when it is read)."""
+    return hashlib.blake2b(html.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def _encode(codec: str, value: Any) -> bytes:
@@ -262,8 +268,8 @@ class Store:
             raise self._fail(table, str(exc)) from None
 
     def html(self, digest: bytes) -> str:
-        """Rendered Markdown by its digest (bengal.incremental.html_digest); StoreDamaged when
-        it is missing or does not match."""
+        """Rendered Markdown by its digest (html_digest); StoreDamaged when it is missing or
+        does not match."""
         fresh = self.pending_html.get(digest)
         if fresh is not None:
             return fresh
@@ -275,8 +281,6 @@ class Store:
             raise self._fail(HTML_TABLE, str(exc)) from None
         if row is None:
             raise self._fail(HTML_TABLE, f"no rendering {digest.hex()}")
-        from bengal.incremental import html_digest
-
         try:
             text = row[0].decode("utf-8", "surrogatepass")
         except UnicodeDecodeError:

@@ -10,8 +10,15 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from bengal.incremental import html_digest
-from bengal.store import DB_NAME, HTML_TABLE, PAGE_SIZE, SCHEMA_VERSION, Store, StoreDamaged
+from bengal.store import (
+    DB_NAME,
+    HTML_TABLE,
+    PAGE_SIZE,
+    SCHEMA_VERSION,
+    Store,
+    StoreDamaged,
+    html_digest,
+)
 from store_damage import flip_value
 
 
