@@ -90,11 +90,11 @@ class Variant:
 # Each scenario: (name, edit to make before each run, seconds between the previous build and
 # the edit, seconds between the edit and the build). The racy ones build at once after the
 # edit: its mtime is within the clock tick the build's scan trusts (bengal.incremental.RACY_NS).
-AGED = (2.0, 0.15)
 RACY = (0.0, 0.0)
 
 
-def edits(site: Path) -> list[tuple[str, Callable[[int], None], tuple[float, float]]]:
+def edits(site: Path, age: float) -> list[tuple[str, Callable[[int], None], tuple[float, float]]]:
+    AGED = (age, 0.15)
     pages = sorted(p for p in (site / "content").rglob("*.md") if not p.name.startswith("_"))
     victim = pages[len(pages) // 2]
     template = site / "templates" / "single.html"
@@ -161,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="REV",
         help="measure this git revision instead of the working tree (which can then change)",
     )
+    ap.add_argument(
+        "--age",
+        type=float,
+        default=2.0,
+        help="seconds between a build and the next edit in the scenarios that are not racy",
+    )
     ap.add_argument("--update-docs", action="store_true")
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bengal-bench-inc-"))
@@ -179,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         variants.append(Variant(args.baseline, bengal_command(baseline_pkg), work / "base-site"))
     stats = work / "stats.json"
     try:
-        plans = [edits(v.site) for v in variants]
+        plans = [edits(v.site, args.age) for v in variants]
         for k, (name, _, _) in enumerate(plans[0]):
             for i in range(args.repeat):
                 # Alternate which variant goes first, so neither always meets a warm disk.

@@ -35,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from bengal.assemble import Assembler
-    from bengal.build import load_data, load_sources
     from bengal.config import load_config
     from bengal.discover import discover
+    from bengal.sources import load_data, load_sources
     from bengal.taxonomy import TaxonomyIndex
 
     from benchmarks.gen_site import generate_site

@@ -287,8 +287,9 @@ def cmd_new_site(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from bengal.build import STATE_DIR, check_output_dir
+    from bengal.build import STATE_DIR
     from bengal.config import load_config
+    from bengal.publish import check_output_dir
 
     site = Path(args.site)
     try:

@@ -39,14 +39,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bengal import __version__, incremental
+from bengal import __version__, helpers, incremental, publish, workers
 from bengal.errors import ContentError
 from bengal.model import MenuItem, Page, Section, Site, Term
 from bengal.store import Store, StoreDamaged
 
 if TYPE_CHECKING:
-    from bengal.build import BuildOptions, BuildResult
     from bengal.cache import NoopCheck
+    from bengal.context import BuildOptions, BuildResult
 
 # At most this many edited files take the fast path (a bigger change is no longer "one edit").
 MAX_EDITS = 8
@@ -328,9 +328,9 @@ class Model:
                 _summary=Markup(""),
             )  # fmt: skip
             if d["source"]:
-                from bengal.build import _body_reader
+                from bengal.sources import body_reader
 
-                d["_body_loader"] = _body_reader(self.base, d["source"])
+                d["_body_loader"] = body_reader(self.base, d["source"])
                 d["_md_apply"] = self.md_apply
         return True
 
@@ -513,7 +513,6 @@ def _express(run: _Run, rels: list[str]) -> BuildResult | None:
     root, config, check, scan_ns, state = (
         run.root, run.config, run.check, run.scan_ns, run.state,
     )  # fmt: skip
-    from bengal import build as b
 
     t0 = time.perf_counter()
     reads = run.reads = Reads(run.store)
@@ -558,7 +557,7 @@ def _express(run: _Run, rels: list[str]) -> BuildResult | None:
     run.result.timings["load cache"] = time.perf_counter() - t0
     model = Model(reads, str(root / "content"))
     site = model.site()
-    b.LAST_BUILD.extend([reads, model, site])
+    workers.LAST_BUILD.extend([reads, model, site])
     return _render(run, reads, model, site, edits, t0)
 
 
@@ -576,7 +575,6 @@ def _render(
     assert top is not None
     state_dir = run.store.path.parent
     import bengal_native
-    from bengal import build as b
     from bengal import cache
     from bengal.discover import THEME_DIR, SourceTree
     from bengal.render import (
@@ -686,27 +684,27 @@ def _render(
     tree = SourceTree(
         root=root, assets=sorted(k[7:] for k in check.inputs if k.startswith("assets/"))
     )
-    plan = b.plan_assets(root, tree, bool(config.build["fingerprint_assets"]))
+    plan = helpers.plan_assets(root, tree, bool(config.build["fingerprint_assets"]))
     # ref() in templates: the recorded index, replayed on first use
-    ref = b.ref_helper(functools.cache(model.xref_index))
-    asset_url = b.asset_url_helper(plan, site.baseurl)
+    ref = helpers.ref_helper(functools.cache(model.xref_index))
+    asset_url = helpers.asset_url_helper(plan, site.baseurl)
     templates = Templates(root, site, config, state_dir / "jinja", ref, asset_url)
     cache.clear_state(run.store)
     run.wrote = True
-    b._W.clear()
-    b._W.update(jobs=jobs, out_dir=out_dir, templates_factory=lambda: templates)
-    b.begin_writing(run.store, state_dir, out_dir)
+    workers.FORK_STATE.clear()
+    workers.FORK_STATE.update(jobs=jobs, out_dir=out_dir, templates_factory=lambda: templates)
+    publish.begin_writing(run.store, state_dir, out_dir)
     try:
-        shard = b.run_chunks(1, None)[0]
+        shard = workers.run_chunks(1, None)[0]
     finally:
-        b._W.clear()
+        workers.FORK_STATE.clear()
     result.timings["render+write"] = time.perf_counter() - t2
     rendered_ok = dict(shard.records)
     if shard.errors or shard.warnings or len(rendered_ok) != len(jobs):
         return None  # the ordinary build renders these again and reports what failed
     if any(rec.warnings for rec in rendered_ok.values()):
         return None
-    found = b.check_local_assets(
+    found = publish.check_local_assets(
         [(p, r.assets) for p, r in sorted(rendered_ok.items()) if r.assets], out_dir, site
     )
     if any(found.values()):
@@ -752,7 +750,7 @@ def _render(
             racy_ns=run.scan_ns - incremental.RACY_NS, bad_names=check.bad_names,
             digest_of=incremental.content_digests(lambda rel: reads.get("sources", rel)),
         )  # fmt: skip
-        b.end_writing(store)
+        publish.end_writing(store)
     store.written()
     result.timings["save cache"] = time.perf_counter() - t3
 

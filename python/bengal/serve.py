@@ -452,7 +452,7 @@ class DevServer:
         if self.httpd is None:
             self.bind()
         self._lock()
-        from bengal.build import WarmBuilder
+        from bengal.warm import WarmBuilder
 
         self._builder = WarmBuilder(
             self.root,

@@ -107,23 +107,32 @@ def test_runs_every_available_peer_and_updates_docs(tmp_path: Path) -> None:
 
 
 def test_incremental_benchmark_runs_and_verifies(tmp_path: Path) -> None:
-    """benchmarks/bench_incremental.py on a tiny site: every scenario produces timings and its
+    """benchmarks/bench_incremental.py on a tiny site, against a baseline (here the same
+    revision, checked out by the benchmark): every scenario produces timings for both and its
     output is verified against a clean build (a speed is never asserted)."""
     from benchmarks import bench_incremental
 
     out = tmp_path / "results"
-    argv = ["--pages", "40", "--repeat", "1", "--verify", "--out", str(out)]
-    assert bench_incremental.main(argv) == 0
+    argv = ["--pages", "40", "--repeat", "1", "--verify", "--age", "0.2", "--out", str(out)]
+    assert bench_incremental.main([*argv, "--baseline", "HEAD"]) == 0
     report = json.loads((out / "incremental-40.json").read_text("utf-8"))
-    assert set(report["runs"]) == {
-        "cold build",
-        "no-op",
-        "one-page body edit",
-        "one-page title edit",
-        "template edit (single.html)",
-    }
-    assert all(t > 0 for times in report["runs"].values() for t in times)
-    assert report["verified"] and all(report["verified"].values())
+    assert set(report["variants"]) == {"this checkout", "HEAD"}
+    for variant in report["variants"].values():
+        assert set(variant["runs"]) == {
+            "cold build",
+            "no-op",
+            "one-page body edit",
+            "body edit, built at once (racy)",
+            "no-op after the racy build",
+            "one-page title edit",
+            "title edit, built at once (racy)",
+            "one-page tag edit",
+            "add one page",
+            "delete one page",
+            "template edit (single.html)",
+        }
+        assert all(t > 0 for times in variant["runs"].values() for t in times)
+        assert variant["verified"] and all(variant["verified"].values())
 
 
 def test_taxonomy_benchmark_runs(tmp_path: Path) -> None:

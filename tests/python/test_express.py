@@ -275,9 +275,9 @@ def _model(site: Path) -> express.Model:
 
 def _assembled_records(site: Path) -> dict[str, object]:
     from bengal.assemble import assemble
-    from bengal.build import load_data, load_sources
     from bengal.config import load_config
     from bengal.discover import discover
+    from bengal.sources import load_data, load_sources
 
     tree = discover(site)
     asm = assemble(load_config(site), load_sources(tree).sources, load_data(site, tree)[0])
@@ -321,9 +321,9 @@ def test_store_records_round_trip(site: Path) -> None:
     """Every object of the recorded model loads to what the assembled model holds."""
     lazy = _model(site).site()
     from bengal.assemble import assemble
-    from bengal.build import load_data, load_sources
     from bengal.config import load_config
     from bengal.discover import discover
+    from bengal.sources import load_data, load_sources
 
     config = load_config(site)
     tree = discover(site)
@@ -442,9 +442,9 @@ def test_the_recorded_xref_index_answers_as_the_assembled_one(site: Path) -> Non
     """Model.xref_index() (ref() in templates on the fast path) replays the index's additions
     natively (XrefIndex.add_many): the same answer for every key, first addition winning."""
     from bengal.assemble import assemble
-    from bengal.build import load_data, load_sources
     from bengal.config import load_config
     from bengal.discover import discover
+    from bengal.sources import load_data, load_sources
 
     replayed = _model(site).xref_index()
     tree = discover(site)

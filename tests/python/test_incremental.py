@@ -576,9 +576,10 @@ def test_a_template_edited_while_pages_render_is_rendered_again_next_time(
     """The cache records the template digests taken before rendering, not after: an edit made
     while pages render (after they loaded the old template) is a change for the next build."""
     import bengal.build as build_mod
+    import bengal.publish as publish_mod
 
     tpl = site / "templates/docs/single.html"
-    original = build_mod.check_local_assets
+    original = publish_mod.check_local_assets
     edited: list[bool] = []
 
     def edit_then_check(*args: Any, **kw: Any) -> Any:  # runs after rendering, before saving
@@ -589,9 +590,11 @@ def test_a_template_edited_while_pages_render_is_rendered_again_next_time(
 
     with open(site / "content/docs/guide.md", "a", encoding="utf-8") as f:
         f.write("\nEdited.\n")
+    # (Called by both builds: the ordinary one and the body edits' fast path, which this is.)
     monkeypatch.setattr(build_mod, "check_local_assets", edit_then_check)
+    monkeypatch.setattr(publish_mod, "check_local_assets", edit_then_check)
     assert run(site).errors == [] and edited
-    monkeypatch.setattr(build_mod, "check_local_assets", original)
+    monkeypatch.undo()
     assert_same(site, tmp_path / "clean")
     assert "<p class=edited>" in (site / "public/docs/guide/index.html").read_text()
 
@@ -650,7 +653,7 @@ def test_damaged_template_bytecode_is_compiled_again(site: Path, tmp_path: Path)
 def test_temp_files_of_a_killed_build_are_removed_by_the_next(site: Path, tmp_path: Path) -> None:
     """A build killed while writing leaves .~bengal.PID.N.tmp files beside the outputs it was
     replacing, and its "writing" marker: the next build sweeps them."""
-    from bengal.build import UNFINISHED_MARKER
+    from bengal.publish import UNFINISHED_MARKER
 
     leftovers = [
         site / "public/blog/two/.~bengal.4242.7.tmp",

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bengal.build import BuildOptions, WarmState, build
+from bengal.build import BuildOptions, build
+from bengal.context import WarmState
 from conftest import SiteFactory
 from test_incremental import assert_same
 

@@ -130,9 +130,9 @@ def test_sitemap_feeds_search(built: tuple[Path, BuildResult]) -> None:
 def test_cascade_and_templates_by_type(built: tuple[Path, BuildResult]) -> None:
     site, _ = built
     from bengal.assemble import assemble
-    from bengal.build import load_data, parse_sources
     from bengal.config import load_config
     from bengal.discover import discover
+    from bengal.sources import load_data, parse_sources
 
     tree = discover(site)
     sources, _ = parse_sources(tree)
@@ -306,8 +306,8 @@ def test_concurrent_build_is_refused(make_site: SiteFactory) -> None:
 
 
 def test_parallel_front_matter_parse_matches_serial(make_site: SiteFactory) -> None:
-    from bengal.build import PARALLEL_PARSE_MIN, parse_sources
     from bengal.discover import discover
+    from bengal.sources import PARALLEL_PARSE_MIN, parse_sources
 
     files: dict[str, str | bytes] = {}
     for i in range(PARALLEL_PARSE_MIN + 50):

@@ -166,9 +166,9 @@ def test_an_inconsistent_index_is_rebuilt_with_a_warning(tmp_path, how):
     """No build writes such an index (the cache's checksums catch damage); a bug could. The
     pages' records are trusted (each page's own terms): the rest is checked against them."""
     from bengal.assemble import Assembler
-    from bengal.build import load_data, load_sources
     from bengal.config import load_config
     from bengal.discover import discover
+    from bengal.sources import load_data, load_sources
 
     site = _site(tmp_path)
     build(site, BuildOptions(workers=1))

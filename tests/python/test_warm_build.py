@@ -11,7 +11,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from bengal.build import BuildOptions, BuildResult, WarmBuilder, build
+from bengal.build import BuildOptions, BuildResult, build
+from bengal.warm import WarmBuilder
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -287,7 +288,7 @@ def test_vanished_temporary_files_do_not_spoil_a_body_edit(tmp_path: Path) -> No
 def test_a_failure_midway_is_never_trusted_later(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A warm build that fails after changing its in-memory state (here: the disk fills up
     while the feeds are written) must not leave that state for later builds or the cache."""
-    import bengal.build as bb
+    import bengal.warm as bb
 
     site = tmp_path / "site"
     write_site(site, SITE)

@@ -1,0 +1,314 @@
+"""Stage "publish": the only code that writes into the output directory besides the render
+workers' native OutputWriter (bengal.workers) -- static and asset copies, site-wide files
+(sitemap, feeds, search index, alias redirects, robots.txt), stale-output removal -- and the
+"writing" mark in the store that lets the next build sweep a killed build's temp files.
+
+    rendered pages + site model -> files in the output directory
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import posixpath
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import bengal_native
+from bengal.context import BuildResult
+from bengal.discover import INPUT_DIRS, SourceTree
+from bengal.errors import BuildError, ConfigError
+from bengal.helpers import AssetPlan
+from bengal.model import Site
+from bengal.store import Store, StoreDamaged
+
+if TYPE_CHECKING:
+    pass
+
+
+_COPY_COUNTER = itertools.count()
+
+
+def copy_file(src: Path, dst: Path, racy_ns: int) -> bool:
+    """Copy unless dst already has src's size and mtime; atomic (temp + rename). True if copied.
+    A source modified at or after `racy_ns` (a clock tick before the build's scan, as
+    incremental.RACY_NS for sources) is "racy": see below."""
+    try:
+        s = src.stat()
+        d = dst.stat()
+        if s.st_size == d.st_size and s.st_mtime_ns == d.st_mtime_ns:
+            return False
+    except FileNotFoundError:
+        pass
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    # Short and unique (not the file's own name: a 250-byte name plus a prefix is too long).
+    tmp = dst.with_name(f"{TEMP_PREFIX}{os.getpid()}.c{next(_COPY_COUNTER)}.tmp")
+    try:
+        shutil.copyfile(src, tmp)
+        shutil.copystat(src, tmp)
+        st = os.stat(src)
+        if st.st_mtime_ns >= racy_ns:
+            # Modified within a clock tick of the scan (or since): a same-size rewrite could keep
+            # this mtime. The copy gets a different one, so that the next build compares again.
+            os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns - 1))
+        os.replace(tmp, dst)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return True
+
+
+def copy_files(
+    root: Path, tree: SourceTree, site: Site, plan: AssetPlan, out: Path, racy_ns: int
+) -> tuple[list[str], list[str]]:
+    """static/, assets/ and content resources -> output. Returns (output paths, errors)."""
+    errors: list[str] = []
+    done: list[str] = []
+    for src, dst in copy_jobs(root, tree, site, plan):
+        try:
+            copy_file(src, out / dst, racy_ns)
+            done.append(dst)
+        except OSError as exc:
+            errors.append(f"{src}: cannot copy to {dst}: {exc.strerror or exc}")
+    return done, errors
+
+
+def copy_jobs(root: Path, tree: SourceTree, site: Site, plan: AssetPlan) -> list[tuple[Path, str]]:
+    """(source file, output path) of every file copied as it is."""
+    jobs: list[tuple[Path, str]] = []
+    for rel in tree.static:
+        jobs.append((root / "static" / rel, rel))
+    for rel, src in sorted(plan.sources.items()):
+        jobs.append((src, plan.outputs[rel]))
+    # Files beside Markdown under content/: a leaf bundle's resources go next to its page,
+    # others keep their path below the section's URL.
+    bundles = {p.bundle_dir: p for p in site.pages if p.bundle_dir}
+    for rel in tree.content_files:
+        d = rel.rpartition("/")[0]
+        owner = None
+        probe = d
+        while probe:
+            if probe in bundles:
+                owner = bundles[probe]
+                break
+            probe = probe.rpartition("/")[0]
+        if owner is not None:
+            base = owner.output_path.rpartition("/")[0]
+            assert owner.bundle_dir is not None
+            sub = rel[len(owner.bundle_dir) + 1 :]
+            jobs.append((root / "content" / rel, f"{base}/{sub}" if base else sub))
+        else:
+            sec = site.sections.get(d)
+            if sec is not None and sec.index is not None:
+                base = sec.index.output_path.rpartition("/")[0]
+                name = rel.rpartition("/")[2]
+                jobs.append((root / "content" / rel, f"{base}/{name}" if base else name))
+            else:
+                jobs.append((root / "content" / rel, rel))
+    return jobs
+
+
+def conflicting_stale(stale: set[str], new: set[str]) -> set[str]:
+    """The stale outputs in the way of new ones: a stale file where a new output needs a
+    folder (static/x.txt became static/x.txt/y.txt), or stale files inside a folder where a
+    new output needs a file. They are removed before anything is written."""
+    if not stale:
+        return set()
+    new_dirs: set[str] = set()
+    for p in new:
+        d = p.rpartition("/")[0]
+        while d and d not in new_dirs:
+            new_dirs.add(d)
+            d = d.rpartition("/")[0]
+    in_the_way = {p for p in stale if p in new_dirs}
+    for p in stale:
+        d = p.rpartition("/")[0]
+        while d:
+            if d in new:
+                in_the_way.add(p)
+                break
+            d = d.rpartition("/")[0]
+    return in_the_way
+
+
+def make_dir(path: Path, advice: str) -> None:
+    """mkdir -p, or a BuildError naming the folder, the reason and what to do."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BuildError(f"cannot create {path}: {exc.strerror}; {advice}") from None
+
+
+def check_output_dir(root: Path, out_dir: Path) -> None:
+    """Refuse an output directory whose files would be sources (or whose removal -- --clean,
+    `bengal clean` -- would delete sources): the site itself, a folder above it, or one inside
+    an input folder. Raises ConfigError (the configuration or -o names it)."""
+    if out_dir == root or out_dir in root.parents:
+        raise ConfigError(f"output directory {out_dir} contains the site; choose another")
+    for name in INPUT_DIRS:
+        inputs = root / name
+        if out_dir == inputs or inputs in out_dir.parents:
+            raise ConfigError(
+                f"output directory {out_dir} is inside the site's {name}/ folder; choose one "
+                "outside content/, templates/, static/, assets/ and data/ (the default is "
+                "public/)"
+            )
+
+
+def write_sitewide(
+    site: Site, tree: SourceTree, out_dir: Path, alias_files: dict[str, bytes], result: BuildResult
+) -> list[str]:
+    """Sitemap, search index, feeds, redirects and robots.txt; returns their paths."""
+    from bengal import outputs
+
+    files: dict[str, bytes] = {
+        "sitemap.xml": outputs.sitemap(site),
+        "search.json": outputs.search_index(site),
+    }
+    files.update(outputs.feeds(site))
+    files.update(alias_files)
+    if "robots.txt" not in tree.static:
+        files["robots.txt"] = outputs.robots(site)
+    writer = bengal_native.OutputWriter(str(out_dir), max_buffer_mb=64, threads=1)
+    try:
+        with writer:
+            for path, blob in sorted(files.items()):
+                writer.write(path, blob)
+    except OSError as exc:
+        result.errors.append(write_error(exc))
+    st = writer.stats()
+    result.written += int(st["files_written"])
+    result.skipped_identical += int(st["skipped_identical"])
+    return sorted(files)
+
+
+UNFINISHED_MARKER = "writing"
+
+
+TEMP_PREFIX = ".~bengal."  # the writer's and copy_file's temp files: .~bengal.PID.*.tmp
+
+
+def store_write(fn: Callable[..., None], store: Store, *args: Any) -> None:
+    """One of the small writes a build commits before it writes outputs; a store that cannot be
+    written stops the build (nothing has been written yet)."""
+    try:
+        fn(store, *args)
+    except OSError as exc:
+        raise BuildError(f"cannot write the build cache: {exc}") from None
+
+
+def begin_writing(store: Store, state_dir: Path, out_dir: Path) -> None:
+    """Mark in the store that a build writes, until end_writing() (in the transaction that saves
+    the build). A build killed meanwhile leaves temp files -- .~bengal.PID.N.tmp beside the
+    outputs being replaced, compiled templates' temp files beside the caches -- and the mark:
+    the next build sweeps them first (so does a build whose store was lost). Only one build
+    runs per site (the site lock), so none of them is being written."""
+    try:
+        marked = store.get("meta", UNFINISHED_MARKER) is not None
+    except StoreDamaged:
+        marked = True
+    if marked or not store.keys("meta"):
+        found: dict[str, list[int]] = {}
+        bengal_native.scan_tree(str(out_dir), "", found, False)
+        leftovers = [
+            out_dir / rel
+            for rel in found
+            if rel.rpartition("/")[2].startswith(TEMP_PREFIX) and rel.endswith(".tmp")
+        ]
+        for pattern in (".*.tmp", ".*.tmp.*", "jinja/*.jinja.*.tmp"):
+            leftovers.extend(state_dir.glob(pattern))
+        for f in leftovers:
+            with contextlib.suppress(OSError):
+                f.unlink()
+    if not marked:
+        store_write(_mark_writing, store)
+
+
+def _mark_writing(store: Store) -> None:
+    with store.transaction():
+        store.put("meta", UNFINISHED_MARKER, 1)
+
+
+def end_writing(store: Store) -> None:
+    """Every temp file the build made was renamed into place or removed: drop the mark (inside
+    the transaction that saves the build)."""
+    store.delete_many("meta", [UNFINISHED_MARKER])
+
+
+def remove_stale(out_dir: Path, paths: set[str]) -> int:
+    """Delete outputs an earlier build wrote that this one does not, and directories left empty."""
+    removed = 0
+    dirs: set[Path] = set()
+    for rel in sorted(paths):
+        p = out_dir / rel
+        try:
+            p.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+        except OSError:
+            continue
+        d = p.parent
+        while d != out_dir and out_dir in d.parents:
+            dirs.add(d)
+            d = d.parent
+    for d in sorted(dirs, key=lambda x: len(x.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            d.rmdir()  # only succeeds when empty
+    return removed
+
+
+def check_local_assets(
+    refs: list[tuple[str, list[tuple[str, bool]]]], out_dir: Path, site: Site
+) -> dict[str, list[str]]:
+    """Warn about local references (images, scripts, styles) that name no output file:
+    {output path: warnings}, every output of `refs` present."""
+    from urllib.parse import unquote, urlparse
+
+    base_path = urlparse(site.baseurl).path or "/"
+    warnings: dict[str, list[str]] = {}
+    exists_cache: dict[str, bool] = {}
+    for page_path, items in sorted(refs):
+        mine = warnings.setdefault(page_path, [])
+        for url, external in items:
+            if external:
+                continue
+            path = unquote(url.split("#", 1)[0].split("?", 1)[0])
+            if not path:
+                continue
+            if path.startswith("/"):
+                if not path.startswith(base_path):
+                    continue
+                target = path[len(base_path) :]
+            else:
+                target = posixpath.normpath(posixpath.join(page_path.rpartition("/")[0], path))
+            if target.endswith("/") or target == "":
+                target += "index.html"
+            ok = exists_cache.get(target)
+            if ok is None:
+                ok = exists_cache[target] = (out_dir / target).is_file()
+            if not ok:
+                page = site.page_by_output.get(page_path)
+                who = page.source if page is not None and page.source else page_path
+                mine.append(f"{who}: references {url}, which is not in the output")
+    return warnings
+
+
+def clean_output(out_dir: Path) -> None:
+    """Empty the output directory (keeping the directory itself, which a server may watch)."""
+    for entry in out_dir.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def write_error(exc: OSError) -> str:
+    where = exc.filename or "output"
+    return (
+        f"{where}: cannot write ({exc.strerror or exc}); pages not written are rendered again "
+        "by the next build"
+    )
