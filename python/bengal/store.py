@@ -206,17 +206,20 @@ class Store:
     def _fail(self, table: str, what: str) -> StoreDamaged:
         return StoreDamaged(f"table {table}: {what}")
 
-    def get(self, table: str, key: str) -> Any:
-        """The value stored under `key`, or None."""
+    def _rows(self, table: str, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        """The rows of a query on `table`; an SQLite error (a damaged page, say) is
+        StoreDamaged naming the table."""
         try:
-            row = self.conn.execute(
-                f"SELECT value, crc FROM {table} WHERE key=?", (key,)
-            ).fetchone()
+            return self.conn.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
             raise self._fail(table, str(exc)) from None
-        if row is None:
+
+    def get(self, table: str, key: str) -> Any:
+        """The value stored under `key`, or None."""
+        rows = self._rows(table, f"SELECT value, crc FROM {table} WHERE key=?", (key,))
+        if not rows:
             return None
-        return self._value(table, key, row[0], row[1])
+        return self._value(table, key, rows[0][0], rows[0][1])
 
     def _value(self, table: str, key: str, blob: bytes, crc: int) -> Any:
         if zlib.crc32(blob) != crc:
@@ -240,10 +243,7 @@ class Store:
         codec = TABLES[table]
         crc32 = zlib.crc32
         out: dict[str, Any] = {}
-        try:
-            rows = self.conn.execute(f"SELECT key, value, crc FROM {table}").fetchall()
-        except sqlite3.Error as exc:
-            raise self._fail(table, str(exc)) from None
+        rows = self._rows(table, f"SELECT key, value, crc FROM {table}")
         if codec == "bytes":
             for key, blob, crc in rows:
                 if crc32(blob) != crc:
@@ -262,10 +262,7 @@ class Store:
         return out
 
     def keys(self, table: str) -> list[str]:
-        try:
-            return [r[0] for r in self.conn.execute(f"SELECT key FROM {table}")]
-        except sqlite3.Error as exc:
-            raise self._fail(table, str(exc)) from None
+        return [r[0] for r in self._rows(table, f"SELECT key FROM {table}")]
 
     def html(self, digest: bytes) -> str:
         """Rendered Markdown by its digest (html_digest); StoreDamaged when it is missing or
@@ -273,16 +270,11 @@ class Store:
         fresh = self.pending_html.get(digest)
         if fresh is not None:
             return fresh
-        try:
-            row = self.conn.execute(
-                f"SELECT value FROM {HTML_TABLE} WHERE key=?", (digest,)
-            ).fetchone()
-        except sqlite3.Error as exc:
-            raise self._fail(HTML_TABLE, str(exc)) from None
-        if row is None:
+        rows = self._rows(HTML_TABLE, f"SELECT value FROM {HTML_TABLE} WHERE key=?", (digest,))
+        if not rows:
             raise self._fail(HTML_TABLE, f"no rendering {digest.hex()}")
         try:
-            text = row[0].decode("utf-8", "surrogatepass")
+            text = rows[0][0].decode("utf-8", "surrogatepass")
         except UnicodeDecodeError:
             text = ""
         if html_digest(text) != digest:
