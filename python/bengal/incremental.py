@@ -39,7 +39,7 @@ from markupsafe import Markup
 
 from bengal import __version__
 from bengal.model import MenuItem, Page, Section, Site, Term
-from bengal.store import Store, StoreDamaged
+from bengal.store import RECORDS, Store, StoreDamaged
 
 # Files modified this close to a build's scan are re-hashed by the next build (see save()).
 RACY_NS = 100_000_000
@@ -84,6 +84,30 @@ class OutputRecord(NamedTuple):
     assets: list[tuple[str, bool]]
     warnings: tuple[str, ...]
 
+
+def _source_plain(e: SourceEntry) -> tuple[Any, ...]:
+    return (*e[:4], None if e.md is None else tuple(e.md), e.fm_digest)
+
+
+def _source_entry(t: tuple[Any, ...]) -> SourceEntry:
+    stat, digest, parsed, heading, md, fm_digest = t
+    return SourceEntry(stat, digest, parsed, heading, None if md is None else MdFacts._make(md),
+                       fm_digest)  # fmt: skip
+
+
+def _output_plain(r: OutputRecord) -> tuple[Any, ...]:
+    # (A tuple, not the frozenset: marshal sorts a set's members to store it.)
+    return (r.page, r.templates, tuple(r.deps), r.calls, r.assets, r.warnings)
+
+
+def _output_record(t: tuple[Any, ...]) -> OutputRecord:
+    page, templates, deps, calls, assets, warnings = t
+    return OutputRecord(page, templates, frozenset(deps), calls, assets, warnings)
+
+
+# How the store keeps these records: as plain tuples (bengal.store.RECORDS).
+RECORDS["sources"] = (_source_plain, _source_entry)
+RECORDS["outputs"] = (_output_plain, _output_record)
 
 # The maps of a Cache that are tables of their own in the store, loaded whole by a build.
 LOADED = ("sources", "outputs", "facts", "out_stats", "tax_pages", "tax_terms")

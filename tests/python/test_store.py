@@ -27,19 +27,43 @@ def test_records_round_trip_in_every_encoding(tmp_path: Path) -> None:
     assert store.created  # a new file
     value = {"when": datetime.date(2024, 1, 2), "tags": frozenset({"a"})}  # needs pickle
     with store.transaction():
-        store.put("sources", "a.md", value)
+        store.put("model", "a.md", value)
         store.put_many("rdeps", [("a", ("x/index.html",)), ("b", ())])
         store.put("facts", "a|meta", b"\x00\x01")
         store.put("meta", "odd", _Str("marshal cannot"))  # falls back to pickle
     store.close()
     again = Store.open(tmp_path)
     assert not again.created  # it held a store already
-    assert again.get("sources", "a.md") == value
+    assert again.get("model", "a.md") == value
     assert again.read_all("rdeps") == {"a": ("x/index.html",), "b": ()}
     assert again.get("facts", "a|meta") == b"\x00\x01"
     assert again.get("meta", "odd") == "marshal cannot"
     assert again.get("sources", "missing.md") is None
     assert sorted(again.keys("rdeps")) == ["a", "b"]
+
+
+def test_cache_records_come_back_as_their_named_tuples(tmp_path: Path) -> None:
+    # Stored as plain tuples (bengal.store.RECORDS), read back as the records they were.
+    from bengal.incremental import MdFacts, OutputRecord, SourceEntry
+
+    md = MdFacts(b"h" * 16, -1, [(2, "a", "A")], ["/i.png"], 3, "One two.", None, None, [],
+                 [("x", True, "/x/", 4)], b"l")  # fmt: skip
+    entry = SourceEntry((1, 2), b"d" * 16, ("ok", {"date": datetime.date(2024, 1, 2)}, 3),
+                        "Title", md, b"f")  # fmt: skip
+    bare = entry._replace(md=None, heading=None)
+    rec = OutputRecord("p:a.md", ("base.html",), frozenset({"p:a.md|meta", "site|menus"}),
+                       (("ref", "a", "/a/"),), [("/a/", False)], ("w",))  # fmt: skip
+    store = Store.open(tmp_path)
+    with store.transaction():
+        store.put_many("sources", [("a.md", entry), ("b.md", bare)])
+        store.put("outputs", "a/index.html", rec)
+    store.close()
+    again = Store.open(tmp_path)
+    got = again.read_all("sources")
+    assert got == {"a.md": entry, "b.md": bare}
+    assert type(got["a.md"]) is SourceEntry and type(got["a.md"].md) is MdFacts
+    out = again.get("outputs", "a/index.html")
+    assert out == rec and type(out) is OutputRecord and type(out.deps) is frozenset
 
 
 class _Str(str):
@@ -60,14 +84,14 @@ def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
 def test_a_damaged_record_is_reported_not_returned(tmp_path: Path) -> None:
     store = Store.open(tmp_path)
     with store.transaction():
-        store.put("outputs", "index.html", ("record", 1))
+        store.put("answers", "index.md", ("record", 1))
     store.close()
-    flip_value(tmp_path / DB_NAME, "outputs", "index.html")
+    flip_value(tmp_path / DB_NAME, "answers", "index.md")
     again = Store.open(tmp_path)
-    with pytest.raises(StoreDamaged, match=r"table outputs: record 'index.html' is damaged"):
-        again.get("outputs", "index.html")
+    with pytest.raises(StoreDamaged, match=r"table answers: record 'index.md' is damaged"):
+        again.get("answers", "index.md")
     with pytest.raises(StoreDamaged, match="checksum mismatch"):
-        again.read_all("outputs")
+        again.read_all("answers")
 
 
 def test_html_is_checked_against_its_digest(tmp_path: Path) -> None:
@@ -119,14 +143,14 @@ def test_rewrite_replaces_the_database_in_one_step(tmp_path: Path) -> None:
     html = "<p>x</p>"
     store.pending_html[html_digest(html)] = html
     with store.rewrite():
-        store.put("sources", "a.md", ("entry",))
+        store.put("answers", "a.md", ("entry",))
         store.write_html(live={html_digest(html)})
     store.written()
     assert not store.created
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [DB_NAME]  # no temp file, no WAL of the old file left beside the new one
     assert store.get("meta", "writing") is None  # the old file's records are not carried over
-    assert store.get("sources", "a.md") == ("entry",)
+    assert store.get("answers", "a.md") == ("entry",)
     assert store.html(html_digest(html)) == html
     conn = sqlite3.connect(tmp_path / DB_NAME)
     assert conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
