@@ -549,12 +549,12 @@ def _build_rest(
         for rel, entry in loaded.entries.items():
             if entry.stat[0] >= racy:
                 loaded.entries[rel] = entry._replace(stat=(0, -1))
-        from bengal import express
+        from bengal import recorded
 
         model_fp = (
             b""
             if opts.keep_warm is not None
-            else (express.model_fingerprint(facts, asm.xref_digest))
+            else recorded.model_fingerprint(facts, asm.xref_digest)
         )
         new_cache = incremental.Cache(
             config_key=key,
@@ -574,6 +574,9 @@ def _build_rest(
             asset_warnings={p: w for p, w in asset_warnings.items() if w},
         )
         base = None if repair else prev
+        # What a build with nothing to do says again: the site's problems, not this build's
+        # repairs of its own caches (said once).
+        site_warnings = [w for w in result.warnings if str(state_dir) not in w]
         cache_saved = False
         try:
             # The cache, the recorded model and the state: one transaction (a new file, when
@@ -581,9 +584,9 @@ def _build_rest(
             with store.rewrite() if base is None and store.created else store.transaction():
                 incremental.save(store, new_cache, base, asm.xref_index)
                 # The dev server rebuilds from memory: its builds record no model.
-                result.model_kept = express.save_model(
-                    store, site if opts.keep_warm is None else None, asm.xref_added, new_cache,
-                    base,
+                result.model_kept = recorded.save_model(
+                    store, site if opts.keep_warm is None else None,
+                    recorded.Xrefs(asm.xref_added, asm.ambiguous_keys), new_cache, base,
                 )  # fmt: skip
                 incremental.clear_pending(store)
                 if not result.errors:
@@ -595,9 +598,7 @@ def _build_rest(
                         {
                             "pages": result.pages,
                             "files": result.files,
-                            # What a build with nothing to do says again: the site's problems,
-                            # not this build's repairs of its own caches (said once).
-                            "warnings": [w for w in result.warnings if str(state_dir) not in w],
+                            "warnings": site_warnings,
                         },
                         inputs_before,
                         outputs_now=out_now,
@@ -627,6 +628,7 @@ def _build_rest(
                 store=store,
                 md=MarkdownContext.of(site, asm.xref_index, config, asm.ambiguous_keys, store),
                 alias_files=alias_files,
+                warnings=site_warnings,
             )
         )
     result.timings["total"] = time.perf_counter() - result.started

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bengal.discover import SourceTree
+from bengal.incremental import anchor_targets
 from bengal.model import Page, Site
 from bengal.store import Store
 
@@ -121,6 +122,7 @@ class WarmState:
     store: Store
     md: Any  # bengal.render.MarkdownContext
     alias_files: dict[str, bytes]
+    warnings: list[str]  # the site's, as the build reported them (bengal.edits replaces some)
     templates: Templates | None = None
     dirty: bool = False  # changed since the cache files were written
     # Built on first use: page key -> its outputs, "key|group" -> outputs that read it.
@@ -163,12 +165,3 @@ class WarmState:
 
     def close(self) -> None:
         self.store.close()
-
-
-def anchor_targets(xrefs: list[tuple[str, bool, str, int]]) -> set[str]:
-    """URLs of the pages whose headings these cross-references name (url#anchor)."""
-    return {
-        url.partition("#")[0]
-        for _, resolved, url, _ in xrefs
-        if resolved and "#" in url and not url.startswith("#")
-    }

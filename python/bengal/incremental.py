@@ -213,9 +213,10 @@ def save(store: Store, cache: Cache, previous: Cache | None, index: Any = None) 
     stored = previous.stored if previous is not None else {}
     fresh = previous is None or not stored
     if fresh:
-        for kind in (*LOADED, "rdeps", "answers"):
+        for kind in (*LOADED, "rdeps", "linkers", "answers"):
             store.clear(kind)
     _save_reverse_index(store, cache, stored.get("outputs") if not fresh else None)
+    _save_linkers(store, cache, stored.get("sources") if not fresh else None)
     _save_answers(store, cache, stored.get("sources") if not fresh else None, index)
     _save_html(store, cache, stored.get("sources") if not fresh else None)
     for kind in LOADED:
@@ -276,8 +277,58 @@ def _save_reverse_index(
         if path not in outputs:
             for k in _contributions(path, was):
                 drops.setdefault(k, set()).add(path)
+    _update_sets(store, "rdeps", adds, drops)
+
+
+def anchor_targets(xrefs: list[tuple[str, bool, str, int]]) -> set[str]:
+    """URLs of the pages whose headings these cross-references name (url#anchor)."""
+    return {
+        url.partition("#")[0]
+        for _, resolved, url, _ in xrefs
+        if resolved and "#" in url and not url.startswith("#")
+    }
+
+
+def _anchor_links(entry: SourceEntry | None) -> set[str]:
+    return anchor_targets(entry.md.xrefs) if entry is not None and entry.md is not None else set()
+
+
+def _save_linkers(store: Store, cache: Cache, old_sources: dict[str, SourceEntry] | None) -> None:
+    """The linkers table (page URL -> the sources linking to its headings: whose warnings a
+    body edit that renames a heading checks again), updated for the sources whose entries
+    changed since `old_sources`, or made from scratch."""
+    if old_sources is None:
+        rows: dict[str, list[str]] = {}
+        for rel, entry in cache.sources.items():
+            for url in _anchor_links(entry):
+                rows.setdefault(url, []).append(rel)
+        store.put_many("linkers", [(u, tuple(sorted(v))) for u, v in rows.items()])
+        return
+    adds: dict[str, set[str]] = {}
+    drops: dict[str, set[str]] = {}
+    for rel, entry in cache.sources.items():
+        was = old_sources.get(rel)
+        if was is entry:
+            continue
+        now, before = _anchor_links(entry), _anchor_links(was)
+        for url in now - before:
+            adds.setdefault(url, set()).add(rel)
+        for url in before - now:
+            drops.setdefault(url, set()).add(rel)
+    for rel, was in old_sources.items():
+        if rel not in cache.sources:
+            for url in _anchor_links(was):
+                drops.setdefault(url, set()).add(rel)
+    _update_sets(store, "linkers", adds, drops)
+
+
+def _update_sets(
+    store: Store, table: str, adds: dict[str, set[str]], drops: dict[str, set[str]]
+) -> None:
+    """Records that are sorted tuples of names: `adds` and `drops` applied per key (a record
+    left empty is removed)."""
     keys = sorted({*adds, *drops})
-    current = store.get_many("rdeps", keys)
+    current = store.get_many(table, keys)
     puts = []
     gone = []
     for k in keys:
@@ -286,8 +337,8 @@ def _save_reverse_index(
             puts.append((k, tuple(sorted(v))))
         else:
             gone.append(k)
-    store.put_many("rdeps", puts)
-    store.delete_many("rdeps", gone)
+    store.put_many(table, puts)
+    store.delete_many(table, gone)
 
 
 def _save_answers(

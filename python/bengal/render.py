@@ -169,20 +169,38 @@ class MarkdownContext:
         page._content = None
         page._content_loader = None
         page._md_apply = functools.partial(self.apply, f, fresh)
-        if f.warnings:
-            offset = page.body_line - 1
-            for wline, message in f.warnings:
-                line = wline + offset if wline else 0
-                if message.startswith("unresolved cross-reference"):
-                    report.broken.append((page.source, line, message))
-                else:
-                    report.warnings.append((page.source, line, message))
+        self.rendering_warnings(page, f, report)
+
+    @staticmethod
+    def rendering_warnings(page: Page, f: MdFacts, report: MarkdownReport) -> None:
+        """The warnings of a page's rendering, at their lines in its file."""
+        offset = page.body_line - 1
+        for wline, message in f.warnings:
+            line = wline + offset if wline else 0
+            if message.startswith("unresolved cross-reference"):
+                report.broken.append((page.source, line, message))
+            else:
+                report.warnings.append((page.source, line, message))
+
+    def page_report(
+        self,
+        page: Page,
+        f: MdFacts,
+        page_at: Callable[[str], Page | None],
+        anchors_of: Callable[[Page], set[str]],
+    ) -> MarkdownReport:
+        """Everything the Markdown stage says about one page (rendering_warnings, then
+        check_xrefs): what a body edit replaces in the site's warnings (bengal.edits)."""
+        report = MarkdownReport()
+        self.rendering_warnings(page, f, report)
+        self.check_xrefs(page, f, page_at, anchors_of, report)
+        return report
 
     def check_xrefs(
         self,
         page: Page,
         f: MdFacts,
-        by_url: dict[str, Page],
+        page_at: Callable[[str], Page | None],
         anchors_of: Callable[[Page], set[str]],
         report: MarkdownReport,
     ) -> None:
@@ -208,7 +226,7 @@ class MarkdownContext:
             if "#" not in target_url or target_url.startswith("#"):
                 continue
             url, _, frag = target_url.partition("#")
-            hit = by_url.get(url)
+            hit = page_at(url)
             if hit is None:
                 continue
             if frag not in anchors_of(hit):
@@ -271,7 +289,7 @@ def render_markdown_stage(
         return found
 
     for page in pages:
-        ctx.check_xrefs(page, report.facts[page.source], by_url, anchors_of, report)
+        ctx.check_xrefs(page, report.facts[page.source], by_url.get, anchors_of, report)
     return report
 
 

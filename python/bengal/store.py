@@ -52,6 +52,7 @@ TABLES: dict[str, str] = {
     "answers": "marshal",  # content path -> what the xref index answered for its [[links]]
     "outputs": "marshal",  # output path -> incremental.OutputRecord
     "rdeps": "marshal",  # page key, "key|body", "key|summary" -> output paths that read it
+    "linkers": "marshal",  # page URL -> content paths whose [[x#heading]] links point into it
     "facts": "bytes",  # "key|group" -> fingerprint
     "out_stats": "marshal",  # output path -> (mtime_ns, size) as the build left it
     "tax_pages": "marshal",  # content path -> what it contributes to the taxonomy index

@@ -6,22 +6,23 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bengal import cache
 from bengal.build import build
 from bengal.config import load_config
-from bengal.context import BuildOptions, BuildResult, Message, WarmState, anchor_targets
+from bengal.context import BuildOptions, BuildResult, WarmState
+from bengal.discover import SourceTree
 from bengal.model import Page
-from bengal.publish import begin_writing, check_local_assets, end_writing, write_sitewide
-from bengal.workers import FORK_STATE, no_cyclic_gc, run_chunks
+from bengal.publish import end_writing
+from bengal.workers import no_cyclic_gc
 
 if TYPE_CHECKING:
     from bengal import incremental
+    from bengal.render import MarkdownContext
 
 
 class WarmBuilder:
@@ -152,194 +153,171 @@ class WarmBuilder:
         self._drop()
 
     def _body_edits(self, w: WarmState, changed: list[str]) -> BuildResult | None:
-        """The fast path (see the class); None when the change is not body edits only."""
+        """Body edits from the warm model (bengal.edits); None when the change is not one."""
+        from bengal import edits as E
         from bengal import incremental
-        from bengal.discover import MARKDOWN_EXTS
-        from bengal.render import MarkdownReport
 
         t0 = time.perf_counter()
         scan_ns = time.time_ns()
-        gone = [p for p in changed if not os.path.lexists(w.root / p)]
-        if gone:
-            # A path that is gone and that the last build knew neither as a file nor as a
-            # folder of files (an editor's or sed's temporary file, written and renamed away)
-            # changes nothing; anything else gone is for the ordinary build.
-            t = w.tree
-            known = {"bengal.toml"}
-            for top, rels in (("content/", (*t.content, *t.content_files)), ("static/", t.static),
-                              ("assets/", t.assets), ("data/", t.data),
-                              ("templates/", t.templates)):  # fmt: skip
-                for r in rels:
-                    path = top + r
-                    while path and path not in known:
-                        known.add(path)
-                        path = path.rpartition("/")[0]
-            changed = [p for p in changed if p not in gone or p in known]
+        changed = _known(w, changed)
         if not changed:
             return None
         w.index()
-        assert w.by_source is not None and w.owners is not None and w.readers is not None
-        entries = w.cache.sources
-        same_bytes: dict[str, incremental.SourceEntry] = {}
-        edits: list[tuple[str, Page, incremental.SourceEntry, str]] = []
-        for path in changed:
-            if not path.startswith("content/") or not path.endswith(MARKDOWN_EXTS):
-                return None
-            rel = path[len("content/") :]
-            entry = entries.get(rel)
-            page = w.by_source.get(rel)
-            if entry is None or page is None or entry.parsed[0] != "ok" or entry.md is None:
-                return None
-            try:
-                st = os.stat(w.root / path)
-                data = (w.root / path).read_bytes()
-            except OSError:
-                return None  # removed (or unreadable): the ordinary build says what to do
-            stat = (st.st_mtime_ns, st.st_size)
-            digest = hashlib.blake2b(data, digest_size=16).digest()
-            if digest == entry.digest:
-                same_bytes[rel] = entry._replace(stat=stat)
-                continue
-            body = incremental.edited_body(data, rel, entry)
-            if body is None:
-                return None
-            edits.append((rel, page, entry._replace(stat=stat, digest=digest), body))
-        result = BuildResult(
-            output_dir=w.out_dir, started=t0, incremental=True, warm=True, workers=1
-        )
+        records = WarmRecords(w)
+        try:
+            todo, same = E.read_edits(
+                w.root, changed, records, _stat_in(w.root), scan_ns - incremental.RACY_NS
+            )
+        except E.Fallback:
+            return None
+        result = BuildResult(output_dir=w.out_dir, started=t0, warm=True)
         result.rebuild_reason = "changed: " + ", ".join(changed)
-        result.files_read = len(same_bytes) + len(edits)
-        if not edits:
-            racy_ns = scan_ns - incremental.RACY_NS
-            for rel, e in same_bytes.items():
-                entries[rel] = e._replace(stat=(0, -1)) if e.stat[0] >= racy_ns else e
-            w.dirty = w.dirty or bool(same_bytes)
+        if not todo:
+            for rel, entry in same.items():
+                records.put_source(rel, entry)
+            w.dirty = w.dirty or bool(same)
             result.noop = True
+            result.incremental = True
+            result.files_read = len(same)
             result.timings["total"] = time.perf_counter() - t0
             return result
-
-        # Markdown, checked before anything in the model changes.
-        rendered = w.md.render([body for *_, body in edits])
-        fresh: list[tuple[incremental.MdFacts, str]] = [w.md.facts(res) for res in rendered]
-        result.timings["markdown"] = time.perf_counter() - t0
-
-        # From here on the model, the outputs and the cache change.
-        cache.clear_state(w.store)
-        w.dirty = True
-        report = MarkdownReport()
-        assert w.linkers is not None
-        recheck: set[str] = set()  # pages whose [[x#anchor]] links must be checked again
-        for (rel, page, entry, body), (f, html) in zip(edits, fresh, strict=True):
-            assert entry.md is not None
-            page._body, page._body_loader = body, None
-            w.md.attach(page, f, html, report)
-            for url in anchor_targets(entry.md.xrefs):
-                w.linkers.get(url, set()).discard(rel)
-            for url in anchor_targets(f.xrefs):
-                w.linkers.setdefault(url, set()).add(rel)
-            if [t[1] for t in f.toc] != [t[1] for t in entry.md.toc]:
-                recheck |= w.linkers.get(page.url, set())  # its heading ids changed
-            entries[rel] = entry._replace(md=f)
-            result.changes[rel] = "body"
-        entries.update(same_bytes)
-        result.markdown_rendered = len(edits)
-        by_url = w.by_url
-        assert by_url is not None
-
-        def anchors_of(hit: Page) -> set[str]:
-            e = entries.get(hit.source) if hit.source else None
-            return (
-                {t[1] for t in e.md.toc} if e is not None and e.md is not None else set(hit.anchors)
-            )
-
-        for rel in sorted(recheck | {rel for rel, *_ in edits}):
-            md = entries[rel].md
-            assert md is not None
-            w.md.check_xrefs(w.by_source[rel], md, by_url, anchors_of, report)
-        for file, line, text in report.warnings:
-            result.warnings.append(str(Message(file, line, text)))
-        for file, line, text in report.broken:
-            result.warnings.append(str(Message(file, line, text)))
-
+        try:
+            out = E.plan(records, todo, strict=False)
+        except E.Fallback:
+            # The ordinary build from the in-memory cache (untouched so far) assembles the
+            # site model again: the pages given new renderings here are dropped with this one.
+            return None
+        result.timings["markdown+plan"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        touched = {rel for rel, *_ in edits}
-        md_hashes = {"p:" + rel: incremental.body_hash(entries[rel]) for rel in touched}
-        digests = {rel: entries[rel].fm_digest for rel in touched}
-        partial = incremental.site_facts(w.site, md_hashes, digests, only=touched)
-        facts = w.cache.facts
-        changed_keys = {k for k, v in partial.items() if facts.get(k) != v}
-        if any(not k.endswith(("|body", "|summary")) for k in changed_keys):
-            # Cannot happen for a body edit with the same front matter and title; if it does,
-            # the ordinary build redoes everything from the cache files (the in-memory state
-            # is half-applied: never written).
-            self._discard()
-            return build(self.root, self.options())
-        facts.update(partial)
-        paths: set[str] = set()
-        for rel in touched:
-            paths |= w.owners.get("p:" + rel, set())
-        for k in changed_keys:
-            paths |= w.readers.get(k, set())
-        jobs = [w.jobs[p] for p in sorted(paths) if p in w.jobs]
-        result.explain_outputs = dict.fromkeys(sorted(paths), "source changed: body")
-        result.timings["plan"] = time.perf_counter() - t1
-
-        t2 = time.perf_counter()
         if w.templates is None:
             w.templates = w.templates_factory()
-        templates = w.templates
-        templates.menu_cache.clear()  # a menu template may read what these edits changed
-        FORK_STATE.clear()
-        FORK_STATE.update(jobs=jobs, out_dir=w.out_dir, templates_factory=lambda: templates)
-        begin_writing(w.store, w.state_dir, w.out_dir)
+        w.dirty = True
         try:
-            shard = run_chunks(1, None)[0]
-        finally:
-            FORK_STATE.clear()
+            shard = E.render(out, w.templates, w.out_dir, w.store, w.state_dir)
+        except E.Fallback:
+            # Outputs were written; the in-memory cache still has the stamps from before them,
+            # so the ordinary build renders them again (and reports what rendering said).
+            return None
         with w.store.transaction():
             end_writing(w.store)
-        result.timings["render+write"] = time.perf_counter() - t2
-        result.errors.extend(shard.errors)
-        result.warnings.extend(shard.warnings)
-        result.written, result.skipped_identical = shard.written, shard.skipped
-        rendered_ok = {p for p, _ in shard.records}
-        for path, rec in shard.records:
-            w.replace_record(path, rec)
-        for path in paths - rendered_ok:
-            w.replace_record(path, None)  # failed: never reuse its old record
-        result.rendered = len(rendered_ok)
-        result.reused = len(w.cache.outputs) - result.rendered
+        result.timings["render+write"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        E.finish(records, out, shard, same, w.out_dir, result)
+        result.timings["site-wide"] = time.perf_counter() - t2
         result.pages = len(w.cache.outputs)
+        result.reused = result.pages - result.rendered
         result.files = len(w.cache.manifest)
-
-        t3 = time.perf_counter()
-        written = set(rendered_ok)
-        if any(k.endswith("|summary") for k in changed_keys):
-            # Feeds and the search index show summaries (never bodies: bengal.outputs).
-            written.update(write_sitewide(w.site, w.tree, w.out_dir, w.alias_files, result))
-        found = check_local_assets(
-            [
-                (p, w.cache.outputs[p].assets)
-                for p in sorted(rendered_ok)
-                if w.cache.outputs[p].assets
-            ],
-            w.out_dir,
-            w.site,
-        )
-        for p in rendered_ok:
-            w.cache.asset_warnings.pop(p, None)
-        w.cache.asset_warnings.update({p: v for p, v in found.items() if v})
-        for p in sorted(found):
-            result.warnings.extend(found[p])
-        w.cache.out_stats.update(
-            {k: (v[0], v[1]) for k, v in cache.stat_outputs(w.out_dir, sorted(written)).items()}
-        )
-        racy = scan_ns - incremental.RACY_NS
-        for rel in touched | set(same_bytes):
-            if entries[rel].stat[0] >= racy:
-                entries[rel] = entries[rel]._replace(stat=(0, -1))
-        result.timings["site-wide"] = time.perf_counter() - t3
         if result.errors:
             self._drop()  # the next build starts from the files, like any build after errors
         result.timings["total"] = time.perf_counter() - t0
         return result
+
+
+def _stat_in(root: Path) -> Callable[[str], tuple[int, int]]:
+    def stat(path: str) -> tuple[int, int]:
+        st = os.stat(root / path)
+        return (st.st_mtime_ns, st.st_size)
+
+    return stat
+
+
+def _known(w: WarmState, changed: list[str]) -> list[str]:
+    """`changed` without the paths that are gone and that the last build knew neither as a
+    file nor as a folder of files (an editor's or sed's temporary file, written and renamed
+    away): those change nothing. Anything else gone is for the ordinary build."""
+    gone = [p for p in changed if not os.path.lexists(w.root / p)]
+    if not gone:
+        return changed
+    t = w.tree
+    known = {"bengal.toml"}
+    for top, rels in (("content/", (*t.content, *t.content_files)), ("static/", t.static),
+                      ("assets/", t.assets), ("data/", t.data),
+                      ("templates/", t.templates)):  # fmt: skip
+        for r in rels:
+            path = top + r
+            while path and path not in known:
+                known.add(path)
+                path = path.rpartition("/")[0]
+    return [p for p in changed if p not in gone or p in known]
+
+
+class WarmRecords:
+    """The dev server's records for bengal.edits: the last build's cache and site model, in
+    memory (WarmState; written to the store when the server is idle)."""
+
+    def __init__(self, w: WarmState) -> None:
+        assert w.by_source is not None and w.by_url is not None
+        self.w = w
+        self.site = w.site
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.w.warnings
+
+    @warnings.setter
+    def warnings(self, value: list[str]) -> None:
+        self.w.warnings = value
+
+    def source(self, rel: str) -> incremental.SourceEntry | None:
+        return self.w.cache.sources.get(rel)
+
+    def page(self, rel: str) -> Page | None:
+        assert self.w.by_source is not None
+        return self.w.by_source.get(rel)
+
+    def page_at(self, url: str) -> Page | None:
+        assert self.w.by_url is not None
+        return self.w.by_url.get(url)
+
+    def fact(self, key: str) -> bytes | None:
+        return self.w.cache.facts.get(key)
+
+    def readers(self, key: str) -> set[str]:
+        index = self.w.readers if "|" in key else self.w.owners
+        assert index is not None
+        return index.get(key, set())
+
+    def linkers(self, url: str) -> set[str]:
+        assert self.w.linkers is not None
+        return self.w.linkers.get(url, set())
+
+    def output(self, path: str) -> incremental.OutputRecord | None:
+        return self.w.cache.outputs.get(path)
+
+    def job(self, path: str) -> tuple[Page, int] | None:
+        return self.w.jobs.get(path)
+
+    def asset_warnings(self, path: str) -> list[str]:
+        return self.w.cache.asset_warnings.get(path, [])
+
+    def sitewide_inputs(self) -> tuple[SourceTree, dict[str, bytes]]:
+        return self.w.tree, self.w.alias_files
+
+    def put_source(self, rel: str, entry: incremental.SourceEntry) -> None:
+        self.w.cache.sources[rel] = entry
+
+    def put_fact(self, key: str, value: bytes) -> None:
+        self.w.cache.facts[key] = value
+
+    def put_output(self, path: str, rec: incremental.OutputRecord) -> None:
+        self.w.replace_record(path, rec)
+
+    def put_asset_warnings(self, path: str, found: list[str]) -> None:
+        if found:
+            self.w.cache.asset_warnings[path] = found
+        else:
+            self.w.cache.asset_warnings.pop(path, None)
+
+    def put_out_stats(self, stamps: dict[str, list[int]]) -> None:
+        self.w.cache.out_stats.update({k: (v[0], v[1]) for k, v in stamps.items()})
+
+    def context(self, rels: list[str] | None) -> MarkdownContext:
+        ctx: MarkdownContext = self.w.md  # the site's whole index
+        return ctx
+
+    def put_linkers(self, rel: str, before: set[str], now: set[str]) -> None:
+        assert self.w.linkers is not None
+        for url in before - now:
+            self.w.linkers.get(url, set()).discard(rel)
+        for url in now - before:
+            self.w.linkers.setdefault(url, set()).add(rel)

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bengal import express, incremental
+from bengal import express, incremental, recorded
 from bengal.build import BuildResult
 from store_damage import db_file, delete, flip_value, record, records
 from test_incremental import BASE_SITE, age_edits, assert_same, run, write_site
@@ -93,16 +93,12 @@ def test_the_fast_path_matches_the_ordinary_build(site: Path, tmp_path: Path) ->
     "edit",
     [
         "title",  # front matter
-        "summary",  # the first paragraph: feeds and the search index show it
-        "xref",  # a new cross-reference
-        "heading",  # a new heading id: pages linking to its headings are checked again
         "heading-title",  # the first heading titles a page without a front matter title
         "added",
         "removed",
         "template",
         "output-deleted",
         "store-damaged",
-        "warning",  # a Markdown warning (an unresolved [[link]]) joins the site's warnings
     ],
 )
 def test_other_changes_take_the_ordinary_build(site: Path, tmp_path: Path, edit: str) -> None:
@@ -113,12 +109,6 @@ def test_other_changes_take_the_ordinary_build(site: Path, tmp_path: Path, edit:
     append(two, "\nA body edit.\n")  # with every change below
     if edit == "title":
         two.write_text(two.read_text().replace("title: Two", "title: Second"))
-    elif edit == "summary":
-        two.write_text(two.read_text().replace("Second.", "Second, rewritten."))
-    elif edit == "xref":
-        append(two, "\nSee [[three]].\n")
-    elif edit == "heading":
-        append(two, "\n## A new part\n\nText.\n")
     elif edit == "heading-title":
         untitled = site / "content/blog/untitled.md"
         untitled.write_text(untitled.read_text().replace("# First", "# Renamed"))
@@ -133,14 +123,47 @@ def test_other_changes_take_the_ordinary_build(site: Path, tmp_path: Path, edit:
         (site / "public/docs/faq/index.html").unlink()
     elif edit == "store-damaged":
         flip_value(db_file(site), "model", "p:blog/two.md")
-    elif edit == "warning":
-        append(two, "\nSee [[no-such-page]].\n")
     r = rebuild(site, tmp_path)
     assert not r.express and r.incremental
     # And the next body edit takes the fast path again (a damaged store was written again).
     append(two, "\nOne more line.\n")
     r = rebuild(site, tmp_path)
-    assert r.express == (edit not in ("warning",)), r.rebuild_reason
+    assert r.express, r.rebuild_reason
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "summary",  # the first paragraph: lists, feeds and the search index show it
+        "xref",  # a new cross-reference (a path the page never looked up before)
+        "heading",  # a new heading id: pages linking to its headings are checked again
+        "warning",  # a Markdown warning (an unresolved [[link]]) joins the site's warnings
+    ],
+)
+def test_body_edits_of_every_kind_take_the_fast_path(site: Path, tmp_path: Path, edit: str) -> None:
+    """The rules of bengal.edits, the dev server's too: the site's warnings are kept with the
+    edited page's replaced, the site-wide files written again when a summary changed."""
+    two = site / "content/blog/two.md"
+    append(two, "\nA body edit.\n")
+    if edit == "summary":
+        two.write_text(two.read_text().replace("Second.", "Second, rewritten."))
+    elif edit == "xref":
+        append(two, "\nSee [[three]].\n")
+    elif edit == "heading":
+        append(two, "\n## A new part\n\nText.\n")
+    elif edit == "warning":
+        append(two, "\nSee [[no-such-page]].\n")
+    r = rebuild(site, tmp_path)  # == a clean build, warnings too
+    assert r.express and r.incremental, r.rebuild_reason
+    if edit == "summary":
+        assert "Second, rewritten." in (site / "public/index.xml").read_text("utf-8")
+    if edit == "warning":
+        assert any("no-such-page" in w for w in r.warnings)
+        # Said again by a build with nothing to do; gone once the page is fixed.
+        assert any("no-such-page" in w for w in run(site).warnings)
+        two.write_text(two.read_text().replace("[[no-such-page]]", "[[three]]"))
+        r = rebuild(site, tmp_path)
+        assert r.express and not any("no-such-page" in w for w in r.warnings)
 
 
 def test_after_a_racy_build_the_next_body_edit_still_takes_the_fast_path(
@@ -267,10 +290,10 @@ def _records(site: Path) -> dict[str, object]:
     return records(db_file(site), "model")
 
 
-def _model(site: Path) -> express.Model:
+def _model(site: Path) -> recorded.Model:
     from bengal.store import Store
 
-    return express.Model(express.Reads(Store(db_file(site))), str(site / "content"))
+    return recorded.Model(express.Reads(Store(db_file(site))), str(site / "content"))
 
 
 def _assembled_records(site: Path) -> dict[str, object]:
@@ -281,7 +304,7 @@ def _assembled_records(site: Path) -> dict[str, object]:
 
     tree = discover(site)
     asm = assemble(load_config(site), load_sources(tree).sources, load_data(site, tree)[0])
-    return express.model_records(asm.site, asm.xref_added)
+    return recorded.model_records(asm.site, recorded.Xrefs(asm.xref_added, asm.ambiguous_keys))
 
 
 def test_a_title_edit_keeps_unchanged_model_records(site: Path, tmp_path: Path) -> None:
@@ -292,8 +315,8 @@ def test_a_title_edit_keeps_unchanged_model_records(site: Path, tmp_path: Path) 
     r = rebuild(site, tmp_path)
     assert not r.express and r.incremental
     stored = _records(site)
-    # made again: the edited page's record and the site-wide ones (9); the rest kept
-    assert r.model_kept == len(stored) - 10
+    # made again: the edited page's record and the site-wide ones (11); the rest kept
+    assert r.model_kept == len(stored) - 12
     assert stored == _assembled_records(site)
     # and the fast path reads it: a body edit then is the same as a clean build
     append(site / "content/blog/one.md", "\nMore words.\n")
@@ -382,14 +405,14 @@ def test_a_lazy_object_without_its_field_is_an_attribute_error() -> None:
 
 def test_a_warning_with_a_line_the_edit_moves(site: Path, tmp_path: Path) -> None:
     """A page with a warning (a link to a missing heading) is edited above it: the warning's
-    line moves, so the ordinary build, which says it again with the new line."""
+    line moves, and the fast path says it with the new line (the page's findings replaced)."""
     two = site / "content/blog/two.md"
     append(two, "\nSee [[guide#no-such-part]].\n")
     first = rebuild(site, tmp_path)
     assert any("no-such-part" in w for w in first.warnings)
     two.write_text(two.read_text().replace("Second.", "Second.\n\nA new paragraph above.\n"))
     r = rebuild(site, tmp_path)  # compares the warnings (and their lines) with a clean build
-    assert not r.express
+    assert r.express
 
 
 def test_an_unterminated_front_matter_is_an_error_as_usual(site: Path, tmp_path: Path) -> None:

@@ -576,6 +576,7 @@ def test_a_template_edited_while_pages_render_is_rendered_again_next_time(
     """The cache records the template digests taken before rendering, not after: an edit made
     while pages render (after they loaded the old template) is a change for the next build."""
     import bengal.build as build_mod
+    import bengal.edits as edits_mod
     import bengal.publish as publish_mod
 
     tpl = site / "templates/docs/single.html"
@@ -593,6 +594,7 @@ def test_a_template_edited_while_pages_render_is_rendered_again_next_time(
     # (Called by both builds: the ordinary one and the body edits' fast path, which this is.)
     monkeypatch.setattr(build_mod, "check_local_assets", edit_then_check)
     monkeypatch.setattr(publish_mod, "check_local_assets", edit_then_check)
+    monkeypatch.setattr(edits_mod, "check_local_assets", edit_then_check)
     assert run(site).errors == [] and edited
     monkeypatch.undo()
     assert_same(site, tmp_path / "clean")

@@ -288,7 +288,7 @@ def test_vanished_temporary_files_do_not_spoil_a_body_edit(tmp_path: Path) -> No
 def test_a_failure_midway_is_never_trusted_later(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A warm build that fails after changing its in-memory state (here: the disk fills up
     while the feeds are written) must not leave that state for later builds or the cache."""
-    import bengal.warm as bb
+    import bengal.edits as bb
 
     site = tmp_path / "site"
     write_site(site, SITE)

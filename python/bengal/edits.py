@@ -1,0 +1,356 @@
+"""Body edits, for the command line and the dev server alike: one set of rules, written once.
+
+    edited Markdown files + the last build's records (Records)
+        -> read_edits: the edits (new bodies), files touched with the same bytes
+        -> plan: their renderings, the outputs to render and why, the site-wide outputs
+        -> render: those outputs written
+        -> finish: records, output stamps, the site's warnings and site-wide outputs updated
+
+A change takes this path when it edits only the Markdown bodies of existing pages: each edited
+file keeps its front matter text, its body line and the title it gives its page, and its
+cross-references keep their targets; of the page's fingerprints only its body and its summary
+may change. Anything else raises Fallback, and the ordinary build runs. The records are the
+store's, read one at a time, on the command line (bengal.express) and the dev server's, in
+memory (bengal.warm); the rules are these, for both.
+
+Warnings: the site's warnings stay those the last build reported, with the edited pages'
+Markdown findings -- and those of the pages linking to a heading an edit renamed -- replaced
+by what the pages say now, and the local-asset findings of the outputs rendered again likewise.
+A template warning or error, before or after, and a broken cross-reference under --strict take
+the ordinary build, which reports them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from bengal import cache, incremental
+from bengal.context import BuildResult, Message
+from bengal.discover import MARKDOWN_EXTS, SourceTree
+from bengal.model import Page, Site
+from bengal.publish import begin_writing, check_local_assets, write_sitewide
+from bengal.workers import FORK_STATE, ShardResult, run_chunks
+
+if TYPE_CHECKING:
+    from bengal.render import MarkdownContext, MarkdownReport, Templates
+    from bengal.store import Store
+
+# At most this many edited files take this path (a bigger change is no longer "an edit").
+MAX_EDITS = 8
+
+
+class Fallback(Exception):
+    """Not body edits this path can take: the ordinary build runs (the message says why)."""
+
+
+class Records(Protocol):
+    """The last build's records, as a body edit reads and updates them."""
+
+    site: Site
+    warnings: list[str]  # the site's warnings as the last build reported them
+
+    def source(self, rel: str) -> incremental.SourceEntry | None: ...
+    def page(self, rel: str) -> Page | None: ...  # the page made from a source
+    def page_at(self, url: str) -> Page | None: ...
+    def fact(self, key: str) -> bytes | None: ...
+    # A page key -> the outputs showing that page; "key|group" -> the outputs that read it.
+    def readers(self, key: str) -> Iterable[str]: ...
+    def linkers(self, url: str) -> Iterable[str]: ...  # sources linking to its headings
+    def output(self, path: str) -> incremental.OutputRecord | None: ...
+    def job(self, path: str) -> tuple[Page, int] | None: ...  # (page, pager number)
+    def asset_warnings(self, path: str) -> list[str]: ...
+    def sitewide_inputs(self) -> tuple[SourceTree, dict[str, bytes]]: ...  # tree, alias files
+    # A Markdown context whose index answers as the site's for the cross-reference paths of
+    # these sources' last renderings (None: for any path).
+    def context(self, rels: list[str] | None) -> MarkdownContext: ...
+
+    def put_source(self, rel: str, entry: incremental.SourceEntry) -> None: ...
+    def put_fact(self, key: str, value: bytes) -> None: ...
+    def put_output(self, path: str, rec: incremental.OutputRecord) -> None: ...
+    def put_asset_warnings(self, path: str, found: list[str]) -> None: ...
+    def put_out_stats(self, stamps: dict[str, list[int]]) -> None: ...
+    def put_linkers(self, rel: str, before: set[str], now: set[str]) -> None: ...
+
+
+@dataclass
+class Edit:
+    rel: str  # content path
+    page: Page
+    entry: incremental.SourceEntry  # the last build's, with the file's new stamp and digest
+    body: str
+
+
+@dataclass
+class Plan:
+    """What the edits change (nothing is changed yet but the edited pages' renderings)."""
+
+    edits: list[tuple[Edit, incremental.SourceEntry]]  # each with its new entry
+    facts: dict[str, bytes]  # the fingerprints that changed (bodies and summaries)
+    outputs: dict[str, str]  # output -> why it is rendered again
+    jobs: list[tuple[Page, int]]
+    sitewide: bool  # a summary changed: feeds, search index (they show summaries)
+    # Sources whose links into other pages' headings changed: (page URLs before, after).
+    linkers: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
+    old_messages: list[str] = field(default_factory=list)  # Markdown findings replaced ...
+    new_messages: list[str] = field(default_factory=list)  # ... by these
+
+
+def stamp(st: tuple[int, int], size: int, racy_ns: int) -> tuple[int, int]:
+    """The stamp a source entry records for a file read with `size` bytes: its (mtime, size)
+    -- or (0, -1), "hash it next time", when the file changed while it was read or when it was
+    modified too close to the scan for its mtime to tell a later edit (see
+    incremental.RACY_NS)."""
+    if st[1] != size or st[0] >= racy_ns:
+        return (0, -1)
+    return (st[0], st[1])
+
+
+def read_edits(
+    root: Path,
+    paths: list[str],
+    records: Records,
+    stat_of: Callable[[str], tuple[int, int]],
+    racy_ns: int,
+) -> tuple[list[Edit], dict[str, incremental.SourceEntry]]:
+    """The changed files (site-relative paths) as edits, and the entries (new stamps) of
+    those whose bytes are the last build's."""
+    if len(paths) > MAX_EDITS:
+        raise Fallback(f"{len(paths)} files changed")
+    edits: list[Edit] = []
+    same: dict[str, incremental.SourceEntry] = {}
+    for path in paths:
+        if not path.startswith("content/") or not path.endswith(MARKDOWN_EXTS):
+            raise Fallback(f"{path} is not a Markdown page")
+        rel = path[len("content/") :]
+        entry = records.source(rel)
+        if entry is None or entry.parsed[0] != "ok" or entry.md is None:
+            raise Fallback(f"{path} is not a page the last build rendered")
+        page = records.page(rel)
+        if page is None or page.source != rel:
+            raise Fallback(f"{path} has no page")
+        try:
+            st = stat_of(path)
+            with open(root / path, "rb") as f:
+                data = f.read()
+        except OSError:
+            raise Fallback(f"{path} cannot be read") from None
+        new_stamp = stamp(st, len(data), racy_ns)
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        if digest == entry.digest:
+            same[rel] = entry._replace(stat=new_stamp)
+            continue
+        body = incremental.edited_body(data, rel, entry)
+        if body is None:
+            raise Fallback(f"{path}: its front matter changed")
+        edits.append(Edit(rel, page, entry._replace(stat=new_stamp, digest=digest), body))
+    return edits, same
+
+
+def plan(records: Records, edits: list[Edit], strict: bool) -> Plan:
+    """Render the edits' Markdown, check them (see the module) and say what to render."""
+    from bengal.render import MarkdownReport
+
+    bodies = [e.body for e in edits]
+    known = {p for e in edits if e.entry.md for p in _xref_paths(e.entry.md)}
+    ctx = records.context([e.rel for e in edits])
+    fresh = [ctx.facts(res) for res in ctx.render(bodies)]
+    if any(not _xref_paths(f) <= known for f, _ in fresh):
+        ctx = records.context(None)  # a cross-reference to a path not looked up before
+        fresh = [ctx.facts(res) for res in ctx.render(bodies)]
+
+    # The Markdown findings before and after: of the edited pages, and of the pages linking
+    # to headings the edits renamed (their own renderings are unchanged).
+    toc_before = {e.page.url: {t[1] for t in e.entry.md.toc} for e in edits if e.entry.md}
+    toc_now = {e.page.url: {t[1] for t in f.toc} for e, (f, _) in zip(edits, fresh, strict=True)}
+    before = _anchors(records, toc_before)
+    now = _anchors(records, toc_now)
+    reports: list[tuple[MarkdownReport, MarkdownReport]] = []
+    for e, (f, _html) in zip(edits, fresh, strict=True):
+        assert e.entry.md is not None
+        reports.append((ctx.page_report(e.page, e.entry.md, records.page_at, before),
+                        ctx.page_report(e.page, f, records.page_at, now)))  # fmt: skip
+    edited = {e.rel for e in edits}
+    renamed = sorted(url for url in toc_now if toc_now[url] != toc_before.get(url))
+    for rel in sorted({r for url in renamed for r in records.linkers(url)} - edited):
+        linker, entry = records.page(rel), records.source(rel)
+        if linker is None or entry is None or entry.md is None:
+            raise Fallback(f"content/{rel} links to an edited page and is not in the records")
+        reports.append((ctx.page_report(linker, entry.md, records.page_at, before),
+                        ctx.page_report(linker, entry.md, records.page_at, now)))  # fmt: skip
+    out = Plan(edits=[], facts={}, outputs={}, jobs=[], sitewide=False)
+    for old_report, new_report in reports:
+        if strict and new_report.broken:
+            raise Fallback("a broken cross-reference is an error with --strict")
+        out.old_messages += _messages(old_report)
+        out.new_messages += _messages(new_report)
+
+    # Fingerprints: only bodies and summaries may change; their readers are rendered again.
+    report = MarkdownReport()  # (the findings are taken above)
+    for e, (f, html) in zip(edits, fresh, strict=True):
+        ctx.attach(e.page, f, html, report)
+        e.page._body, e.page._body_loader = e.body, None
+        entry = e.entry._replace(md=f)
+        out.edits.append((e, entry))
+        assert e.entry.md is not None
+        links_before = incremental.anchor_targets(e.entry.md.xrefs)
+        links_now = incremental.anchor_targets(f.xrefs)
+        if links_before != links_now:
+            out.linkers[e.rel] = (links_before, links_now)
+        pkey = "p:" + e.rel
+        mine = False
+        for k, v in incremental.page_facts(
+            e.page, pkey, incremental.body_hash(entry), entry.fm_digest
+        ).items():
+            if records.fact(k) == v:
+                continue
+            if not k.endswith(("|body", "|summary")):
+                raise Fallback(f"content/{e.rel}: {k.replace('|', ' ')} changed")
+            out.facts[k] = v
+            mine = True
+        if mine:
+            for p in records.readers(pkey):
+                out.outputs.setdefault(p, "page body changed")
+    for k in sorted(out.facts):
+        out.sitewide = out.sitewide or k.endswith("|summary")
+        for p in records.readers(k):
+            out.outputs.setdefault(p, f"reads {k.replace('|', ' ')}, which changed")
+    out.outputs = dict(sorted(out.outputs.items()))
+    for path in out.outputs:
+        rec = records.output(path)
+        job = records.job(path)
+        if rec is None or job is None:
+            raise Fallback(f"{path} is not in the records")
+        if rec.warnings:
+            raise Fallback(f"{path} had template warnings")
+        out.jobs.append(job)
+    return out
+
+
+def _anchors(records: Records, edited: dict[str, set[str]]) -> Callable[[Page], set[str]]:
+    """A page's heading ids: the edited pages' from `edited` (by URL), the others' from their
+    recorded renderings."""
+
+    def anchors_of(hit: Page) -> set[str]:
+        ids = edited.get(hit.url)
+        if ids is not None:
+            return ids
+        entry = records.source(hit.source) if hit.source else None
+        if entry is not None and entry.md is not None:
+            return {t[1] for t in entry.md.toc}
+        return set(hit.anchors)
+
+    return anchors_of
+
+
+def _xref_paths(md: incremental.MdFacts) -> set[str]:
+    return {x[0].split("#", 1)[0] for x in md.xrefs} - {""}
+
+
+def _messages(report: MarkdownReport) -> list[str]:
+    return [str(Message(*w)) for w in (*report.warnings, *report.broken)]
+
+
+def render(
+    out: Plan, templates: Templates, out_dir: Path, store: Store, state_dir: Path
+) -> ShardResult:
+    """Write the planned outputs (the store's state is cleared first: from here on it no
+    longer describes the output directory). Fallback when rendering says anything -- an
+    error, a warning -- or an output fails: the ordinary build renders them again."""
+    cache.clear_state(store)
+    templates.menu_cache.clear()  # a menu template may read what the edits changed
+    FORK_STATE.clear()
+    FORK_STATE.update(jobs=out.jobs, out_dir=out_dir, templates_factory=lambda: templates)
+    begin_writing(store, state_dir, out_dir)
+    try:
+        shard = run_chunks(1, None)[0]
+    finally:
+        FORK_STATE.clear()
+    if shard.errors or shard.warnings or len(shard.records) != len(out.jobs):
+        raise Fallback("rendering reported errors or warnings")
+    if any(rec.warnings for _, rec in shard.records):
+        raise Fallback("a template warned")
+    return shard
+
+
+def finish(
+    records: Records,
+    out: Plan,
+    shard: ShardResult,
+    same: dict[str, incremental.SourceEntry],
+    out_dir: Path,
+    result: BuildResult,
+) -> dict[str, list[int]]:
+    """Bring the records up to date after `render`; returns the stamps of the outputs
+    written (pages and site-wide files). The result says what was done."""
+    rendered = dict(shard.records)
+    for path, rec in rendered.items():
+        records.put_output(path, rec)
+    found = check_local_assets(
+        [(p, r.assets) for p, r in sorted(rendered.items()) if r.assets], out_dir, records.site
+    )
+    old_assets: list[str] = []
+    new_assets: list[str] = []
+    for p in sorted(rendered):
+        old_assets += records.asset_warnings(p)
+        new_assets += found.get(p, [])
+        records.put_asset_warnings(p, found.get(p, []))
+    written = set(rendered)
+    if out.sitewide:
+        tree, alias_files = records.sitewide_inputs()
+        written.update(write_sitewide(records.site, tree, out_dir, alias_files, result))
+    stamps = cache.stat_outputs(out_dir, sorted(written))
+    records.put_out_stats(stamps)
+    for rel, entry in same.items():
+        records.put_source(rel, entry)
+    for e, entry in out.edits:
+        records.put_source(e.rel, entry)
+        result.changes[e.rel] = "body"
+    for k, v in out.facts.items():
+        records.put_fact(k, v)
+    for rel, (before, now) in out.linkers.items():
+        records.put_linkers(rel, before, now)
+    warnings = replaced(records.warnings, out.old_messages, out.new_messages)
+    records.warnings = replaced(warnings, old_assets, new_assets)
+
+    result.incremental = True
+    result.workers = 1
+    said = set(result.warnings)  # (the configuration's, say: in the recorded ones too)
+    result.warnings.extend(w for w in records.warnings if w not in said)
+    result.rendered = len(rendered)
+    result.written += shard.written
+    result.skipped_identical += shard.skipped
+    result.markdown_rendered = len(out.edits)
+    result.files_read = len(out.edits) + len(same)
+    result.explain_outputs = dict(out.outputs)
+    return stamps
+
+
+def replaced(recorded: list[str], old: list[str], new: list[str]) -> list[str]:
+    """`recorded` with one occurrence of each of `old` removed and `new` put where the first
+    of them was (at the end when none was there)."""
+    if not old and not new:
+        return recorded
+    out = list(recorded)
+    at = len(out)
+    for m in old:
+        try:
+            i = out.index(m)
+        except ValueError:
+            continue
+        del out[i]
+        at = min(at, i)
+    at = min(at, len(out))
+    out[at:at] = new
+    return out
+
+
+def sitewide_tree(root: Path, inputs: Iterable[str]) -> SourceTree:
+    """What write_sitewide needs of the source tree, from the scan's input keys."""
+    return SourceTree(root=root, static=sorted(k[7:] for k in inputs if k.startswith("static/")))
+
+
+__all__ = ["Edit", "Fallback", "Plan", "Records", "finish", "plan", "read_edits", "render"]
