@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import bengal_native
 from bengal import cache
+from bengal.changes import from_scan
 from bengal.config import load_config
 from bengal.context import BuildOptions, BuildResult, Message, WarmState, stage
 from bengal.discover import THEME_DIR, SourceTree, discover
@@ -262,13 +263,16 @@ def _body_edits(b: BuildContext) -> bool:
             f"{name}: the file name is not valid UTF-8 (shown with \ufffd); rename the file -- "
             "it is skipped, with everything below it if it is a folder"
         )
+    changes = from_scan(check)
+    result.inputs_changed = [str(c) for c in changes.changes] if changes.complete else []
     if check.state is None:
         return False
     from bengal import express
 
     fast = express.try_build(
-        b.root, b.opts, b.config, b.out_dir, b.store, b.state_options, check, b.scan_ns, result
-    )
+        b.root, b.opts, b.config, b.out_dir, b.store, b.state_options, check, b.scan_ns, result,
+        changes,
+    )  # fmt: skip
     if fast is not None:
         return True
     for name in ("load cache", "markdown+plan", "render+write", "site-wide", "save cache"):

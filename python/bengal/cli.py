@@ -77,6 +77,7 @@ def explain_data(result: BuildResult) -> dict[str, object]:
         "mode": mode,
         "reason": result.rebuild_reason if result.noop or result.incremental else
         "; ".join(result.explain),
+        "changed": result.inputs_changed,
         "sources": result.changes,
         "markdown_rendered": result.markdown_rendered,
         "files_read": result.files_read,
@@ -102,6 +103,8 @@ def format_explain(result: BuildResult, limit: int = 40) -> str:
         f"bodies rendered, {result.files_read} source files read, {result.removed} stale "
         "outputs removed"
     )
+    for change in result.inputs_changed[:limit]:
+        lines.append(f"  changed {change}")
     for src, change in result.changes.items():
         lines.append(f"  source  {src}: {change}")
     if result.taxonomy_reindexed:

@@ -83,6 +83,8 @@ class BuildResult:
     model_kept: int = 0  # records of the recorded site model kept from the last build
     removed: int = 0  # stale outputs deleted
     changes: dict[str, str] = field(default_factory=dict)  # content path -> change class
+    # The change set (bengal.changes) as "path (kind, how)"; empty when it was not complete.
+    inputs_changed: list[str] = field(default_factory=list)
     explain: list[str] = field(default_factory=list)
     explain_outputs: dict[str, str] = field(default_factory=dict)  # output -> why rendered
     started: float = 0.0

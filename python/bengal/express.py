@@ -39,6 +39,7 @@ from bengal.store import Store, StoreDamaged
 
 if TYPE_CHECKING:
     from bengal.cache import NoopCheck
+    from bengal.changes import ChangeSet
     from bengal.context import BuildOptions, BuildResult
     from bengal.discover import SourceTree
     from bengal.render import MarkdownContext
@@ -110,25 +111,15 @@ def try_build(
     check: NoopCheck,
     scan_ns: int,
     result: BuildResult,
+    changes: ChangeSet,
 ) -> BuildResult | None:
     """The build, when it is body edits only (see the module); None: take the ordinary build.
     Nothing is written before the decision is made."""
     if opts.clean or opts.skip_noop or opts.prev_cache is not None or opts.keep_warm is not None:
         return None
     state = check.state
-    if state is None or check.racy_unknown or check.outputs_seen is None:
-        return None
-    if check.outputs_seen[1] != state["outputs"][1] or state.get("bad_names") != sorted(
-        check.bad_names
-    ):
-        return None
-    before: dict[str, list[int]] = state.get("inputs", {})
-    now = check.inputs
-    if before.keys() != now.keys():
-        return None
-    # (A racy file whose contents changed under unchanged stamps is an edit like any other.)
-    changed = sorted({*(k for k, v in now.items() if before[k] != v), *check.racy_changed})
-    if not changed or not all(k.startswith("content/") for k in changed):
+    changed = changes.body_edit_candidates()
+    if state is None or changed is None:
         return None
     run = _Run(root, config, out_dir, store, state_options, check, scan_ns, result, state)
     try:

@@ -159,7 +159,12 @@ class WarmBuilder:
 
         t0 = time.perf_counter()
         scan_ns = time.time_ns()
-        changed = _known(w, changed)
+        from bengal.changes import from_paths
+
+        changes = from_paths(w.root, changed, w.tree)
+        if not changes.changes:
+            return None
+        changed = changes.body_edit_candidates() or []
         if not changed:
             return None
         w.index()
@@ -172,6 +177,7 @@ class WarmBuilder:
             return None
         result = BuildResult(output_dir=w.out_dir, started=t0, warm=True)
         result.rebuild_reason = "changed: " + ", ".join(changed)
+        result.inputs_changed = [str(c) for c in changes.changes]
         if not todo:
             for rel, entry in same.items():
                 records.put_source(rel, entry)
@@ -219,26 +225,6 @@ def _stat_in(root: Path) -> Callable[[str], tuple[int, int]]:
         return (st.st_mtime_ns, st.st_size)
 
     return stat
-
-
-def _known(w: WarmState, changed: list[str]) -> list[str]:
-    """`changed` without the paths that are gone and that the last build knew neither as a
-    file nor as a folder of files (an editor's or sed's temporary file, written and renamed
-    away): those change nothing. Anything else gone is for the ordinary build."""
-    gone = [p for p in changed if not os.path.lexists(w.root / p)]
-    if not gone:
-        return changed
-    t = w.tree
-    known = {"bengal.toml"}
-    for top, rels in (("content/", (*t.content, *t.content_files)), ("static/", t.static),
-                      ("assets/", t.assets), ("data/", t.data),
-                      ("templates/", t.templates)):  # fmt: skip
-        for r in rels:
-            path = top + r
-            while path and path not in known:
-                known.add(path)
-                path = path.rpartition("/")[0]
-    return [p for p in changed if p not in gone or p in known]
 
 
 class WarmRecords:

@@ -525,6 +525,9 @@ def test_explain_says_the_fast_path(site: Path, tmp_path: Path) -> None:
     data = json.loads(text[text.index("{") : text.rindex("}") + 1])
     assert data["fast_path"] is True and data["sources"] == {"blog/two.md": "body"}
     assert data["rendered"]["blog/two/index.html"] == "page body changed"
+    # The change set, as the planner took it.
+    assert "  changed content/blog/two.md (content, modified)" in text
+    assert data["changed"] == ["content/blog/two.md (content, modified)"]
 
 
 # ---- found by the second review ----------------------------------------------------------------
