@@ -241,7 +241,7 @@ def _start(root: Path, opts: BuildOptions) -> BuildContext:
 def _nothing_to_do(b: BuildContext) -> bool:
     """The change check found nothing changed: the result the last build recorded."""
     check, opts, result = b.check, b.opts, b.result
-    if not check.clean or opts.clean or opts.skip_noop or check.state is None:
+    if not check.clean or opts.clean or opts.skip_noop or opts.verify or check.state is None:
         return False
     summary = check.state.get("summary", {})
     result.noop = True
@@ -257,7 +257,7 @@ def _nothing_to_do(b: BuildContext) -> bool:
 def _body_edits(b: BuildContext) -> bool:
     """Body edits only: done from the store's records (bengal.express, bengal.edits)."""
     check, result = b.check, b.result
-    result.rebuild_reason = check.reason
+    result.rebuild_reason = "--verify" if b.opts.verify and check.clean else check.reason
     for name in check.bad_names:
         result.warnings.append(
             f"{name}: the file name is not valid UTF-8 (shown with \ufffd); rename the file -- "
@@ -265,7 +265,7 @@ def _body_edits(b: BuildContext) -> bool:
         )
     changes = from_scan(check)
     result.inputs_changed = [str(c) for c in changes.changes] if changes.complete else []
-    if check.state is None:
+    if check.state is None or b.opts.verify:
         return False
     from bengal import express
 
@@ -446,6 +446,11 @@ def _plan(b: BuildContext) -> None:
             j for j, (path, _) in zip(b.all_jobs, b.job_paths, strict=True)
             if path in decision.render
         ]  # fmt: skip
+        if b.opts.verify:
+            # Stamps are not trusted: every output is rendered and compared with its file.
+            b.jobs = b.all_jobs
+            for path, _ in b.job_paths:
+                decision.render.setdefault(path, "--verify: compared with the file on disk")
         result.explain_outputs = decision.render
         b.changed_facts = decision.changed_deps
 
@@ -540,8 +545,9 @@ def _render(b: BuildContext) -> None:
         t0 = time.perf_counter()
         try:
             copy_outcome["result"] = copy_files(
-                root, b.tree, site, b.assets, out_dir, b.scan_ns - incremental.RACY_NS
-            )
+                root, b.tree, site, b.assets, out_dir, b.scan_ns - incremental.RACY_NS,
+                b.opts.verify,
+            )  # fmt: skip
         except BaseException as exc:  # reported below; never lost in the thread
             copy_outcome["error"] = exc
         copy_outcome["seconds"] = time.perf_counter() - t0
@@ -557,7 +563,7 @@ def _render(b: BuildContext) -> None:
     # Static files were copied by the parent while the workers rendered.
     if "error" in copy_outcome:
         raise copy_outcome["error"]
-    b.copied, copy_errors = copy_outcome["result"]
+    b.copied, copy_errors, result.copied = copy_outcome["result"]
     result.cpu["static files (in parallel)"] = copy_outcome["seconds"]
     result.errors.extend(copy_errors)
 
@@ -619,6 +625,7 @@ def _publish(b: BuildContext) -> None:
         # their bodies (bengal.outputs).
         b.sitewide_dirty = (
             prev is None
+            or b.opts.verify
             or any(not k.endswith("|body") for k in b.changed_facts)
             or any(
                 b.out_stats.get(p) is None

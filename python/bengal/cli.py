@@ -31,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--output", help="output directory (default: [build] output_dir)")
     b.add_argument("--clean", action="store_true", help="empty the output directory first")
     b.add_argument("--strict", action="store_true", help="treat broken references as errors")
+    b.add_argument(
+        "--verify",
+        action="store_true",
+        help="trust no output's size and mtime: render and compare every output, rewrite those "
+        "that differ",
+    )
     b.add_argument("--workers", type=int, help="template rendering processes (default: cores)")
     b.add_argument("--stats", action="store_true", help="print the time spent in each stage")
     b.add_argument("--stats-json", metavar="FILE", help="write stage timings and counts as JSON")
@@ -138,6 +144,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         clean=args.clean,
         strict=args.strict,
         workers=args.workers,
+        verify=args.verify,
     )
     try:
         if args.profile_out:
@@ -228,6 +235,12 @@ def cmd_build(args: argparse.Namespace) -> int:
             + f") into {result.output_dir} "
             f"in {total * 1000:.0f} ms"
             + (f" with {result.workers} workers" if result.workers > 1 else "")
+        )
+    if not args.quiet and args.verify:
+        differed = result.written + result.copied
+        print(
+            f"verify: {result.files} files compared with what bengal writes; "
+            + (f"{differed} differed and were written again" if differed else "all matched")
         )
     if result.errors:
         print(
@@ -321,9 +334,14 @@ def run() -> None:
     import gc
 
     gc.disable()
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        code = main()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        # The reader went away (`bengal build --explain | head`): the build itself is done and
+        # saved; what was left to print has no one to read it. Exit as a pipe's writer does.
+        code = 128 + 13
     os._exit(code)
 
 

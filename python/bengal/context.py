@@ -38,6 +38,9 @@ class BuildOptions:
     keep_warm: Callable[[WarmState], None] | None = None
     # Build the site model even when nothing changed (the dev server needs it in memory).
     skip_noop: bool = False
+    # Trust no output's stamps: every output is rendered (Markdown from the cache) and compared
+    # with the file on disk, static files byte for byte; only what differs is written.
+    verify: bool = False
     # The cache as the last build in this process left it (its snapshots describe the store in
     # .bengal; what it holds beyond them is newer): used instead of reading .bengal when the
     # cache key matches.
@@ -82,6 +85,7 @@ class BuildResult:
     taxonomy_reindexed: int = 0  # pages whose terms the taxonomy index took again
     model_kept: int = 0  # records of the recorded site model kept from the last build
     removed: int = 0  # stale outputs deleted
+    copied: int = 0  # static files, assets and resources copied (the rest were in place)
     changes: dict[str, str] = field(default_factory=dict)  # content path -> change class
     # The change set (bengal.changes) as "path (kind, how)"; empty when it was not complete.
     inputs_changed: list[str] = field(default_factory=list)

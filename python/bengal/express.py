@@ -115,7 +115,9 @@ def try_build(
 ) -> BuildResult | None:
     """The build, when it is body edits only (see the module); None: take the ordinary build.
     Nothing is written before the decision is made."""
-    if opts.clean or opts.skip_noop or opts.prev_cache is not None or opts.keep_warm is not None:
+    if opts.clean or opts.skip_noop or opts.verify or opts.prev_cache is not None:
+        return None
+    if opts.keep_warm is not None:
         return None
     state = check.state
     changed = changes.body_edit_candidates()

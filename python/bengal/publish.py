@@ -32,14 +32,27 @@ if TYPE_CHECKING:
 _COPY_COUNTER = itertools.count()
 
 
-def copy_file(src: Path, dst: Path, racy_ns: int) -> bool:
-    """Copy unless dst already has src's size and mtime; atomic (temp + rename). True if copied.
-    A source modified at or after `racy_ns` (a clock tick before the build's scan, as
-    incremental.RACY_NS for sources) is "racy": see below."""
+def _same_bytes(a: Path, b: Path) -> bool:
+    """Byte for byte (not filecmp.cmp, whose cache answers by size and mtime -- the very stamps
+    that --verify does not trust)."""
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            ca, cb = fa.read(1 << 20), fb.read(1 << 20)
+            if ca != cb:
+                return False
+            if not ca:
+                return True
+
+
+def copy_file(src: Path, dst: Path, racy_ns: int, verify: bool = False) -> bool:
+    """Copy unless dst already has src's size and mtime (and, with `verify`, its bytes); atomic
+    (temp + rename). True if copied. A source modified at or after `racy_ns` (a clock tick
+    before the build's scan, as incremental.RACY_NS for sources) is "racy": see below."""
     try:
         s = src.stat()
         d = dst.stat()
-        if s.st_size == d.st_size and s.st_mtime_ns == d.st_mtime_ns:
+        same_stamps = s.st_size == d.st_size and s.st_mtime_ns == d.st_mtime_ns
+        if same_stamps and (not verify or _same_bytes(src, dst)):
             return False
     except FileNotFoundError:
         pass
@@ -62,18 +75,27 @@ def copy_file(src: Path, dst: Path, racy_ns: int) -> bool:
 
 
 def copy_files(
-    root: Path, tree: SourceTree, site: Site, plan: AssetPlan, out: Path, racy_ns: int
-) -> tuple[list[str], list[str]]:
-    """static/, assets/ and content resources -> output. Returns (output paths, errors)."""
+    root: Path,
+    tree: SourceTree,
+    site: Site,
+    plan: AssetPlan,
+    out: Path,
+    racy_ns: int,
+    verify: bool = False,
+) -> tuple[list[str], list[str], int]:
+    """static/, assets/ and content resources -> output. Returns (output paths, errors, how
+    many were copied). `verify`: a file with the stamps of its source is compared byte for
+    byte too (`bengal build --verify`)."""
     errors: list[str] = []
     done: list[str] = []
+    copies = 0
     for src, dst in copy_jobs(root, tree, site, plan):
         try:
-            copy_file(src, out / dst, racy_ns)
+            copies += copy_file(src, out / dst, racy_ns, verify)
             done.append(dst)
         except OSError as exc:
             errors.append(f"{src}: cannot copy to {dst}: {exc.strerror or exc}")
-    return done, errors
+    return done, errors, copies
 
 
 def copy_jobs(root: Path, tree: SourceTree, site: Site, plan: AssetPlan) -> list[tuple[Path, str]]:
