@@ -185,6 +185,7 @@ class WarmBuilder:
             result.noop = True
             result.incremental = True
             result.files_read = len(same)
+            result.warnings = list(w.warnings)  # the site's, as a no-op build says them
             result.timings["total"] = time.perf_counter() - t0
             return result
         try:
