@@ -438,7 +438,8 @@ def _plan(b: BuildContext) -> None:
             b.out_stats = {p: seen[p] for p in wanted if p in seen}
         else:
             b.out_stats = cache.stat_outputs(b.out_dir, wanted)
-        templates_now = {n: b.digest_before(n) for r in prev.outputs.values() for n in r.templates}
+        names = {n for r in prev.outputs.values() for n in r.templates}
+        templates_now = {n: b.digest_before(n) for n in names}
         decision = incremental.plan_outputs(
             prev, b.job_paths, b.facts, templates_now, _helper_answers(b), b.out_stats
         )

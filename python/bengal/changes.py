@@ -115,8 +115,6 @@ def from_paths(root: Path, paths: list[str], tree: SourceTree) -> ChangeSet:
         if not exists and path not in known:
             continue
         how = "modified" if exists and path in known else ("added" if exists else "removed")
-        if exists and path not in known and (root / path).is_dir():
-            how = "added"
         out.append(Change(path, kind_of(path), how))
     return ChangeSet(out)
 

@@ -152,7 +152,6 @@ def read_edits(
 
 def plan(records: Records, edits: list[Edit], strict: bool) -> Plan:
     """Render the edits' Markdown, check them (see the module) and say what to render."""
-    from bengal.render import MarkdownReport
 
     bodies = [e.body for e in edits]
     known = {p for e in edits if e.entry.md for p in _xref_paths(e.entry.md)}
@@ -189,9 +188,8 @@ def plan(records: Records, edits: list[Edit], strict: bool) -> Plan:
         out.new_messages += _messages(new_report)
 
     # Fingerprints: only bodies and summaries may change; their readers are rendered again.
-    report = MarkdownReport()  # (the findings are taken above)
     for e, (f, html) in zip(edits, fresh, strict=True):
-        ctx.attach(e.page, f, html, report)
+        ctx.attach(e.page, f, html, None)  # (its findings are taken above)
         e.page._body, e.page._body_loader = e.body, None
         entry = e.entry._replace(md=f)
         out.edits.append((e, entry))

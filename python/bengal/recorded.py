@@ -228,6 +228,8 @@ class Model:
         self.md_apply = md_apply  # set by the fast path
         self._home: str | None = None
         self._by_url: dict[str, str] | None = None
+        self._index: Any = None
+        self._ambiguous: dict[str, list[str]] | None = None
 
     def record(self, key: str) -> Any:
         rec = self.reads.get("model", key)
@@ -354,14 +356,19 @@ class Model:
         )  # fmt: skip
 
     def xref_index(self) -> Any:
-        import bengal_native
+        """The recorded cross-reference index, made on first use (once per model: ref() in
+        templates and the Markdown context of body edits share it)."""
+        if self._index is None:
+            import bengal_native
 
-        index = bengal_native.XrefIndex()
-        index.add_many(self.record("xref.added"))
-        return index
+            self._index = bengal_native.XrefIndex()
+            self._index.add_many(self.record("xref.added"))
+        return self._index
 
     def ambiguous(self) -> dict[str, list[str]]:
-        return dict(self.record("xref.ambiguous"))
+        if self._ambiguous is None:
+            self._ambiguous = dict(self.record("xref.ambiguous"))
+        return self._ambiguous
 
     def page_at(self, url: str) -> Page | None:
         """The page with this URL (the last one, as the Markdown stage's lookup)."""

@@ -164,12 +164,16 @@ class MarkdownContext:
         page.word_count = f.words
         page.summary = summarize(page, f.more_cut if strip else f.more_full, f.first_paragraph)
 
-    def attach(self, page: Page, f: MdFacts, fresh: str | None, report: MarkdownReport) -> None:
-        """Set `page` up to take its rendering lazily, and report its warnings."""
+    def attach(
+        self, page: Page, f: MdFacts, fresh: str | None, report: MarkdownReport | None
+    ) -> None:
+        """Set `page` up to take its rendering lazily, and report its warnings (`report` None:
+        the caller took them, as bengal.edits does with page_report)."""
         page._content = None
         page._content_loader = None
         page._md_apply = functools.partial(self.apply, f, fresh)
-        self.rendering_warnings(page, f, report)
+        if report is not None:
+            self.rendering_warnings(page, f, report)
 
     @staticmethod
     def rendering_warnings(page: Page, f: MdFacts, report: MarkdownReport) -> None:
