@@ -647,24 +647,29 @@ class DevServer:
         if config_changed:
             rb.reason = "bengal.toml changed: full rebuild"
         self.broker.errors = [structured_error(e) for e in errors]
+        events: list[tuple[str, dict[str, Any]]] = []
         if not ok:
             rb.event = "build-error"
-            self.broker.publish("build-error", {"errors": self.broker.errors})
+            events.append(("build-error", {"errors": self.broker.errors}))
         elif not initial:
-            self.broker.publish("build-ok", {})
+            events.append(("build-ok", {}))
             if result is not None and result.noop:
                 rb.event = ""
             elif css_only:
                 rb.event = "css"
-                self.broker.publish("css", {})
+                events.append(("css", {}))
             else:
                 rb.event = "reload"
                 only_content = all(c.startswith("content/") for c in changed)
                 paths = self._changed_urls(result) if only_content else None
-                self.broker.publish("reload", {"paths": paths})
+                events.append(("reload", {"paths": paths}))
+        # Recorded and said before the browsers hear of it: whoever reacts to an event finds
+        # the rebuild in the history and its lines printed.
         self.history.append(rb)
         del self.history[:-1000]
         self._report(rb, result, initial)
+        for name, data in events:
+            self.broker.publish(name, data)
         return rb
 
     def _changed_urls(self, result: Any) -> list[str] | None:
