@@ -1,6 +1,7 @@
 """Incremental build benchmark: whole `bengal build` commands (interpreter start included) on a
-generated site -- cold, no-op, body, title and tag edits (two seconds after the previous build
-and at once, the racy case), a page added and deleted, a template edit -- and the stages that
+generated site -- cold, no-op, body, summary, title and tag edits (two seconds after the previous
+build and at once, the racy case), a page added and deleted, a template every page uses and one
+two outputs use edited -- and the stages that
 dominate each. With --baseline REV the same scenarios run with that revision too, interleaved
 on a copy of the site, and the table prints the ratios. With --verify every scenario is checked
 against a clean build of the same sources (byte-identical output), so a fast wrong answer
@@ -34,6 +35,7 @@ from benchmarks.common import (
     drop_checkout,
     retagged,
     retitled,
+    summarised,
     update_doc_block,
     with_paragraph,
 )
@@ -98,16 +100,28 @@ def edits(site: Path, age: float) -> list[tuple[str, Callable[[int], None], tupl
     pages = sorted(p for p in (site / "content").rglob("*.md") if not p.name.startswith("_"))
     victim = pages[len(pages) // 2]
     template = site / "templates" / "single.html"
+    # A template few outputs use (the terms indexes, /tags/ and /categories/): the site's copy
+    # of the theme's, made before the cold build.
+    partial = site / "templates" / "terms.html"
+    theme_dir = REPO / "python/bengal/theme/templates"
 
     def cold(i: int) -> None:
         shutil.rmtree(site / "public", ignore_errors=True)
         shutil.rmtree(site / ".bengal", ignore_errors=True)
+        partial.parent.mkdir(exist_ok=True)
+        partial.write_text((theme_dir / "terms.html").read_text(encoding="utf-8"), "utf-8")
 
     def noop(i: int) -> None:
         pass
 
     def body(i: int) -> None:
         victim.write_text(with_paragraph(victim.read_text(encoding="utf-8"), i), "utf-8")
+
+    def summary(i: int) -> None:
+        victim.write_text(summarised(victim.read_text(encoding="utf-8"), i), "utf-8")
+
+    def few(i: int) -> None:
+        partial.write_text(partial.read_text(encoding="utf-8") + f"\n<!-- edit {i} -->\n", "utf-8")
 
     def title(i: int) -> None:
         victim.write_text(retitled(victim.read_text(encoding="utf-8"), i), "utf-8")
@@ -136,12 +150,14 @@ def edits(site: Path, age: float) -> list[tuple[str, Callable[[int], None], tupl
         ("one-page body edit", body, AGED),
         ("body edit, built at once (racy)", body, RACY),
         ("no-op after the racy build", noop, AGED),
+        ("one-page summary edit", summary, AGED),
         ("one-page title edit", title, AGED),
         ("title edit, built at once (racy)", title, RACY),
         ("one-page tag edit", tags, AGED),
         ("add one page", add, AGED),
         ("delete one page", delete, AGED),
         ("template edit (single.html)", tmpl, AGED),
+        ("template edit (terms.html, 2 outputs)", few, AGED),
     ]
 
 

@@ -60,6 +60,16 @@ def with_paragraph(text: str, i: int) -> str:
     return text + f"\nAnother paragraph, edit {i}.\n"
 
 
+def summarised(text: str, i: int) -> str:
+    """A one-page summary edit: words put at the start of the body's first paragraph (lists,
+    feeds and the search index show it)."""
+    head, sep, rest = text[4:].partition("\n---\n")
+    lines = rest.split("\n")
+    first = next(n for n, ln in enumerate(lines) if ln[:1].isalpha())
+    lines[first] = f"Edited {i}. " + lines[first]
+    return "---\n" + head + sep + "\n".join(lines)
+
+
 def retitled(text: str, i: int) -> str:
     """A one-page title edit: the front matter's title replaced (YAML front matter)."""
     head, sep, rest = text[4:].partition("\n---\n")

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from bengal.assemble import Assembly
     from bengal.cache import NoopCheck
     from bengal.helpers import AssetPlan
+    from bengal.outputs import Entry
     from bengal.render import MarkdownReport, Templates
     from bengal.workers import ShardResult
 
@@ -121,6 +122,7 @@ class BuildContext:
     # _publish
     sitewide_dirty: bool = True
     sitewide: list[str] = field(default_factory=list)
+    entries: dict[str, Entry] | None = None  # every page's in the site-wide files (when made)
     manifest: set[str] = field(default_factory=set)
     asset_warnings: dict[str, list[str]] = field(default_factory=dict)
     # _save
@@ -635,7 +637,9 @@ def _publish(b: BuildContext) -> None:
             )
         )
         if b.sitewide_dirty:
-            b.sitewide = write_sitewide(b.asm.site, b.tree, out_dir, b.alias_files, result)
+            b.sitewide, b.entries = write_sitewide(
+                b.asm.site, b.tree, out_dir, b.alias_files, result
+            )
         else:
             assert prev is not None
             b.sitewide = list(prev.sitewide)
@@ -730,6 +734,7 @@ def _save(b: BuildContext) -> None:
                 xrefs = recorded.Xrefs(b.asm.xref_added, b.asm.ambiguous_keys)
                 site = None if warm else b.asm.site
                 result.model_kept = recorded.save_model(store, site, xrefs, new_cache, base)
+                recorded.save_entries(store, site, b.entries, fresh=base is None)
                 incremental.clear_pending(store)
                 if not result.errors:
                     # Without its cache the state would describe files that no cache matches
@@ -776,6 +781,7 @@ def _keep_warm(b: BuildContext) -> None:
             md=MarkdownContext.of(asm.site, asm.xref_index, b.config, asm.ambiguous_keys, b.store),
             alias_files=b.alias_files,
             warnings=b.site_warnings,
+            entries=b.entries,
         )
     )
 

@@ -61,6 +61,19 @@ class ChangeSet:
             return None
         return self.paths()
 
+    def edit_candidates(self) -> tuple[list[str], list[str]] | None:
+        """(content paths, template paths), when every change is a modified content file or a
+        modified file of the site's templates/ (what bengal.edits takes: body edits of pages,
+        templates edited in place); None otherwise."""
+        if not self.complete or not self.changes:
+            return None
+        if any(c.how != "modified" or c.kind not in ("content", "template") for c in self.changes):
+            return None
+        return (
+            [c.path for c in self.changes if c.kind == "content"],
+            [c.path for c in self.changes if c.kind == "template"],
+        )
+
     def describe(self, limit: int = 5) -> str:
         if not self.complete:
             return self.why_incomplete

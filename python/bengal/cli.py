@@ -102,7 +102,7 @@ def format_explain(result: BuildResult, limit: int = 40) -> str:
     if not result.incremental:
         lines.append(f"explain: {'; '.join(result.explain) or 'full build'}: every page rendered")
         return "\n".join(lines)
-    how = "incremental build, fast path for body edits" if result.express else "incremental build"
+    how = "incremental build, fast path for edits" if result.express else "incremental build"
     lines.append(
         f"explain: {how} ({result.rebuild_reason}): {result.rendered} of "
         f"{result.rendered + result.reused} pages rendered, {result.markdown_rendered} Markdown "

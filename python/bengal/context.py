@@ -18,6 +18,7 @@ from bengal.store import Store
 
 if TYPE_CHECKING:
     from bengal import incremental
+    from bengal.outputs import Entry
     from bengal.render import Templates
 
 
@@ -131,12 +132,16 @@ class WarmState:
     warnings: list[str]  # the site's, as the build reported them (bengal.edits replaces some)
     templates: Templates | None = None
     dirty: bool = False  # changed since the cache files were written
-    # Built on first use: page key -> its outputs, "key|group" -> outputs that read it.
+    # Built on first use: page key -> its outputs, "key|group" and "tpl:" + template name ->
+    # the outputs that read it.
     owners: dict[str, set[str]] | None = None
     readers: dict[str, set[str]] | None = None
     by_source: dict[str, Page] | None = None
     linkers: dict[str, set[str]] | None = None  # page URL -> sources with [[it#anchor]]
     by_url: dict[str, Page] | None = None
+    # Every page's entry in the site-wide files (bengal.outputs), made on first use when the
+    # build did not make them.
+    entries: dict[str, Entry] | None = None
 
     def index(self) -> None:
         if self.owners is not None:
@@ -153,6 +158,8 @@ class WarmState:
             owners.setdefault(rec.page, set()).add(path)
             for d in rec.deps:
                 readers.setdefault(d, set()).add(path)
+            for t in rec.templates:
+                readers.setdefault("tpl:" + t, set()).add(path)
         self.owners, self.readers = owners, readers
         self.by_source = {p.source: p for p in self.site.pages if p.source}
         self.by_url = {p.url: p for p in self.site.pages}
@@ -161,12 +168,12 @@ class WarmState:
         assert self.owners is not None and self.readers is not None
         old = self.cache.outputs.pop(path, None)
         if old is not None:
-            for d in old.deps:
+            for d in (*old.deps, *["tpl:" + t for t in old.templates]):
                 self.readers.get(d, set()).discard(path)
         if rec is not None:
             self.cache.outputs[path] = rec
             self.owners.setdefault(rec.page, set()).add(path)
-            for d in rec.deps:
+            for d in (*rec.deps, *["tpl:" + t for t in rec.templates]):
                 self.readers.setdefault(d, set()).add(path)
 
     def close(self) -> None:

@@ -1,7 +1,9 @@
-"""Body edits, for the command line and the dev server alike: one set of rules, written once.
+"""Body edits and template edits, for the command line and the dev server alike: one set of
+rules, written once.
 
-    edited Markdown files + the last build's records (Records)
+    edited Markdown files and templates + the last build's records (Records)
         -> read_edits: the edits (new bodies), files touched with the same bytes
+        -> read_templates: the edited templates some output used
         -> plan: their renderings, the outputs to render and why, the site-wide outputs
         -> render: those outputs written
         -> finish: records, output stamps, the site's warnings and site-wide outputs updated
@@ -9,7 +11,11 @@
 A change takes this path when it edits only the Markdown bodies of existing pages: each edited
 file keeps its front matter text, its body line and the title it gives its page, and its
 cross-references keep their targets; of the page's fingerprints only its body and its summary
-may change. Anything else raises Fallback, and the ordinary build runs. The records are the
+may change. A template edited in place renders again the outputs that used it (the reverse
+index files each output under "tpl:" + every template it loaded, extends and includes too);
+nothing else changes -- site-wide files are not made from templates. More than MAX_OUTPUTS
+outputs to render take the ordinary build, which renders in parallel. Anything else raises
+Fallback, and the ordinary build runs. The records are the
 store's, read one at a time, on the command line (bengal.express) and the dev server's, in
 memory (bengal.warm); the rules are these, for both.
 
@@ -30,17 +36,22 @@ from typing import TYPE_CHECKING, Protocol
 
 from bengal import cache, incremental
 from bengal.context import BuildResult, Message
-from bengal.discover import MARKDOWN_EXTS, SourceTree
+from bengal.discover import MARKDOWN_EXTS
 from bengal.model import Page, Site
-from bengal.publish import begin_writing, check_local_assets, write_sitewide
+from bengal.outputs import changed_files, entry_of
+from bengal.publish import begin_writing, check_local_assets, write_files
 from bengal.workers import FORK_STATE, ShardResult, run_chunks
 
 if TYPE_CHECKING:
+    from bengal.outputs import Entry
     from bengal.render import MarkdownContext, MarkdownReport, Templates
     from bengal.store import Store
 
 # At most this many edited files take this path (a bigger change is no longer "an edit").
 MAX_EDITS = 8
+# At most this many outputs are rendered on this path, in one process; more take the ordinary
+# build, which renders in parallel (a template every page uses, say).
+MAX_OUTPUTS = 3000
 
 
 class Fallback(Exception):
@@ -63,10 +74,15 @@ class Records(Protocol):
     def output(self, path: str) -> incremental.OutputRecord | None: ...
     def job(self, path: str) -> tuple[Page, int] | None: ...  # (page, pager number)
     def asset_warnings(self, path: str) -> list[str]: ...
-    def sitewide_inputs(self) -> tuple[SourceTree, dict[str, bytes]]: ...  # tree, alias files
+    # Every page's entry in the site-wide files (Fallback when the records have none).
+    def entries(self) -> dict[str, Entry]: ...
     # A Markdown context whose index answers as the site's for the cross-reference paths of
     # these sources' last renderings (None: for any path).
     def context(self, rels: list[str] | None) -> MarkdownContext: ...
+
+    # Template name -> the digest of the file the last build's renders used (bengal.incremental
+    # .template_digest): the names some output used.
+    def templates(self) -> dict[str, bytes | None]: ...
 
     def put_source(self, rel: str, entry: incremental.SourceEntry) -> None: ...
     def put_fact(self, key: str, value: bytes) -> None: ...
@@ -74,6 +90,8 @@ class Records(Protocol):
     def put_asset_warnings(self, path: str, found: list[str]) -> None: ...
     def put_out_stats(self, stamps: dict[str, list[int]]) -> None: ...
     def put_linkers(self, rel: str, before: set[str], now: set[str]) -> None: ...
+    def put_entries(self, changed: dict[str, Entry]) -> None: ...
+    def put_template(self, name: str, digest: bytes | None) -> None: ...
 
 
 @dataclass
@@ -93,6 +111,8 @@ class Plan:
     outputs: dict[str, str]  # output -> why it is rendered again
     jobs: list[tuple[Page, int]]
     sitewide: bool  # a summary changed: feeds, search index (they show summaries)
+    entries: dict[str, Entry] = field(default_factory=dict)  # every page's, before the edits
+    templates: dict[str, bytes | None] = field(default_factory=dict)  # edited: name -> digest
     # Sources whose links into other pages' headings changed: (page URLs before, after).
     linkers: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
     old_messages: list[str] = field(default_factory=list)  # Markdown findings replaced ...
@@ -150,9 +170,63 @@ def read_edits(
     return edits, same
 
 
-def plan(records: Records, edits: list[Edit], strict: bool) -> Plan:
-    """Render the edits' Markdown, check them (see the module) and say what to render."""
+def template_dirs(root: Path) -> list[Path]:
+    """Where template names are looked up, first match wins (bengal.render.Templates)."""
+    from bengal.discover import THEME_DIR
 
+    return [d for d in (root / "templates", THEME_DIR / "templates") if d.is_dir()]
+
+
+def read_templates(root: Path, paths: list[str], records: Records) -> dict[str, bytes | None]:
+    """The edited template files (site-relative paths under templates/) that some output used
+    and whose bytes are not the ones it used: template name -> the file's digest now."""
+    if len(paths) > MAX_EDITS:
+        raise Fallback(f"{len(paths)} templates changed")
+    used = records.templates()
+    search = template_dirs(root)
+    changed: dict[str, bytes | None] = {}
+    for path in paths:
+        if not path.startswith("templates/"):
+            raise Fallback(f"{path} is not a template of the site")
+        name = path[len("templates/") :]
+        if name not in used:
+            continue  # no output used it (its stamp is recorded with the rest)
+        now = incremental.template_digest(name, search)
+        if now != used[name]:
+            changed[name] = now
+    return changed
+
+
+def plan(
+    records: Records,
+    edits: list[Edit],
+    strict: bool,
+    templates: dict[str, bytes | None] | None = None,
+) -> Plan:
+    """Render the edits' Markdown, check them (see the module) and say what to render: the
+    outputs that read what the edits changed, and those that used an edited template."""
+    out = _plan_bodies(records, edits, strict) if edits else Plan([], {}, {}, [], False)
+    for name in sorted(templates or {}):
+        for p in records.readers("tpl:" + name):
+            out.outputs.setdefault(p, f"template {name} changed")
+    out.templates = dict(templates or {})
+    out.outputs = dict(sorted(out.outputs.items()))
+    if len(out.outputs) > MAX_OUTPUTS:
+        raise Fallback(f"{len(out.outputs)} outputs to render: the ordinary build renders them")
+    for path in out.outputs:
+        rec = records.output(path)
+        job = records.job(path)
+        if rec is None or job is None:
+            raise Fallback(f"{path} is not in the records")
+        if rec.warnings:
+            raise Fallback(f"{path} had template warnings")
+        out.jobs.append(job)
+    if out.sitewide:
+        out.entries = records.entries()
+    return out
+
+
+def _plan_bodies(records: Records, edits: list[Edit], strict: bool) -> Plan:
     bodies = [e.body for e in edits]
     known = {p for e in edits if e.entry.md for p in _xref_paths(e.entry.md)}
     ctx = records.context([e.rel for e in edits])
@@ -216,15 +290,6 @@ def plan(records: Records, edits: list[Edit], strict: bool) -> Plan:
         out.sitewide = out.sitewide or k.endswith("|summary")
         for p in records.readers(k):
             out.outputs.setdefault(p, f"reads {k.replace('|', ' ')}, which changed")
-    out.outputs = dict(sorted(out.outputs.items()))
-    for path in out.outputs:
-        rec = records.output(path)
-        job = records.job(path)
-        if rec is None or job is None:
-            raise Fallback(f"{path} is not in the records")
-        if rec.warnings:
-            raise Fallback(f"{path} had template warnings")
-        out.jobs.append(job)
     return out
 
 
@@ -285,6 +350,8 @@ def finish(
     """Bring the records up to date after `render`; returns the stamps of the outputs
     written (pages and site-wide files). The result says what was done."""
     rendered = dict(shard.records)
+    for name, digest in out.templates.items():
+        records.put_template(name, digest)
     for path, rec in rendered.items():
         records.put_output(path, rec)
     found = check_local_assets(
@@ -298,8 +365,14 @@ def finish(
         records.put_asset_warnings(p, found.get(p, []))
     written = set(rendered)
     if out.sitewide:
-        tree, alias_files = records.sitewide_inputs()
-        written.update(write_sitewide(records.site, tree, out_dir, alias_files, result))
+        # The edited pages' entries made again; the files that show them differently joined
+        # again from the rest as recorded (bengal.outputs).
+        was = out.entries
+        entries = dict(was)
+        for e, _ in out.edits:
+            entries["p:" + e.rel] = entry_of(e.page)
+        written.update(write_files(out_dir, changed_files(records.site, entries, was), result))
+        records.put_entries({k: v for k, v in entries.items() if was.get(k) != v})
     stamps = cache.stat_outputs(out_dir, sorted(written))
     records.put_out_stats(stamps)
     for rel, entry in same.items():
@@ -344,11 +417,6 @@ def replaced(recorded: list[str], old: list[str], new: list[str]) -> list[str]:
     at = min(at, len(out))
     out[at:at] = new
     return out
-
-
-def sitewide_tree(root: Path, inputs: Iterable[str]) -> SourceTree:
-    """What write_sitewide needs of the source tree, from the scan's input keys."""
-    return SourceTree(root=root, static=sorted(k[7:] for k in inputs if k.startswith("static/")))
 
 
 __all__ = ["Edit", "Fallback", "Plan", "Records", "finish", "plan", "read_edits", "render"]

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from bengal.changes import ChangeSet
     from bengal.context import BuildOptions, BuildResult
     from bengal.discover import SourceTree
+    from bengal.outputs import Entry
     from bengal.render import MarkdownContext
 
 
@@ -120,12 +121,12 @@ def try_build(
     if opts.keep_warm is not None:
         return None
     state = check.state
-    changed = changes.body_edit_candidates()
-    if state is None or changed is None:
+    candidates = changes.edit_candidates()
+    if state is None or candidates is None:
         return None
     run = _Run(root, config, out_dir, store, state_options, check, scan_ns, result, state)
     try:
-        fast = _express(run, changed)
+        fast = _express(run, *candidates)
     except LoadedDamaged:
         fast = None  # the ordinary build's load finds it too: reported there, and rebuilt
     except StoreDamaged as exc:
@@ -167,7 +168,7 @@ class _Run:
     reads: Reads | None = None
 
 
-def _express(run: _Run, changed: list[str]) -> BuildResult | None:
+def _express(run: _Run, changed: list[str], template_paths: list[str]) -> BuildResult | None:
     from bengal import cache
     from bengal.render import Templates
 
@@ -187,9 +188,10 @@ def _express(run: _Run, changed: list[str]) -> BuildResult | None:
     workers.LAST_BUILD.extend([reads, records.model, records.site])
     racy = run.scan_ns - incremental.RACY_NS
     todo, same = edits.read_edits(root, changed, records, records.scan_stamp, racy)
+    edited = edits.read_templates(root, template_paths, records)
     result.timings["load cache"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    out = edits.plan(records, todo, strict=bool(run.state_options.get("strict")))
+    out = edits.plan(records, todo, bool(run.state_options.get("strict")), edited)
     result.timings["markdown+plan"] = time.perf_counter() - t1
 
     # Everything checked: from here on outputs and caches change.
@@ -321,10 +323,14 @@ class StoredRecords:
     def asset_warnings(self, path: str) -> list[str]:
         return list(self.top.asset_warnings.get(path, []))
 
-    def sitewide_inputs(self) -> tuple[SourceTree, dict[str, bytes]]:
-        from bengal import outputs
-
-        return self.tree(), outputs.aliases(self.site)[0]
+    def entries(self) -> dict[str, Entry]:
+        entries: dict[str, Entry] = self.reads.store.read_all("entries")
+        if len(entries) != len(self.model.record("site.pages")):
+            raise Fallback("the store holds no site-wide entries for every page")
+        for (kind, key), value in self.reads.changed.items():
+            if kind == "entries":
+                entries[key] = value
+        return entries
 
     def context(self, rels: list[str] | None) -> MarkdownContext:
         """Rendering the edited bodies: with an index of what the site's index answered for
@@ -378,14 +384,13 @@ class StoredRecords:
         for name in rec.templates:
             if name not in self.top.templates:
                 self.top.templates[name] = incremental.template_digest(name, self.search_dirs)
-        old_deps = was.deps if was is not None else frozenset()
-        for d in old_deps - rec.deps:
-            if d.endswith(incremental.RDEP_GROUPS):
-                kept = tuple(x for x in self.readers(d) if x != path)
-                self.reads.put("rdeps", d, kept or None)
-        for d in rec.deps - old_deps:
-            if d.endswith(incremental.RDEP_GROUPS):
-                self.reads.put("rdeps", d, tuple(sorted({*self.readers(d), path})))
+        old = set(incremental.contributions(was)) if was is not None else set()
+        now = set(incremental.contributions(rec))
+        for d in old - now:
+            kept = tuple(x for x in self.readers(d) if x != path)
+            self.reads.put("rdeps", d, kept or None)
+        for d in now - old:
+            self.reads.put("rdeps", d, tuple(sorted({*self.readers(d), path})))
 
     def put_asset_warnings(self, path: str, found: list[str]) -> None:
         if found:
@@ -396,6 +401,16 @@ class StoredRecords:
     def put_out_stats(self, stamps: dict[str, list[int]]) -> None:
         for path, st in stamps.items():
             self.reads.put("out_stats", path, (st[0], st[1]))
+
+    def templates(self) -> dict[str, bytes | None]:
+        return self.top.templates
+
+    def put_template(self, name: str, digest: bytes | None) -> None:
+        self.top.templates[name] = digest
+
+    def put_entries(self, changed: dict[str, Entry]) -> None:
+        for k, e in changed.items():
+            self.reads.put("entries", k, e)
 
     def put_linkers(self, rel: str, before: set[str], now: set[str]) -> None:
         for url in before - now:

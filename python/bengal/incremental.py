@@ -240,8 +240,14 @@ def saved(cache: Cache) -> None:
 _ABSENT = object()
 
 
-def _contributions(path: str, rec: OutputRecord) -> list[str]:
-    return [rec.page] + [d for d in rec.deps if d.endswith(RDEP_GROUPS)]
+def contributions(rec: OutputRecord) -> list[str]:
+    """The rdeps keys an output is filed under: its page, the bodies and summaries it read,
+    the templates it used ("tpl:" + name)."""
+    return [
+        rec.page,
+        *[d for d in rec.deps if d.endswith(RDEP_GROUPS)],
+        *["tpl:" + t for t in rec.templates],
+    ]
 
 
 def _save_reverse_index(
@@ -253,7 +259,7 @@ def _save_reverse_index(
     if old_outputs is None:
         rows: dict[str, list[str]] = {}
         for path, rec in outputs.items():
-            for k in _contributions(path, rec):
+            for k in contributions(rec):
                 hit = rows.get(k)
                 if hit is None:
                     rows[k] = [path]
@@ -267,15 +273,15 @@ def _save_reverse_index(
         was = old_outputs.get(path)
         if was is rec:
             continue
-        now = _contributions(path, rec)
-        for k in now:
+        now = set(contributions(rec))
+        before = set(contributions(was)) if was is not None else set()
+        for k in now - before:
             adds.setdefault(k, set()).add(path)
-        if was is not None:
-            for k in set(_contributions(path, was)).difference(now):
-                drops.setdefault(k, set()).add(path)
+        for k in before - now:
+            drops.setdefault(k, set()).add(path)
     for path, was in old_outputs.items():
         if path not in outputs:
-            for k in _contributions(path, was):
+            for k in contributions(was):
                 drops.setdefault(k, set()).add(path)
     _update_sets(store, "rdeps", adds, drops)
 

@@ -1,7 +1,7 @@
 """Site-wide outputs: sitemap.xml, RSS feeds, search.json, alias redirects, robots.txt.
 
-Each function takes the assembled, rendered site and returns {output path: bytes}; build.py
-hands them to the writer. Everything is ordered and dated from the content (never the clock),
+Each function returns {output path: bytes} (or the bytes of one file); bengal.publish hands them
+to the writer. Everything is ordered and dated from the content (never the clock),
 so two builds of the same sources give the same bytes.
 """
 
@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import html as html_module
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from email.utils import format_datetime
+from typing import Any, NamedTuple
 
 from markupsafe import escape
 
@@ -25,119 +28,257 @@ def xml_escape(text: str) -> str:
     return html_module.escape(text, quote=False)
 
 
-def _abs(site: Site, page_or_url: Page | str) -> str:
-    if isinstance(page_or_url, Page):
-        return page_or_url.permalink
-    url = page_or_url
-    if "://" in url:
-        return url
-    scheme, _, rest = site.baseurl.partition("://")
-    host = rest.split("/", 1)[0]
-    if not scheme or not host:
-        return url
-    return f"{scheme}://{host}{url}"
-
-
 def _w3c(d: dt.datetime) -> str:
     return d.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def sitemap(site: Site) -> bytes:
+# ---- per-page entries ------------------------------------------------------------------------
+#
+# The sitemap, the feeds and the search index are made of one entry per page, joined in an order
+# that follows from the entries alone. A build keeps the entries (the store's entries table; the
+# dev server's memory), so a change to a few pages makes their entries again and joins the rest
+# as stored: no page it did not change is read (bengal.edits).
+
+_EPOCH_TS = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc).timestamp()
+SEARCH_KINDS = ("page", "section", "home")
+
+
+class Entry(NamedTuple):
+    """What one page gives the site-wide files."""
+
+    kind: str
+    source: str
+    url: str
+    permalink: str
+    output_path: str
+    title: str
+    section: str | None  # its section's path (for home and section pages: the one they index)
+    date: float | None  # its date as a timestamp (feeds' order)
+    pubdate: str  # its date as RSS writes it ("" without one)
+    sitemap: str  # its <url> element ("" for the 404 page)
+    search: str  # its search.json object ("" for kinds not searched)
+    item: str  # its RSS <item> ("" for pages that are not regular pages)
+
+
+def entry_of(p: Page) -> Entry:
+    date = p.date
+    sitemap = ""
+    if p.kind != "404":
+        lastmod = p.lastmod
+        sitemap = f"<url>\n<loc>{xml_escape(p.permalink)}</loc>\n" + (
+            f"<lastmod>{_w3c(lastmod)}</lastmod>\n</url>" if lastmod is not None else "</url>"
+        )
+    search = ""
+    if p.kind in SEARCH_KINDS:
+        summary = html_module.unescape(str(p.summary))
+        if len(summary) > 300:
+            summary = summary[:297].rsplit(" ", 1)[0] + "…"
+        obj = {
+            "title": p.title,
+            "url": p.url,
+            "summary": summary,
+            "tags": [t.name for t in p.tags],
+            "section": p.section.title if p.section is not None and p.section.path else "",
+        }
+        search = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    item = ""
+    if p.kind == "page":
+        lines = [
+            "<item>",
+            f"<title>{xml_escape(p.title)}</title>",
+            f"<link>{xml_escape(p.permalink)}</link>",
+            f'<guid isPermaLink="true">{xml_escape(p.permalink)}</guid>',
+        ]
+        if date is not None:
+            lines.append(f"<pubDate>{format_datetime(date)}</pubDate>")
+        lines.extend(f"<category>{xml_escape(t.name)}</category>" for t in p.categories)
+        lines.append(
+            f"<description>{xml_escape(html_module.unescape(str(p.summary)))}</description>"
+        )
+        lines.append("</item>")
+        item = "\n".join(lines)
+    return Entry(
+        kind=p.kind,
+        source=p.source,
+        url=p.url,
+        permalink=p.permalink,
+        output_path=p.output_path,
+        title=p.title,
+        section=None if p.section is None else p.section.path,
+        date=None if date is None else date.timestamp(),
+        pubdate="" if date is None else format_datetime(date),
+        sitemap=sitemap,
+        search=search,
+        item=item,
+    )
+
+
+def entries_of(site: Site) -> dict[str, Entry]:
+    """Every page's entry, by page key."""
+    from bengal.incremental import page_key
+
+    return {page_key(p): entry_of(p) for p in site.pages}
+
+
+def sitemap(entries: Iterable[Entry]) -> bytes:
+    urls = sorted((e.permalink, e.sitemap) for e in entries if e.sitemap)
     lines = [
         '<?xml version="1.0" encoding="utf-8"?>',
         '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
+        *(u for _, u in urls),
+        "</urlset>",
     ]
-    for page in sorted(site.pages, key=lambda p: p.permalink):
-        if page.kind == "404":
-            continue
-        lines.append("<url>")
-        lines.append(f"<loc>{xml_escape(page.permalink)}</loc>")
-        lastmod = page.lastmod
-        if lastmod is not None:
-            lines.append(f"<lastmod>{_w3c(lastmod)}</lastmod>")
-        lines.append("</url>")
-    lines.append("</urlset>")
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def rss(site: Site, title: str, link_page: Page, pages: list[Page], feed_url: str) -> bytes:
-    items = [p for p in pages if p.kind == "page"][:FEED_LIMIT]
-    dates = [p.date for p in items if p.date is not None]
+def search_index(entries: Iterable[Entry]) -> bytes:
+    found = sorted((e.url, e.output_path, e.search) for e in entries if e.search)
+    return ("[" + ",".join(s for _, _, s in found) + "]\n").encode("utf-8")
+
+
+@dataclass
+class Channel:
+    """What a feed says about itself (the site's fields, and the page it is the feed of)."""
+
+    title: str
+    description: str
+    language: str
+
+
+def rss(channel: Channel, title: str, link_page: Entry, items: list[Entry]) -> bytes:
+    """A feed of the first FEED_LIMIT regular pages of `items` (in feed order)."""
+    items = [e for e in items if e.kind == "page"][:FEED_LIMIT]
+    feed_url = link_page.permalink + "index.xml"
     out = [
         '<?xml version="1.0" encoding="utf-8"?>',
         '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">',
         "<channel>",
         f"<title>{xml_escape(title)}</title>",
         f"<link>{xml_escape(link_page.permalink)}</link>",
-        f"<description>{xml_escape(site.description or 'Recent content on ' + site.title)}"
+        f"<description>{xml_escape(channel.description or 'Recent content on ' + channel.title)}"
         "</description>",
-        f"<language>{xml_escape(site.language)}</language>",
+        f"<language>{xml_escape(channel.language)}</language>",
         f'<atom:link href="{xml_escape(feed_url)}" rel="self" type="application/rss+xml"/>',
     ]
-    if dates:
-        out.append(f"<lastBuildDate>{format_datetime(max(dates))}</lastBuildDate>")
-    for p in items:
-        out.append("<item>")
-        out.append(f"<title>{xml_escape(p.title)}</title>")
-        out.append(f"<link>{xml_escape(p.permalink)}</link>")
-        out.append(f'<guid isPermaLink="true">{xml_escape(p.permalink)}</guid>')
-        if p.date is not None:
-            out.append(f"<pubDate>{format_datetime(p.date)}</pubDate>")
-        for term in p.categories:
-            out.append(f"<category>{xml_escape(term.name)}</category>")
-        out.append(f"<description>{xml_escape(html_module.unescape(str(p.summary)))}</description>")
-        out.append("</item>")
+    newest: Entry | None = None
+    for e in items:  # (the first of the newest, as max() takes it)
+        if e.date is not None and (newest is None or e.date > newest.date):  # type: ignore[operator]
+            newest = e
+    if newest is not None:
+        out.append(f"<lastBuildDate>{newest.pubdate}</lastBuildDate>")
+    out.extend(e.item for e in items)
     out.append("</channel>")
     out.append("</rss>")
     return ("\n".join(out) + "\n").encode("utf-8")
 
 
-def feeds(site: Site) -> dict[str, bytes]:
-    """index.xml for the site and for every section that has pages."""
+def _home_order(e: Entry) -> tuple[Any, ...]:
+    # bengal.assemble.date_key: the order of site.regular_pages
+    return (-(e.date if e.date is not None else _EPOCH_TS), e.title.lower(), e.source)
+
+
+def _section_order(e: Entry) -> tuple[Any, ...]:
+    return (-(e.date if e.date is not None else 0), e.source)
+
+
+def feed_paths(entries: dict[str, Entry]) -> dict[str, str | None]:
+    """Every feed the entries make: output path -> the section it is the feed of (None: the
+    site's)."""
+    out: dict[str, str | None] = {"index.xml": None}
+    for path in _feed_sections(entries, None):
+        out[_feed_path(entries, path)] = path
+    return out
+
+
+def _index_entries(entries: dict[str, Entry]) -> dict[str, Entry]:
+    """Section path -> its index page's entry."""
+    return {e.section: e for e in entries.values() if e.kind == "section" and e.section}
+
+
+def _feed_path(entries: dict[str, Entry], path: str) -> str:
+    index = _index_entries(entries)[path]
+    return index.output_path.rsplit("/", 1)[0] + "/index.xml"
+
+
+def _feed_sections(entries: dict[str, Entry], only: set[str] | None) -> dict[str, list[Entry]]:
+    """Section path -> the regular pages of the section and those below it (only the sections in
+    `only`, when given), for every section with an index page and pages."""
+    index = _index_entries(entries)
+    members: dict[str, list[Entry]] = {}
+    for e in entries.values():
+        if e.kind != "page" or not e.section:
+            continue
+        path = e.section
+        while path:
+            if (only is None or path in only) and path in index:
+                members.setdefault(path, []).append(e)
+            path = path.rpartition("/")[0]
+    return dict(sorted(members.items()))
+
+
+def feeds(
+    channel: Channel, entries: dict[str, Entry], only: set[str | None] | None = None
+) -> dict[str, bytes]:
+    """index.xml for the site and for every section that has pages -- or only for the sections
+    in `only` (None in it: the site's)."""
     files: dict[str, bytes] = {}
-    home = site.home
-    assert home is not None and home.index is not None
-    files["index.xml"] = rss(
-        site, site.title, home.index, site.regular_pages, home.index.permalink + "index.xml"
-    )
-    for path, sec in sorted(site.sections.items()):
-        if not path or sec.index is None:
-            continue
-        pages = sorted(
-            sec.walk_pages(), key=lambda p: (-(p.date.timestamp() if p.date else 0), p.source)
-        )
-        if not pages:
-            continue
-        out_dir = sec.index.output_path.rsplit("/", 1)[0]
-        files[f"{out_dir}/index.xml"] = rss(
-            site,
-            f"{sec.title} on {site.title}",
-            sec.index,
-            pages,
-            sec.index.permalink + "index.xml",
-        )
+    if only is None or None in only:
+        home = next(e for e in entries.values() if e.kind == "home")
+        regular = sorted((e for e in entries.values() if e.kind == "page"), key=_home_order)
+        files["index.xml"] = rss(channel, channel.title, home, regular)
+    index = _index_entries(entries)
+    wanted = None if only is None else {p for p in only if p is not None}
+    for path, pages in _feed_sections(entries, wanted).items():
+        sec = index[path]
+        pages.sort(key=_section_order)
+        out_dir = sec.output_path.rsplit("/", 1)[0]
+        files[f"{out_dir}/index.xml"] = rss(channel, f"{sec.title} on {channel.title}", sec, pages)
     return files
 
 
-def search_index(site: Site) -> bytes:
-    entries = []
-    for p in site.pages:
-        if p.kind not in ("page", "section", "home"):
-            continue
-        summary = html_module.unescape(str(p.summary))
-        if len(summary) > 300:
-            summary = summary[:297].rsplit(" ", 1)[0] + "…"
-        entries.append(
-            {
-                "title": p.title,
-                "url": p.url,
-                "summary": summary,
-                "tags": [t.name for t in p.tags],
-                "section": p.section.title if p.section is not None and p.section.path else "",
-            }
-        )
-    entries.sort(key=lambda e: str(e["url"]))
-    return (json.dumps(entries, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+def channel_of(site: Site) -> Channel:
+    return Channel(title=site.title, description=site.description, language=site.language)
+
+
+def sitewide_files(site: Site, entries: dict[str, Entry]) -> dict[str, bytes]:
+    """The sitemap, the search index and the feeds of a site whose entries these are."""
+    files = {
+        "sitemap.xml": sitemap(entries.values()),
+        "search.json": search_index(entries.values()),
+    }
+    files.update(feeds(channel_of(site), entries))
+    return files
+
+
+def changed_files(
+    site: Site, entries: dict[str, Entry], before: dict[str, Entry]
+) -> dict[str, bytes]:
+    """The site-wide files that entries changed since `before` show differently, made again
+    (all of them when pages came or went)."""
+    if entries.keys() != before.keys():
+        return sitewide_files(site, entries)
+    changed = [(before[k], e) for k, e in entries.items() if before[k] != e]
+    files: dict[str, bytes] = {}
+    if any(a.sitemap != b.sitemap or a.permalink != b.permalink for a, b in changed):
+        files["sitemap.xml"] = sitemap(entries.values())
+    if any(a.search != b.search or a.url != b.url for a, b in changed):
+        files["search.json"] = search_index(entries.values())
+    feeds_of: set[str | None] = set()
+    for a, b in changed:
+        for e in (a, b):
+            if e.kind == "page":
+                feeds_of.add(None)
+                path = e.section or ""
+                while path:
+                    feeds_of.add(path)
+                    path = path.rpartition("/")[0]
+            elif e.kind == "home":
+                feeds_of.add(None)
+            elif e.kind == "section" and e.section:
+                feeds_of.add(e.section)
+    if feeds_of:
+        files.update(feeds(channel_of(site), entries, feeds_of))
+    return files
 
 
 ALIAS_TEMPLATE = """<!doctype html>

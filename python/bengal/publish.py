@@ -26,7 +26,7 @@ from bengal.model import Site
 from bengal.store import Store, StoreDamaged
 
 if TYPE_CHECKING:
-    pass
+    from bengal.outputs import Entry
 
 
 _COPY_COUNTER = itertools.count()
@@ -182,18 +182,22 @@ def check_output_dir(root: Path, out_dir: Path) -> None:
 
 def write_sitewide(
     site: Site, tree: SourceTree, out_dir: Path, alias_files: dict[str, bytes], result: BuildResult
-) -> list[str]:
-    """Sitemap, search index, feeds, redirects and robots.txt; returns their paths."""
+) -> tuple[list[str], dict[str, Entry]]:
+    """Sitemap, search index, feeds, redirects and robots.txt; returns their paths and the
+    pages' entries they were made from (bengal.outputs)."""
     from bengal import outputs
 
-    files: dict[str, bytes] = {
-        "sitemap.xml": outputs.sitemap(site),
-        "search.json": outputs.search_index(site),
-    }
-    files.update(outputs.feeds(site))
+    entries = outputs.entries_of(site)
+    files = outputs.sitewide_files(site, entries)
     files.update(alias_files)
     if "robots.txt" not in tree.static:
         files["robots.txt"] = outputs.robots(site)
+    write_files(out_dir, files, result)
+    return sorted(files), entries
+
+
+def write_files(out_dir: Path, files: dict[str, bytes], result: BuildResult) -> list[str]:
+    """Site-wide files written (in path order; unchanged bytes are left alone); their paths."""
     writer = bengal_native.OutputWriter(str(out_dir), max_buffer_mb=64, threads=1)
     try:
         with writer:

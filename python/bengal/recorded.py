@@ -23,7 +23,10 @@ from typing import Any, Protocol
 
 from bengal import incremental
 from bengal.model import MenuItem, Page, Section, Site, Term
-from bengal.store import Store, StoreDamaged
+from bengal.outputs import Entry, entries_of
+from bengal.store import RECORDS, Store, StoreDamaged
+
+RECORDS["entries"] = (tuple, lambda t: Entry(*t))
 
 
 class Reader(Protocol):
@@ -212,6 +215,39 @@ def save_model(
     if old is not None:
         store.delete_many("model", {k[:-5] for k in old if k.endswith("|meta")} - keys)
     return kept
+
+
+# ---- the site-wide entries ----------------------------------------------------------------------
+
+
+def save_entries(
+    store: Store,
+    site: Site | None,
+    entries: dict[str, Entry] | None,
+    fresh: bool,
+) -> int:
+    """Bring the entries table up to date (inside the build's transaction); returns how many
+    records were written. `entries`: every page's, as this build made them (None: this build
+    made no site-wide file -- nothing they show changed -- so the stored ones stand, unless
+    there are none); `site` None: the dev server's build, which keeps them in memory and records
+    no model: none are left. `fresh`: the table holds nothing of the last build."""
+    if site is None:
+        store.clear("entries")
+        return 0
+    if entries is None:
+        if not fresh and store.keys_exist("entries"):
+            return 0
+        entries = entries_of(site)
+        fresh = True
+    if fresh:
+        store.clear("entries")
+        old: dict[str, Entry] = {}
+    else:
+        old = store.read_all("entries")
+    puts = [(k, e) for k, e in entries.items() if old.get(k) != e]
+    store.put_many("entries", puts)
+    store.delete_many("entries", [k for k in old if k not in entries])
+    return len(puts)
 
 
 # ---- the recorded model: reading ----------------------------------------------------------------

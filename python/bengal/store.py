@@ -41,7 +41,7 @@ from typing import Any
 DB_NAME = "bengal.db"
 # Bumped when a table's meaning or a value's encoding changes: a store of another version is
 # not read (a full build replaces it).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PAGE_SIZE = 65536
 
 # table -> how its values are encoded. "pickle": records with datetimes, frozensets or named
@@ -51,13 +51,15 @@ TABLES: dict[str, str] = {
     "sources": "pickle",  # content path -> incremental.SourceEntry (datetimes in front matter)
     "answers": "marshal",  # content path -> what the xref index answered for its [[links]]
     "outputs": "marshal",  # output path -> incremental.OutputRecord
-    "rdeps": "marshal",  # page key, "key|body", "key|summary" -> output paths that read it
+    # page key, "key|body", "key|summary", "tpl:" + template name -> the outputs that read it
+    "rdeps": "marshal",
     "linkers": "marshal",  # page URL -> content paths whose [[x#heading]] links point into it
     "facts": "bytes",  # "key|group" -> fingerprint
     "out_stats": "marshal",  # output path -> (mtime_ns, size) as the build left it
     "tax_pages": "marshal",  # content path -> what it contributes to the taxonomy index
     "tax_terms": "marshal",  # "plural\0term" -> its pages in list order
     "model": "pickle",  # model key -> (what it is made of, its record) (bengal.express)
+    "entries": "marshal",  # page key -> its entry in the sitemap, feeds, search index (outputs)
     "pending": "bytes",  # output paths a build may create (see incremental.write_pending)
 }
 HTML_TABLE = "html"  # html digest -> rendered Markdown (UTF-8)
@@ -186,6 +188,11 @@ class Store:
                     f"written by another version of bengal (store schema {version}, this bengal "
                     f"uses {SCHEMA_VERSION})"
                 )
+            else:
+                names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+                missing = sorted({*TABLES, HTML_TABLE} - names)
+                if missing:
+                    raise StoreDamaged(f"tables missing: {', '.join(missing)}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # durable across a crash of the process
             conn.execute("PRAGMA cell_size_check=ON")
@@ -273,6 +280,10 @@ class Store:
         except Exception as exc:
             raise self._fail(table, f"a record cannot be decoded ({type(exc).__name__})") from None
         return out
+
+    def keys_exist(self, table: str) -> bool:
+        """Whether `table` holds any record."""
+        return bool(self._rows(table, f"SELECT 1 FROM {table} LIMIT 1"))
 
     def keys(self, table: str) -> list[str]:
         return [r[0] for r in self._rows(table, f"SELECT key FROM {table}")]

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from bengal.build import build
 from bengal.config import load_config
 from bengal.context import BuildOptions, BuildResult, WarmState
-from bengal.discover import SourceTree
 from bengal.model import Page
+from bengal.outputs import Entry, entries_of
 from bengal.publish import end_writing
 from bengal.workers import no_cyclic_gc
 
@@ -146,6 +146,8 @@ class WarmBuilder:
         w = self.warm
         if w is not None:
             w.index()
+            if w.entries is None:
+                w.entries = entries_of(w.site)
             if w.templates is None:
                 w.templates = w.templates_factory()
 
@@ -164,21 +166,23 @@ class WarmBuilder:
         changes = from_paths(w.root, changed, w.tree)
         if not changes.changes:
             return None
-        changed = changes.body_edit_candidates() or []
-        if not changed:
+        candidates = changes.edit_candidates()
+        if candidates is None:
             return None
+        changed, templates = candidates
         w.index()
         records = WarmRecords(w)
         try:
             todo, same = E.read_edits(
                 w.root, changed, records, _stat_in(w.root), scan_ns - incremental.RACY_NS
             )
+            edited = E.read_templates(w.root, templates, records)
         except E.Fallback:
             return None
         result = BuildResult(output_dir=w.out_dir, started=t0, warm=True)
         result.rebuild_reason = "changed: " + ", ".join(changed)
         result.inputs_changed = [str(c) for c in changes.changes]
-        if not todo:
+        if not todo and not edited:
             for rel, entry in same.items():
                 records.put_source(rel, entry)
             w.dirty = w.dirty or bool(same)
@@ -189,14 +193,15 @@ class WarmBuilder:
             result.timings["total"] = time.perf_counter() - t0
             return result
         try:
-            out = E.plan(records, todo, strict=False)
+            out = E.plan(records, todo, False, edited)
         except E.Fallback:
             # The ordinary build from the in-memory cache (untouched so far) assembles the
             # site model again: the pages given new renderings here are dropped with this one.
             return None
         result.timings["markdown+plan"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        if w.templates is None:
+        if w.templates is None or out.templates:
+            # (Its environment does not look at template files again: auto_reload is off.)
             w.templates = w.templates_factory()
         w.dirty = True
         try:
@@ -236,6 +241,8 @@ class WarmRecords:
         assert w.by_source is not None and w.by_url is not None
         self.w = w
         self.site = w.site
+        if w.entries is None:  # (made before an edit changes a page: they are the recorded)
+            w.entries = entries_of(w.site)
 
     @property
     def warnings(self) -> list[str]:
@@ -260,7 +267,7 @@ class WarmRecords:
         return self.w.cache.facts.get(key)
 
     def readers(self, key: str) -> set[str]:
-        index = self.w.readers if "|" in key else self.w.owners
+        index = self.w.readers if "|" in key or key.startswith("tpl:") else self.w.owners
         assert index is not None
         return index.get(key, set())
 
@@ -277,8 +284,9 @@ class WarmRecords:
     def asset_warnings(self, path: str) -> list[str]:
         return self.w.cache.asset_warnings.get(path, [])
 
-    def sitewide_inputs(self) -> tuple[SourceTree, dict[str, bytes]]:
-        return self.w.tree, self.w.alias_files
+    def entries(self) -> dict[str, Entry]:
+        assert self.w.entries is not None
+        return self.w.entries
 
     def put_source(self, rel: str, entry: incremental.SourceEntry) -> None:
         self.w.cache.sources[rel] = entry
@@ -301,6 +309,15 @@ class WarmRecords:
     def context(self, rels: list[str] | None) -> MarkdownContext:
         ctx: MarkdownContext = self.w.md  # the site's whole index
         return ctx
+
+    def templates(self) -> dict[str, bytes | None]:
+        return self.w.cache.templates
+
+    def put_template(self, name: str, digest: bytes | None) -> None:
+        self.w.cache.templates[name] = digest
+
+    def put_entries(self, changed: dict[str, Entry]) -> None:
+        self.entries().update(changed)
 
     def put_linkers(self, rel: str, before: set[str], now: set[str]) -> None:
         assert self.w.linkers is not None

@@ -196,15 +196,17 @@ def test_a_racy_file_edited_again_with_its_stamps_kept_is_seen(site: Path, tmp_p
     assert "Fresh, other." in (site / "public/blog/two/index.html").read_text()
 
 
-def test_a_racy_template_takes_the_ordinary_build(site: Path, tmp_path: Path) -> None:
-    """A racy file the state has no digest for (not a content file) leaves the next build to
-    the ordinary build's comparisons."""
-    (site / "templates").mkdir(exist_ok=True)
+def test_a_racy_template_is_judged_by_its_bytes(site: Path, tmp_path: Path) -> None:
+    """A template modified just before a build (its stamp cannot tell a later edit) is
+    compared by its bytes with what the outputs used: unused or unchanged, nothing renders for
+    it."""
     (site / "templates/extra.html").write_text("unused")  # modified just before the build
+    tpl = site / "templates/docs/single.html"
+    tpl.write_text(tpl.read_text())  # the same bytes, just before the build
     run(site)
     append(site / "content/blog/two.md", "\nLater.\n")
     r = rebuild(site, tmp_path)
-    assert not r.express and r.incremental
+    assert r.express and not any("template" in why for why in r.explain_outputs.values())
 
 
 def test_damage_elsewhere_is_found_by_the_build_that_reads_it(site: Path, tmp_path: Path) -> None:
@@ -500,14 +502,18 @@ def test_the_reverse_index_matches_the_records(site: Path, tmp_path: Path) -> No
                 "{% block main %}{{ content }}{% endblock %}"
             },
         ),  # fmt: skip
+        lambda: edit_template(site, "single.html", "{{ content }}", "<div>{{ content }}</div>"),
+        lambda: append(site / "templates/docs/single.html", "{% include 'tiny.html' %}"),
+        lambda: append(site / "content/blog/two.md", "\nAgain.\n"),
     ]
+    write_site(site, {"templates/tiny.html": "<i>tiny</i>"})
     for step in steps:
         step()
         rebuild(site, tmp_path)
         stored = records(db_file(site), "rdeps")
         want: dict[str, list[str]] = {}
         for path, rec in records(db_file(site), "outputs").items():
-            for k in incremental._contributions(path, rec):
+            for k in incremental.contributions(rec):
                 want.setdefault(k, []).append(path)
         assert stored == {k: tuple(sorted(v)) for k, v in want.items()}
 
@@ -525,7 +531,7 @@ def test_explain_says_the_fast_path(site: Path, tmp_path: Path) -> None:
     with contextlib.redirect_stdout(out):
         assert main(["build", str(site), "--explain", "--explain-json", "-"]) == 0
     text = out.getvalue()
-    assert "explain: incremental build, fast path for body edits (input files changed)" in text
+    assert "explain: incremental build, fast path for edits (input files changed)" in text
     data = json.loads(text[text.index("{") : text.rindex("}") + 1])
     assert data["fast_path"] is True and data["sources"] == {"blog/two.md": "body"}
     assert data["rendered"]["blog/two/index.html"] == "page body changed"
@@ -581,3 +587,66 @@ def test_damaged_stored_answers_are_repaired(site: Path, tmp_path: Path) -> None
     append(site / "content/blog/two.md", "\nSecond edit.\n")
     r = rebuild(site, tmp_path)
     assert r.express and not any("repaired" in w for w in r.warnings)
+
+
+def edit_template(site: Path, name: str, old: str, new: str) -> None:
+    p = site / "templates" / name
+    text = p.read_text(encoding="utf-8")
+    assert old in text
+    p.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_a_template_edit_renders_the_outputs_that_used_it(site: Path, tmp_path: Path) -> None:
+    """A template edited in place: the outputs that used it (extends and includes too) are
+    rendered from the records, nothing else; the same bytes as a clean build."""
+    edit_template(site, "docs/single.html", "<p class=aud>", "<p class=audience>")
+    r = rebuild(site, tmp_path)
+    assert r.express and r.errors == [], r.rebuild_reason
+    assert r.explain_outputs == {
+        "docs/faq/index.html": "template docs/single.html changed",
+        "docs/guide/index.html": "template docs/single.html changed",
+    }
+    assert r.rendered == 2 and r.markdown_rendered == 0 and r.files_read == 0
+    assert "audience" in (site / "public/docs/faq/index.html").read_text()
+    # A template included by one: only the outputs that included it.
+    write_site(site, {"templates/partials/note.html": "<b>note</b>"})
+    edit_template(site, "docs/single.html", "{{ content }}", "{% include 'partials/note.html' %}"
+                  "{{ content }}")  # fmt: skip
+    r = rebuild(site, tmp_path)
+    assert not r.express  # a template added: the ordinary build
+    edit_template(site, "partials/note.html", "note", "a note")
+    r = rebuild(site, tmp_path)
+    assert r.express and set(r.explain_outputs) == {"docs/faq/index.html", "docs/guide/index.html"}
+    # A template and a body at once; then a template no output uses (nothing to render).
+    edit_template(site, "partials/note.html", "a note", "the note")
+    append(site / "content/blog/two.md", "\nAnd a body edit.\n")
+    r = rebuild(site, tmp_path)
+    assert r.express and "blog/two/index.html" in r.explain_outputs
+    assert r.explain_outputs["docs/faq/index.html"] == "template partials/note.html changed"
+    write_site(site, {"templates/unused.html": "x"})
+    rebuild(site, tmp_path)
+    (site / "templates/unused.html").write_text("y")
+    r = rebuild(site, tmp_path)
+    assert r.express and r.rendered == 0
+    assert run(site).noop
+
+
+def test_a_broken_template_edit_takes_the_ordinary_build(site: Path, tmp_path: Path) -> None:
+    edit_template(site, "docs/single.html", "{% endblock %}", "{% endblck %}")
+    r = rebuild(site, tmp_path)
+    assert not r.express and r.errors and "docs/single.html" in r.errors[0]
+    edit_template(site, "docs/single.html", "{% endblck %}", "{% endblock %}")
+    r = rebuild(site, tmp_path)
+    assert r.errors == []
+
+
+def test_a_template_many_outputs_use_takes_the_ordinary_build(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bengal import edits
+
+    monkeypatch.setattr(edits, "MAX_OUTPUTS", 1)
+    edit_template(site, "docs/single.html", "<p class=aud>", "<p class=audience>")
+    r = rebuild(site, tmp_path)
+    assert not r.express and r.incremental
+    assert set(r.explain_outputs) == {"docs/faq/index.html", "docs/guide/index.html"}

@@ -300,7 +300,7 @@ def test_a_failure_midway_is_never_trusted_later(tmp_path: Path, monkeypatch) ->
     def full(*args: object, **kw: object) -> list[str]:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(bb, "write_sitewide", full)
+    monkeypatch.setattr(bb, "write_files", full)
     with pytest.raises(OSError):
         b.build(["content/blog/one.md"])
     monkeypatch.undo()
@@ -312,4 +312,30 @@ def test_a_failure_midway_is_never_trusted_later(tmp_path: Path, monkeypatch) ->
     b.close()
     # And after a restart from the cache files.
     res = warm_builder(site).build(None)
+    assert_same(site, tmp_path / "scratch", res)
+
+
+def test_a_template_edit_renders_only_the_outputs_that_used_it(tmp_path: Path) -> None:
+    """The dev server takes a template edited in place from memory, with a new template
+    environment (the warm one does not read template files again)."""
+    site = tmp_path / "site"
+    write_site(site, SITE)
+    b = warm_builder(site)
+    b.build(None)
+    tpl = site / "templates/docs/single.html"
+    tpl.write_text(tpl.read_text(encoding="utf-8").replace("<p class=aud>", "<p class=edited>"))
+    res = b.build(["templates/docs/single.html"])
+    assert res.warm and not res.errors
+    assert set(res.explain_outputs) == {"docs/faq/index.html", "docs/guide/index.html"}
+    assert all(w == "template docs/single.html changed" for w in res.explain_outputs.values())
+    out = site / ".bengal/serve/public/docs/faq/index.html"
+    assert "<p class=edited>" in out.read_text(encoding="utf-8")
+    # Broken: the ordinary build reports it; mended: the same as a clean build.
+    tpl.write_text(tpl.read_text(encoding="utf-8").replace("{% endblock %}", "{% endblck %}"))
+    res = b.build(["templates/docs/single.html"])
+    assert not res.warm and res.errors
+    tpl.write_text(tpl.read_text(encoding="utf-8").replace("{% endblck %}", "{% endblock %}"))
+    res = b.build(["templates/docs/single.html"])
+    assert not res.errors
+    b.close()
     assert_same(site, tmp_path / "scratch", res)
