@@ -41,6 +41,7 @@ from bengal.publish import (
     make_dir,
     remove_stale,
     store_write,
+    update_sitewide,
     write_sitewide,
 )
 from bengal.sources import SourceLoad, load_data, load_sources
@@ -123,6 +124,7 @@ class BuildContext:
     sitewide_dirty: bool = True
     sitewide: list[str] = field(default_factory=list)
     entries: dict[str, Entry] | None = None  # every page's in the site-wide files (when made)
+    entries_delta: dict[str, Entry | None] | None = None  # what changed in them (None: unknown)
     manifest: set[str] = field(default_factory=set)
     asset_warnings: dict[str, list[str]] = field(default_factory=dict)
     # _save
@@ -626,20 +628,25 @@ def _publish(b: BuildContext) -> None:
     with stage(result, "site-wide", b.opts.progress):
         # Sitemap, feeds, search index and redirects read pages' metadata and summaries, never
         # their bodies (bengal.outputs).
+        touched = prev is not None and any(
+            b.out_stats.get(p) is None or tuple(b.out_stats[p]) != tuple(prev.out_stats.get(p, ()))
+            for p in prev.sitewide
+        )
         b.sitewide_dirty = (
             prev is None
             or b.opts.verify
+            or touched
             or any(not k.endswith("|body") for k in b.changed_facts)
-            or any(
-                b.out_stats.get(p) is None
-                or tuple(b.out_stats[p]) != tuple(prev.out_stats.get(p, ()))
-                for p in prev.sitewide
-            )
         )
-        if b.sitewide_dirty:
-            b.sitewide, b.entries = write_sitewide(
-                b.asm.site, b.tree, out_dir, b.alias_files, result
-            )
+        before = None if prev is None or touched or b.opts.verify else _stored_entries(b)
+        site = b.asm.site
+        if b.sitewide_dirty and before is not None:
+            b.sitewide, b.entries, b.entries_delta = update_sitewide(
+                site, b.tree, out_dir, b.alias_files, result, before,
+                _entry_may_change(b.changed_facts),
+            )  # fmt: skip
+        elif b.sitewide_dirty:
+            b.sitewide, b.entries = write_sitewide(site, b.tree, out_dir, b.alias_files, result)
         else:
             assert prev is not None
             b.sitewide = list(prev.sitewide)
@@ -679,6 +686,37 @@ def _publish(b: BuildContext) -> None:
         for p in sorted(b.asset_warnings):
             result.warnings.extend(b.asset_warnings[p])
     result.files = result.pages + len(b.copied) + len(b.sitewide)
+
+
+def _stored_entries(b: BuildContext) -> dict[str, Entry] | None:
+    """The site-wide entries the last build left (None: none, or not readable -- the files are
+    made from every page, and the save writes them all again)."""
+    import bengal.outputs  # noqa: F401 - registers the table's record type
+
+    if b.repair:
+        return None
+    try:
+        return b.store.read_all("entries") or None
+    except StoreDamaged:
+        return None
+
+
+def _entry_may_change(changed: set[str]) -> Callable[[Page], bool]:
+    """Whether a page's site-wide entry may differ from the last build's: it is made from the
+    page's metadata and summary, its section's title and its terms' names (bengal.outputs)."""
+    from bengal.incremental import page_key
+
+    def may_change(p: Page) -> bool:
+        key = page_key(p)
+        if key + "|meta" in changed or key + "|summary" in changed:
+            return True
+        if p.section is not None and "s:" + p.section.path + "|meta" in changed:
+            return True
+        return any(
+            f"t:{tax}/{t.slug}|meta" in changed for tax, terms in p.terms.items() for t in terms
+        )
+
+    return may_change
 
 
 def _save(b: BuildContext) -> None:
@@ -734,7 +772,9 @@ def _save(b: BuildContext) -> None:
                 xrefs = recorded.Xrefs(b.asm.xref_added, b.asm.ambiguous_keys)
                 site = None if warm else b.asm.site
                 result.model_kept = recorded.save_model(store, site, xrefs, new_cache, base)
-                recorded.save_entries(store, site, b.entries, fresh=base is None)
+                recorded.save_entries(
+                    store, site, b.entries, fresh=base is None, delta=b.entries_delta
+                )
                 incremental.clear_pending(store)
                 if not result.errors:
                     # Without its cache the state would describe files that no cache matches

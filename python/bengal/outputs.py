@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from markupsafe import escape
 
 from bengal.model import Page, Site
+from bengal.store import RECORDS
 
 FEED_LIMIT = 20
 
@@ -58,6 +59,10 @@ class Entry(NamedTuple):
     sitemap: str  # its <url> element ("" for the 404 page)
     search: str  # its search.json object ("" for kinds not searched)
     item: str  # its RSS <item> ("" for pages that are not regular pages)
+
+
+# The store's entries table holds them as plain tuples.
+RECORDS["entries"] = (tuple, lambda t: Entry(*t))
 
 
 def entry_of(p: Page) -> Entry:

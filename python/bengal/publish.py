@@ -22,7 +22,7 @@ from bengal.context import BuildResult
 from bengal.discover import INPUT_DIRS, SourceTree
 from bengal.errors import BuildError, ConfigError
 from bengal.helpers import AssetPlan
-from bengal.model import Site
+from bengal.model import Page, Site
 from bengal.store import Store, StoreDamaged
 
 if TYPE_CHECKING:
@@ -194,6 +194,42 @@ def write_sitewide(
         files["robots.txt"] = outputs.robots(site)
     write_files(out_dir, files, result)
     return sorted(files), entries
+
+
+def update_sitewide(
+    site: Site,
+    tree: SourceTree,
+    out_dir: Path,
+    alias_files: dict[str, bytes],
+    result: BuildResult,
+    before: dict[str, Entry],
+    changed: Callable[[Page], bool],
+) -> tuple[list[str], dict[str, Entry], dict[str, Entry | None]]:
+    """write_sitewide for a build whose site-wide entries were `before` (every page's, as the
+    last build made them): only the entries of the pages `changed` says may differ are made
+    again, and only the files they show differently are joined again (redirects and robots.txt
+    are written as always: the writer leaves unchanged bytes alone). Returns the paths of every
+    site-wide file, the entries and what changed in them (None: removed)."""
+    from bengal import outputs
+    from bengal.incremental import page_key
+
+    entries: dict[str, Entry] = {}
+    delta: dict[str, Entry | None] = {}
+    for p in site.pages:
+        k = page_key(p)
+        old = before.get(k)
+        e = outputs.entry_of(p) if old is None or changed(p) else old
+        entries[k] = e
+        if e != old:
+            delta[k] = e
+    delta.update(dict.fromkeys(before.keys() - entries.keys()))
+    files = outputs.changed_files(site, entries, before)
+    files.update(alias_files)
+    if "robots.txt" not in tree.static:
+        files["robots.txt"] = outputs.robots(site)
+    write_files(out_dir, files, result)
+    paths = {"sitemap.xml", "search.json", *outputs.feed_paths(entries), *files}
+    return sorted(paths), entries, delta
 
 
 def write_files(out_dir: Path, files: dict[str, bytes], result: BuildResult) -> list[str]:

@@ -24,9 +24,7 @@ from typing import Any, Protocol
 from bengal import incremental
 from bengal.model import MenuItem, Page, Section, Site, Term
 from bengal.outputs import Entry, entries_of
-from bengal.store import RECORDS, Store, StoreDamaged
-
-RECORDS["entries"] = (tuple, lambda t: Entry(*t))
+from bengal.store import Store, StoreDamaged
 
 
 class Reader(Protocol):
@@ -225,12 +223,14 @@ def save_entries(
     site: Site | None,
     entries: dict[str, Entry] | None,
     fresh: bool,
+    delta: dict[str, Entry | None] | None = None,
 ) -> int:
     """Bring the entries table up to date (inside the build's transaction); returns how many
     records were written. `entries`: every page's, as this build made them (None: this build
     made no site-wide file -- nothing they show changed -- so the stored ones stand, unless
     there are none); `site` None: the dev server's build, which keeps them in memory and records
-    no model: none are left. `fresh`: the table holds nothing of the last build."""
+    no model: none are left. `fresh`: the table holds nothing of the last build. `delta`: what
+    changed in the entries since the stored ones (None: not known, compared here)."""
     if site is None:
         store.clear("entries")
         return 0
@@ -239,6 +239,10 @@ def save_entries(
             return 0
         entries = entries_of(site)
         fresh = True
+    if delta is not None and not fresh:
+        store.put_many("entries", [(k, e) for k, e in delta.items() if e is not None])
+        store.delete_many("entries", [k for k, e in delta.items() if e is None])
+        return len(delta)
     if fresh:
         store.clear("entries")
         old: dict[str, Entry] = {}

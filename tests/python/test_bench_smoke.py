@@ -124,12 +124,14 @@ def test_incremental_benchmark_runs_and_verifies(tmp_path: Path) -> None:
             "one-page body edit",
             "body edit, built at once (racy)",
             "no-op after the racy build",
+            "one-page summary edit",
             "one-page title edit",
             "title edit, built at once (racy)",
             "one-page tag edit",
             "add one page",
             "delete one page",
             "template edit (single.html)",
+            "template edit (terms.html, 2 outputs)",
         }
         assert all(t > 0 for times in variant["runs"].values() for t in times)
         assert variant["verified"] and all(variant["verified"].values())
