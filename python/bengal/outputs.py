@@ -186,23 +186,24 @@ def _section_order(e: Entry) -> tuple[Any, ...]:
     return (-(e.date if e.date is not None else 0), e.source)
 
 
-def feed_paths(entries: dict[str, Entry]) -> dict[str, str | None]:
-    """Every feed the entries make: output path -> the section it is the feed of (None: the
-    site's)."""
-    out: dict[str, str | None] = {"index.xml": None}
-    for path in _feed_sections(entries, None):
-        out[_feed_path(entries, path)] = path
-    return out
+def feed_paths(entries: dict[str, Entry]) -> list[str]:
+    """Every feed the entries make (the paths feeds() writes, without making them)."""
+    index = _index_entries(entries)
+    with_pages: set[str] = set()
+    for e in entries.values():
+        path = e.section if e.kind == "page" else None
+        while path and path not in with_pages:
+            with_pages.add(path)
+            path = path.rpartition("/")[0]
+    return ["index.xml"] + [
+        index[p].output_path.rsplit("/", 1)[0] + "/index.xml"
+        for p in sorted(with_pages & index.keys())
+    ]
 
 
 def _index_entries(entries: dict[str, Entry]) -> dict[str, Entry]:
     """Section path -> its index page's entry."""
     return {e.section: e for e in entries.values() if e.kind == "section" and e.section}
-
-
-def _feed_path(entries: dict[str, Entry], path: str) -> str:
-    index = _index_entries(entries)[path]
-    return index.output_path.rsplit("/", 1)[0] + "/index.xml"
 
 
 def _feed_sections(entries: dict[str, Entry], only: set[str] | None) -> dict[str, list[Entry]]:
