@@ -232,6 +232,10 @@ def _start(root: Path, opts: BuildOptions) -> BuildContext:
     scan_ns = time.time_ns()
     with stage(result, "change check"):
         store, reset = open_store(state_dir, result)
+        if reset and (state_dir / "jinja").is_dir():
+            import shutil  # compiled templates of bengal before 0.x kept their own folder
+
+            shutil.rmtree(state_dir / "jinja", ignore_errors=True)
         state_options = _state_options(root, opts, out_dir)
         check = cache.check_noop(root, out_dir, store, THEME_DIR, state_options)
     LAST_BUILD[:] = [check, store]
@@ -511,12 +515,12 @@ def _render(b: BuildContext) -> None:
     result.reused = len(b.all_jobs) - len(b.jobs)
     workers = max(1, min(b.workers, len(b.jobs) // 50 or 1))
     result.workers = workers
-    cache_dir, ref, asset_url, config = b.state_dir / "jinja", b.ref, b.asset_url, b.config
+    ref, asset_url, config = b.ref, b.asset_url, b.config
     FORK_STATE.clear()
     FORK_STATE.update(
         jobs=b.jobs,
         out_dir=out_dir,
-        templates_factory=lambda: Templates(root, site, config, cache_dir, ref, asset_url),
+        templates_factory=lambda: Templates(root, site, config, store, ref, asset_url),
     )
     make_dir(out_dir, "remove what is there or choose another with -o / [build] output_dir")
     begin_writing(store, b.state_dir, out_dir)
@@ -815,7 +819,7 @@ def _keep_warm(b: BuildContext) -> None:
             cache=b.new_cache,
             jobs=dict(zip([p for p, _ in b.job_paths], b.all_jobs, strict=True)),
             templates_factory=templates_factory(
-                b.root, asm.site, b.config, b.state_dir / "jinja", b.ref, b.asset_url
+                b.root, asm.site, b.config, b.store, b.ref, b.asset_url
             ),
             store=b.store,
             md=MarkdownContext.of(asm.site, asm.xref_index, b.config, asm.ambiguous_keys, b.store),
@@ -827,11 +831,11 @@ def _keep_warm(b: BuildContext) -> None:
 
 
 def templates_factory(
-    root: Path, site: Site, config: Any, cache_dir: Path, ref: Any, asset_url: Any
+    root: Path, site: Site, config: Any, store: Store, ref: Any, asset_url: Any
 ) -> Callable[[], Templates]:
     from bengal.render import Templates
 
-    return lambda: Templates(root, site, config, cache_dir, ref, asset_url)
+    return lambda: Templates(root, site, config, store, ref, asset_url)
 
 
 def open_store(state_dir: Path, result: BuildResult) -> tuple[Store, bool]:

@@ -201,7 +201,7 @@ def _express(run: _Run, changed: list[str], template_paths: list[str]) -> BuildR
     # ref() in templates: the recorded index, replayed on first use
     ref = helpers.ref_helper(records.model.xref_index)
     asset_url = helpers.asset_url_helper(plan, records.site.baseurl)
-    templates = Templates(root, records.site, run.config, state_dir / "jinja", ref, asset_url)
+    templates = Templates(root, records.site, run.config, store, ref, asset_url)
     run.wrote = True
     shard = edits.render(out, templates, run.out_dir, store, state_dir)
     result.timings["render+write"] = time.perf_counter() - t2

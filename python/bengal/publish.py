@@ -265,7 +265,7 @@ def store_write(fn: Callable[..., None], store: Store, *args: Any) -> None:
 def begin_writing(store: Store, state_dir: Path, out_dir: Path) -> None:
     """Mark in the store that a build writes, until end_writing() (in the transaction that saves
     the build). A build killed meanwhile leaves temp files -- .~bengal.PID.N.tmp beside the
-    outputs being replaced, compiled templates' temp files beside the caches -- and the mark:
+    outputs being replaced, the store's own beside it -- and the mark:
     the next build sweeps them first (so does a build whose store was lost). Only one build
     runs per site (the site lock), so none of them is being written."""
     try:
@@ -280,7 +280,7 @@ def begin_writing(store: Store, state_dir: Path, out_dir: Path) -> None:
             for rel in found
             if rel.rpartition("/")[2].startswith(TEMP_PREFIX) and rel.endswith(".tmp")
         ]
-        for pattern in (".*.tmp", ".*.tmp.*", "jinja/*.jinja.*.tmp"):
+        for pattern in (".*.tmp", ".*.tmp.*"):
             leftovers.extend(state_dir.glob(pattern))
         for f in leftovers:
             with contextlib.suppress(OSError):

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import html as html_module
 import io
 import math
-import os
 import posixpath
 import re
+import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from bengal.config import Config
 from bengal.errors import TemplateError
 from bengal.incremental import MdFacts, lookups_digest, markup_loader
 from bengal.model import MenuItem, Page, Section, Site, Term
-from bengal.store import Store, html_digest
+from bengal.store import Store, StoreDamaged, html_digest
 
 TRACKED_TYPES = frozenset({Page, Section, Term, Site, MenuItem})
 
@@ -480,39 +479,30 @@ class RenderRecord:
     warnings: list[str]
 
 
-class CheckedBytecodeCache(jinja2.FileSystemBytecodeCache):
-    """Jinja2's bytecode cache (.bengal/jinja), with a digest of each file's contents: Jinja2
-    runs cached bytecode through marshal, which can crash the interpreter on damaged data (a
-    flipped byte made every build segfault). A file whose digest does not match is ignored and
-    the template compiled again; files are replaced atomically."""
+class StoredBytecodeCache(jinja2.BytecodeCache):
+    """Jinja2's compiled templates, kept in the store's jinja table (one record per template,
+    checked by the store's CRC like every record: Jinja2 runs cached bytecode through marshal,
+    which can crash the interpreter on damaged data). A record that is missing or damaged means
+    the template is compiled again and the record written again; one that cannot be written
+    costs a compile next time. Written outside the build's transaction (by forked workers too:
+    each has its own connection)."""
 
-    def __init__(self, directory: str):
-        super().__init__(directory, pattern="bengal-%s.jinja")  # not the unchecked files
+    def __init__(self, store: Store):
+        self.store = store
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         try:
-            with open(self._get_cache_filename(bucket), "rb") as f:
-                data = f.read()
-        except OSError:
+            data = self.store.get("jinja", bucket.key)
+        except StoreDamaged:
             return
-        digest, payload = data[:16], data[16:]
-        if len(data) < 16 or hashlib.blake2b(payload, digest_size=16).digest() != digest:
-            return  # damaged: compiled again, and the file rewritten
-        bucket.load_bytecode(io.BytesIO(payload))
+        if data is not None:
+            bucket.load_bytecode(io.BytesIO(data))
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         buf = io.BytesIO()
         bucket.write_bytecode(buf)
-        payload = buf.getvalue()
-        name = self._get_cache_filename(bucket)
-        tmp = f"{name}.{os.getpid()}.tmp"
-        try:
-            with open(tmp, "wb") as f:
-                f.write(hashlib.blake2b(payload, digest_size=16).digest() + payload)
-            os.replace(tmp, name)
-        except OSError:  # a cache that cannot be written only costs a compile next time
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
+        with contextlib.suppress(sqlite3.Error, OSError, StoreDamaged):
+            self.store.put("jinja", bucket.key, buf.getvalue())
 
 
 @dataclass
@@ -531,7 +521,7 @@ class Templates:
         site_root: Path,
         site: Site,
         config: Config,
-        cache_dir: Path | None,
+        bytecode: Store | None,
         ref: Callable[[str], str],
         asset_url: Callable[[str], str],
     ):
@@ -541,10 +531,7 @@ class Templates:
         if user_dir.is_dir():
             search.append(str(user_dir))
         search.append(str(THEME_DIR / "templates"))
-        bcc = None
-        if cache_dir is not None:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            bcc = CheckedBytecodeCache(str(cache_dir))
+        bcc = StoredBytecodeCache(bytecode) if bytecode is not None else None
         self.search_dirs = [Path(d) for d in search]
         self.env = TrackingEnvironment(
             loader=jinja2.FileSystemLoader(search),

@@ -61,8 +61,10 @@ TABLES: dict[str, str] = {
     "model": "pickle",  # model key -> (what it is made of, its record) (bengal.express)
     "entries": "marshal",  # page key -> its entry in the sitemap, feeds, search index (outputs)
     "pending": "bytes",  # output paths a build may create (see incremental.write_pending)
+    "jinja": "bytes",  # Jinja2 bucket key -> a compiled template (bengal.render)
 }
 HTML_TABLE = "html"  # html digest -> rendered Markdown (UTF-8)
+KEPT = "jinja"  # written outside the build's transaction: kept when a build rewrites the file
 
 # table -> (record -> plain data, plain data -> record), registered by the module that owns a
 # table's record type (bengal.incremental): named tuples are stored as plain tuples, which
@@ -332,8 +334,8 @@ class Store:
         created (`created`: nothing in it is kept): the records go into a new file, written
         without a journal, which then replaces the database in one rename -- the same outcome
         as a transaction for a build killed at any moment (the old file, or the whole new one)
-        at a fraction of the cost (no WAL written and then copied into the database). What
-        the old file held is not carried over."""
+        at a fraction of the cost (no WAL written and then copied into the database). Of what
+        the old file held only the compiled templates (KEPT) are carried over."""
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -347,6 +349,7 @@ class Store:
             self._create(conn)
         except sqlite3.Error as exc:
             raise OSError(f"{tmp}: {exc}") from None
+        self._carry_over(conn)
         self._conn, self._pid = conn, os.getpid()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -367,6 +370,20 @@ class Store:
         finally:
             self._conn = None  # the next use connects to the database as it now is
         self.created = False
+
+    def _carry_over(self, conn: sqlite3.Connection) -> None:
+        """The compiled templates this build's renders stored (before the save) go into the new
+        file too; an old file that cannot be read gives none."""
+        try:
+            conn.execute("ATTACH DATABASE ? AS old", (str(self.path),))
+        except sqlite3.Error:
+            return
+        try:
+            conn.execute(f"INSERT OR IGNORE INTO {KEPT} SELECT * FROM old.{KEPT}")
+        except sqlite3.Error:
+            conn.execute(f"DELETE FROM {KEPT}")
+        finally:
+            conn.execute("DETACH DATABASE old")
 
     def put(self, table: str, key: str, value: Any) -> None:
         self.put_many(table, [(key, value)])
