@@ -693,12 +693,15 @@ def _publish(b: BuildContext) -> None:
 
 
 def _stored_entries(b: BuildContext) -> dict[str, Entry] | None:
-    """The site-wide entries the last build left (None: none, or not readable -- the files are
-    made from every page, and the save writes them all again)."""
+    """The site-wide entries the last build left -- in the store, or in the dev server's memory
+    with its cache (None: none, or not readable -- the files are made from every page, and the
+    save writes them all again)."""
     import bengal.outputs  # noqa: F401 - registers the table's record type
 
     if b.repair:
         return None
+    if b.opts.prev_cache is not None and b.prev is b.opts.prev_cache:
+        return b.opts.prev_entries  # the dev server's, in memory (the store keeps none)
     try:
         return b.store.read_all("entries") or None
     except StoreDamaged:

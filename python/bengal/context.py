@@ -46,6 +46,9 @@ class BuildOptions:
     # .bengal; what it holds beyond them is newer): used instead of reading .bengal when the
     # cache key matches.
     prev_cache: incremental.Cache | None = None
+    # The site-wide entries that go with prev_cache (bengal.outputs; the store keeps none for
+    # the dev server's builds).
+    prev_entries: dict[str, Entry] | None = None
 
 
 @dataclass

@@ -99,6 +99,7 @@ class WarmBuilder:
             # The ordinary build starts from the in-memory cache (no need to write it and
             # read it back); the site model is built again.
             opts.prev_cache = self.warm.cache
+            opts.prev_entries = self.warm.entries
             self.warm.close()
             self.warm = None
             self.garbage = True
