@@ -41,7 +41,6 @@ from bengal.publish import (
     make_dir,
     remove_stale,
     store_write,
-    update_sitewide,
     write_sitewide,
 )
 from bengal.sources import SourceLoad, load_data, load_sources
@@ -124,7 +123,8 @@ class BuildContext:
     sitewide_dirty: bool = True
     sitewide: list[str] = field(default_factory=list)
     entries: dict[str, Entry] | None = None  # every page's in the site-wide files (when made)
-    entries_delta: dict[str, Entry | None] | None = None  # what changed in them (None: unknown)
+    # what changed in them since the store's (None: not made from the store's)
+    entries_delta: dict[str, Entry | None] | None = None
     manifest: set[str] = field(default_factory=set)
     asset_warnings: dict[str, list[str]] = field(default_factory=dict)
     # _save
@@ -233,7 +233,7 @@ def _start(root: Path, opts: BuildOptions) -> BuildContext:
     with stage(result, "change check"):
         store, reset = open_store(state_dir, result)
         if reset and (state_dir / "jinja").is_dir():
-            import shutil  # compiled templates of bengal before 0.x kept their own folder
+            import shutil  # before store schema 3 compiled templates had a folder of their own
 
             shutil.rmtree(state_dir / "jinja", ignore_errors=True)
         state_options = _state_options(root, opts, out_dir)
@@ -642,15 +642,14 @@ def _publish(b: BuildContext) -> None:
             or touched
             or any(not k.endswith("|body") for k in b.changed_facts)
         )
-        before = None if prev is None or touched or b.opts.verify else _stored_entries(b)
-        site = b.asm.site
-        if b.sitewide_dirty and before is not None:
-            b.sitewide, b.entries, b.entries_delta = update_sitewide(
-                site, b.tree, out_dir, b.alias_files, result, before,
+        if b.sitewide_dirty:
+            before = None if prev is None or touched or b.opts.verify else _stored_entries(b)
+            b.sitewide, b.entries, delta = write_sitewide(
+                b.asm.site, b.tree, out_dir, b.alias_files, result, before,
                 _entry_may_change(b.changed_facts),
             )  # fmt: skip
-        elif b.sitewide_dirty:
-            b.sitewide, b.entries = write_sitewide(site, b.tree, out_dir, b.alias_files, result)
+            # (What changed since the store's entries, when they are what it started from.)
+            b.entries_delta = delta if before is not None and b.opts.prev_cache is None else None
         else:
             assert prev is not None
             b.sitewide = list(prev.sitewide)
@@ -696,14 +695,14 @@ def _stored_entries(b: BuildContext) -> dict[str, Entry] | None:
     """The site-wide entries the last build left -- in the store, or in the dev server's memory
     with its cache (None: none, or not readable -- the files are made from every page, and the
     save writes them all again)."""
-    import bengal.outputs  # noqa: F401 - registers the table's record type
+    from bengal import recorded
 
     if b.repair:
         return None
     if b.opts.prev_cache is not None and b.prev is b.opts.prev_cache:
         return b.opts.prev_entries  # the dev server's, in memory (the store keeps none)
     try:
-        return b.store.read_all("entries") or None
+        return recorded.load_entries(b.store) or None
     except StoreDamaged:
         return None
 

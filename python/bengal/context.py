@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bengal.discover import SourceTree
-from bengal.incremental import anchor_targets
+from bengal.incremental import anchor_targets, template_key
 from bengal.model import Page, Site
 from bengal.store import Store
 
@@ -162,21 +162,30 @@ class WarmState:
             for d in rec.deps:
                 readers.setdefault(d, set()).add(path)
             for t in rec.templates:
-                readers.setdefault("tpl:" + t, set()).add(path)
+                readers.setdefault(template_key(t), set()).add(path)
         self.owners, self.readers = owners, readers
         self.by_source = {p.source: p for p in self.site.pages if p.source}
         self.by_url = {p.url: p for p in self.site.pages}
+
+    def site_entries(self) -> dict[str, Entry]:
+        """Every page's site-wide entry, made from the site model when the build made none (ask
+        before an edit changes a page: they are the recorded ones)."""
+        if self.entries is None:
+            from bengal.outputs import entries_of
+
+            self.entries = entries_of(self.site)
+        return self.entries
 
     def replace_record(self, path: str, rec: incremental.OutputRecord | None) -> None:
         assert self.owners is not None and self.readers is not None
         old = self.cache.outputs.pop(path, None)
         if old is not None:
-            for d in (*old.deps, *["tpl:" + t for t in old.templates]):
+            for d in (*old.deps, *[template_key(t) for t in old.templates]):
                 self.readers.get(d, set()).discard(path)
         if rec is not None:
             self.cache.outputs[path] = rec
             self.owners.setdefault(rec.page, set()).add(path)
-            for d in (*rec.deps, *["tpl:" + t for t in rec.templates]):
+            for d in (*rec.deps, *[template_key(t) for t in rec.templates]):
                 self.readers.setdefault(d, set()).add(path)
 
     def close(self) -> None:

@@ -207,7 +207,7 @@ def plan(
     outputs that read what the edits changed, and those that used an edited template."""
     out = _plan_bodies(records, edits, strict) if edits else Plan([], {}, {}, [], False)
     for name in sorted(templates or {}):
-        for p in records.readers("tpl:" + name):
+        for p in records.readers(incremental.template_key(name)):
             out.outputs.setdefault(p, f"template {name} changed")
     out.templates = dict(templates or {})
     out.outputs = dict(sorted(out.outputs.items()))

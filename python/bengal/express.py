@@ -34,7 +34,7 @@ from bengal import __version__, edits, helpers, incremental, publish, workers
 from bengal.edits import Fallback
 from bengal.errors import ContentError
 from bengal.model import Page, Site
-from bengal.recorded import Model
+from bengal.recorded import Model, load_entries
 from bengal.store import Store, StoreDamaged
 
 if TYPE_CHECKING:
@@ -324,7 +324,7 @@ class StoredRecords:
         return list(self.top.asset_warnings.get(path, []))
 
     def entries(self) -> dict[str, Entry]:
-        entries: dict[str, Entry] = self.reads.store.read_all("entries")
+        entries = load_entries(self.reads.store)
         if len(entries) != len(self.model.record("site.pages")):
             raise Fallback("the store holds no site-wide entries for every page")
         for (kind, key), value in self.reads.changed.items():

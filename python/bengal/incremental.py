@@ -240,13 +240,18 @@ def saved(cache: Cache) -> None:
 _ABSENT = object()
 
 
+def template_key(name: str) -> str:
+    """The reverse index's key for the outputs that used a template."""
+    return "tpl:" + name
+
+
 def contributions(rec: OutputRecord) -> list[str]:
     """The rdeps keys an output is filed under: its page, the bodies and summaries it read,
     the templates it used ("tpl:" + name)."""
     return [
         rec.page,
         *[d for d in rec.deps if d.endswith(RDEP_GROUPS)],
-        *["tpl:" + t for t in rec.templates],
+        *[template_key(t) for t in rec.templates],
     ]
 
 

@@ -181,45 +181,31 @@ def check_output_dir(root: Path, out_dir: Path) -> None:
 
 
 def write_sitewide(
-    site: Site, tree: SourceTree, out_dir: Path, alias_files: dict[str, bytes], result: BuildResult
-) -> tuple[list[str], dict[str, Entry]]:
-    """Sitemap, search index, feeds, redirects and robots.txt; returns their paths and the
-    pages' entries they were made from (bengal.outputs)."""
-    from bengal import outputs
-
-    entries = outputs.entries_of(site)
-    files = outputs.sitewide_files(site, entries)
-    files.update(alias_files)
-    if "robots.txt" not in tree.static:
-        files["robots.txt"] = outputs.robots(site)
-    write_files(out_dir, files, result)
-    return sorted(files), entries
-
-
-def update_sitewide(
     site: Site,
     tree: SourceTree,
     out_dir: Path,
     alias_files: dict[str, bytes],
     result: BuildResult,
-    before: dict[str, Entry],
-    changed: Callable[[Page], bool],
+    before: dict[str, Entry] | None = None,
+    changed: Callable[[Page], bool] | None = None,
 ) -> tuple[list[str], dict[str, Entry], dict[str, Entry | None]]:
-    """write_sitewide for a build whose site-wide entries were `before` (every page's, as the
-    last build made them): only the entries of the pages `changed` says may differ are made
-    again, and only the files they show differently are joined again (redirects and robots.txt
-    are written as always: the writer leaves unchanged bytes alone). Returns the paths of every
-    site-wide file, the entries and what changed in them (None: removed)."""
+    """Sitemap, search index, feeds, redirects and robots.txt, made from the pages' entries
+    (bengal.outputs). With `before` (every page's entry as the last build made them) only the
+    entries of the pages `changed` says may differ are made again, and only the files they
+    show differently are joined again; redirects and robots.txt are written as always (the
+    writer leaves unchanged bytes alone). Returns the paths of every site-wide file, the
+    entries and what changed in them since `before` (None: removed)."""
     from bengal import outputs
     from bengal.incremental import page_key
 
+    before = before or {}
     entries: dict[str, Entry] = {}
     delta: dict[str, Entry | None] = {}
     for p in site.pages:
         k = page_key(p)
         old = before.get(k)
-        e = outputs.entry_of(p) if old is None or changed(p) else old
-        entries[k] = e
+        e = old if old is not None and changed is not None and not changed(p) else None
+        entries[k] = e = e or outputs.entry_of(p)
         if e != old:
             delta[k] = e
     delta.update(dict.fromkeys(before.keys() - entries.keys()))

@@ -218,40 +218,38 @@ def save_model(
 # ---- the site-wide entries ----------------------------------------------------------------------
 
 
+def load_entries(store: Store) -> dict[str, Entry]:
+    """The entries table: page key -> Entry (bengal.outputs registers its record type)."""
+    entries: dict[str, Entry] = store.read_all("entries")
+    return entries
+
+
 def save_entries(
     store: Store,
     site: Site | None,
     entries: dict[str, Entry] | None,
     fresh: bool,
     delta: dict[str, Entry | None] | None = None,
-) -> int:
-    """Bring the entries table up to date (inside the build's transaction); returns how many
-    records were written. `entries`: every page's, as this build made them (None: this build
-    made no site-wide file -- nothing they show changed -- so the stored ones stand, unless
-    there are none); `site` None: the dev server's build, which keeps them in memory and records
-    no model: none are left. `fresh`: the table holds nothing of the last build. `delta`: what
-    changed in the entries since the stored ones (None: not known, compared here)."""
+) -> None:
+    """Bring the entries table up to date (inside the build's transaction). `entries`: every
+    page's, as this build made them (None: this build made no site-wide file -- nothing they
+    show changed -- so the stored ones stand, unless there are none); `delta`: what changed in
+    them since the stored ones (None: written whole). `site` None: the dev server's build,
+    which keeps them in memory and records no model: none are left. `fresh`: the table holds
+    nothing of the last build."""
     if site is None:
         store.clear("entries")
-        return 0
-    if entries is None:
-        if not fresh and store.keys_exist("entries"):
-            return 0
-        entries = entries_of(site)
-        fresh = True
+        return
     if delta is not None and not fresh:
         store.put_many("entries", [(k, e) for k, e in delta.items() if e is not None])
         store.delete_many("entries", [k for k, e in delta.items() if e is None])
-        return len(delta)
-    if fresh:
-        store.clear("entries")
-        old: dict[str, Entry] = {}
-    else:
-        old = store.read_all("entries")
-    puts = [(k, e) for k, e in entries.items() if old.get(k) != e]
-    store.put_many("entries", puts)
-    store.delete_many("entries", [k for k in old if k not in entries])
-    return len(puts)
+        return
+    if entries is None:
+        if not fresh and store.keys_exist("entries"):
+            return
+        entries = entries_of(site)
+    store.clear("entries")
+    store.put_many("entries", list(entries.items()))
 
 
 # ---- the recorded model: reading ----------------------------------------------------------------

@@ -16,7 +16,7 @@ from bengal.build import build
 from bengal.config import load_config
 from bengal.context import BuildOptions, BuildResult, WarmState
 from bengal.model import Page
-from bengal.outputs import Entry, entries_of
+from bengal.outputs import Entry
 from bengal.publish import end_writing
 from bengal.workers import no_cyclic_gc
 
@@ -147,8 +147,7 @@ class WarmBuilder:
         w = self.warm
         if w is not None:
             w.index()
-            if w.entries is None:
-                w.entries = entries_of(w.site)
+            w.site_entries()
             if w.templates is None:
                 w.templates = w.templates_factory()
 
@@ -242,8 +241,7 @@ class WarmRecords:
         assert w.by_source is not None and w.by_url is not None
         self.w = w
         self.site = w.site
-        if w.entries is None:  # (made before an edit changes a page: they are the recorded)
-            w.entries = entries_of(w.site)
+        w.site_entries()  # (before an edit changes a page)
 
     @property
     def warnings(self) -> list[str]:
@@ -268,7 +266,7 @@ class WarmRecords:
         return self.w.cache.facts.get(key)
 
     def readers(self, key: str) -> set[str]:
-        index = self.w.readers if "|" in key or key.startswith("tpl:") else self.w.owners
+        index = self.w.owners if key.startswith("p:") and "|" not in key else self.w.readers
         assert index is not None
         return index.get(key, set())
 
@@ -286,8 +284,7 @@ class WarmRecords:
         return self.w.cache.asset_warnings.get(path, [])
 
     def entries(self) -> dict[str, Entry]:
-        assert self.w.entries is not None
-        return self.w.entries
+        return self.w.site_entries()
 
     def put_source(self, rel: str, entry: incremental.SourceEntry) -> None:
         self.w.cache.sources[rel] = entry
