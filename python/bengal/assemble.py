@@ -100,6 +100,26 @@ def first_heading(body: str) -> str | None:
     return None
 
 
+def with_cascade(raw: dict[str, Any], inherited: dict[str, Any]) -> dict[str, Any]:
+    """A page's front matter with what its section cascades to it (its own keys win)."""
+    if not inherited:
+        return raw
+    merged = {k: v for k, v in inherited.items() if k != "cascade"}
+    merged.update(raw)
+    return merged
+
+
+def page_title(fm: FrontMatter, heading: Callable[[], str], rel: str, site_title: str) -> str:
+    """A content page's title: its front matter's, else its first heading's (asked only then),
+    else its file's (or directory's) name made readable."""
+    title = fm.title or heading()
+    if not title:
+        stem = _stem(rel)
+        base = _dir(rel).rpartition("/")[2] if stem in ("_index", "index") else stem
+        title = humanize(base) if base else site_title
+    return title
+
+
 def sort_key(p: Page) -> tuple[Any, ...]:
     """Weight (weighted pages first, ascending), then newest date, then title, then path."""
     date = p.fm.date or _EPOCH
@@ -266,13 +286,8 @@ class Assembler:
                 kind = "page"
                 section = site.sections[d]
                 inherited = section.cascade
-            raw = src.raw
-            if inherited:
-                merged = {k: v for k, v in inherited.items() if k != "cascade"}
-                merged.update(raw)
-                raw = merged
             try:
-                fm = normalise(raw, src.rel, cfg.taxonomies)
+                fm = normalise(with_cascade(src.raw, inherited), src.rel, cfg.taxonomies)
             except ContentError as exc:
                 self.errors.append(exc)
                 continue
@@ -291,10 +306,7 @@ class Assembler:
                 section.index = page
             if stem == "index" and d in self.bundle_dirs:
                 page.bundle_dir = d
-            page.title = fm.title or src.first_heading()
-            if not page.title:
-                base = d.rpartition("/")[2] if stem in ("_index", "index") else stem
-                page.title = humanize(base) if base else cfg.title
+            page.title = page_title(fm, src.first_heading, src.rel, cfg.title)
             self.set_page_url(page, d, stem)
             site.pages.append(page)
             if kind == "page":
@@ -548,9 +560,7 @@ class Assembler:
             for folded, pages in owners.items():
                 if len(pages) > 1:
                     ambiguous[folded] = [q.source for q in pages]
-        self.xref_digest = hashlib.blake2b(
-            repr(added).encode("utf-8", "surrogatepass"), digest_size=16
-        ).digest()
+        self.xref_digest = xref_digest(added)
         self.xref_added = added
         return native_index, ambiguous
 
@@ -609,6 +619,11 @@ class Assembler:
             for it in items:
                 it.children.sort(key=key)
             site.menus[name] = top
+
+
+def xref_digest(added: list[tuple[str, str, str]]) -> bytes:
+    """Of the cross-reference index's entries in order: its answers are a function of them."""
+    return hashlib.blake2b(repr(added).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def _menu_key(it: MenuItem) -> tuple[Any, ...]:

@@ -828,6 +828,9 @@ def _keep_warm(b: BuildContext) -> None:
             alias_files=b.alias_files,
             warnings=b.site_warnings,
             entries=b.entries,
+            xref_added=asm.xref_added,
+            taxonomies=dict(b.config.taxonomies),
+            per_page=int(b.config.pagination["per_page"]),
         )
     )
 

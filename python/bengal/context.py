@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bengal.discover import SourceTree
-from bengal.incremental import anchor_targets, template_key
+from bengal.incremental import anchor_targets, template_key, xref_paths
 from bengal.model import Page, Site
 from bengal.store import Store
 
@@ -145,6 +145,11 @@ class WarmState:
     # Every page's entry in the site-wide files (bengal.outputs), made on first use when the
     # build did not make them.
     entries: dict[str, Entry] | None = None
+    # The cross-reference index's entries as assembled (bengal.delta patches them).
+    xref_added: list[tuple[str, str, str]] = field(default_factory=list)
+    taxonomies: dict[str, str] = field(default_factory=dict)  # the configuration's
+    per_page: int = 10
+    xref_users: dict[str, set[str]] | None = None  # [[path]] -> sources using it
 
     def index(self) -> None:
         if self.owners is not None:
@@ -155,6 +160,12 @@ class WarmState:
                 for url in anchor_targets(entry.md.xrefs):
                     linkers.setdefault(url, set()).add(rel)
         self.linkers = linkers
+        users: dict[str, set[str]] = {}
+        for rel, entry in self.cache.sources.items():
+            if entry.md is not None:
+                for path in xref_paths(entry.md):
+                    users.setdefault(path, set()).add(rel)
+        self.xref_users = users
         owners: dict[str, set[str]] = {}
         readers: dict[str, set[str]] = {}
         for path, rec in self.cache.outputs.items():

@@ -32,10 +32,11 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from bengal import cache, incremental
+from bengal import cache, delta, incremental
 from bengal.context import BuildResult, Message
+from bengal.delta import Delta, Fallback, Meta
 from bengal.discover import MARKDOWN_EXTS
 from bengal.model import Page, Site
 from bengal.outputs import changed_files, entry_of
@@ -44,6 +45,7 @@ from bengal.workers import FORK_STATE, ShardResult, run_chunks
 
 if TYPE_CHECKING:
     from bengal.outputs import Entry
+    from bengal.recorded import Xrefs
     from bengal.render import MarkdownContext, MarkdownReport, Templates
     from bengal.store import Store
 
@@ -54,15 +56,13 @@ MAX_EDITS = 8
 MAX_OUTPUTS = 3000
 
 
-class Fallback(Exception):
-    """Not body edits this path can take: the ordinary build runs (the message says why)."""
-
-
 class Records(Protocol):
     """The last build's records, as a body edit reads and updates them."""
 
     site: Site
     warnings: list[str]  # the site's warnings as the last build reported them
+    taxonomies: dict[str, str]  # the configuration's: singular -> plural
+    per_page: int  # list pages' pagination
 
     def source(self, rel: str) -> incremental.SourceEntry | None: ...
     def page(self, rel: str) -> Page | None: ...  # the page made from a source
@@ -84,6 +84,16 @@ class Records(Protocol):
     # .template_digest): the names some output used.
     def templates(self) -> dict[str, bytes | None]: ...
 
+    # For delta assembly (bengal.delta): the taxonomy index's records, the cross-reference
+    # index's entries, which [[paths]] sources use.
+    def tax_page(self, rel: str) -> Any: ...
+    def tax_term(self, key: str) -> tuple[str, ...] | None: ...
+    def xrefs(self) -> Xrefs: ...
+    def xref_user_paths(self) -> Iterable[str]: ...
+    def xref_users(self, path: str) -> Iterable[str]: ...
+    # From now on Markdown is rendered with this index (the whole of it).
+    def set_index(self, index: Any) -> None: ...
+
     def put_source(self, rel: str, entry: incremental.SourceEntry) -> None: ...
     def put_fact(self, key: str, value: bytes) -> None: ...
     def put_output(self, path: str, rec: incremental.OutputRecord) -> None: ...
@@ -92,6 +102,8 @@ class Records(Protocol):
     def put_linkers(self, rel: str, before: set[str], now: set[str]) -> None: ...
     def put_entries(self, changed: dict[str, Entry]) -> None: ...
     def put_template(self, name: str, digest: bytes | None) -> None: ...
+    # The model records a delta changed, its taxonomy and cross-reference records.
+    def put_delta(self, d: Delta, facts: dict[str, bytes]) -> None: ...
 
 
 @dataclass
@@ -100,6 +112,11 @@ class Edit:
     page: Page
     entry: incremental.SourceEntry  # the last build's, with the file's new stamp and digest
     body: str
+    meta: Meta | None = None  # a front matter edit (bengal.delta): what the page becomes
+    # "body", "metadata"; "links": not edited, but its [[links]] resolve otherwise now
+    reason: str = "body"
+    # (The last build's body line: its Markdown findings are reported at lines from it.)
+    was_line: int = 0
 
 
 @dataclass
@@ -113,6 +130,7 @@ class Plan:
     sitewide: bool  # a summary changed: feeds, search index (they show summaries)
     entries: dict[str, Entry] = field(default_factory=dict)  # every page's, before the edits
     templates: dict[str, bytes | None] = field(default_factory=dict)  # edited: name -> digest
+    delta: Delta | None = None  # front matter edits: what they changed in the model
     # Sources whose links into other pages' headings changed: (page URLs before, after).
     linkers: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
     old_messages: list[str] = field(default_factory=list)  # Markdown findings replaced ...
@@ -163,10 +181,18 @@ def read_edits(
         if digest == entry.digest:
             same[rel] = entry._replace(stat=new_stamp)
             continue
+        entry = entry._replace(stat=new_stamp, digest=digest)
         body = incremental.edited_body(data, rel, entry)
-        if body is None:
-            raise Fallback(f"{path}: its front matter changed")
-        edits.append(Edit(rel, page, entry._replace(stat=new_stamp, digest=digest), body))
+        if body is not None:
+            edits.append(Edit(rel, page, entry, body))
+            continue
+        was = entry
+        meta, entry, body = delta.read_meta(
+            data, rel, entry, page, records.site.title, records.taxonomies
+        )
+        # (As the ordinary build names it: a title from an edited first heading is a body edit.)
+        why = "body" if entry.parsed[1:] == was.parsed[1:] else "metadata"
+        edits.append(Edit(rel, page, entry, body, meta, why, page.body_line))
     return edits, same
 
 
@@ -205,7 +231,10 @@ def plan(
 ) -> Plan:
     """Render the edits' Markdown, check them (see the module) and say what to render: the
     outputs that read what the edits changed, and those that used an edited template."""
-    out = _plan_bodies(records, edits, strict) if edits else Plan([], {}, {}, [], False)
+    d = _apply_meta(records, edits) if any(e.meta is not None for e in edits) else None
+    if d is not None:
+        edits = edits + _relinked(records, d, edits)
+    out = _plan_bodies(records, edits, strict, d) if edits else Plan([], {}, {}, [], False)
     for name in sorted(templates or {}):
         for p in records.readers(incremental.template_key(name)):
             out.outputs.setdefault(p, f"template {name} changed")
@@ -226,12 +255,56 @@ def plan(
     return out
 
 
-def _plan_bodies(records: Records, edits: list[Edit], strict: bool) -> Plan:
+def _apply_meta(records: Records, edits: list[Edit]) -> Delta:
+    """The front matter edits applied to the model (bengal.delta)."""
+    d = Delta()
+    for e in edits:
+        if e.meta is not None:
+            delta.apply(records, e.page, e.meta, d)
+    if d.index is not None:
+        records.set_index(d.index)
+    return d
+
+
+def _relinked(records: Records, d: Delta, edits: list[Edit]) -> list[Edit]:
+    """The pages whose [[links]] the delta's index answers otherwise, as edits of nothing:
+    their Markdown is rendered again."""
+    edited = {e.rel for e in edits}
+    out = []
+    for rel in sorted(d.rerender - edited):
+        page, entry = records.page(rel), records.source(rel)
+        if page is None or entry is None or entry.md is None or entry.parsed[0] != "ok":
+            raise Fallback(f"content/{rel} links to an edited page and is not in the records")
+        out.append(Edit(rel, page, entry, page.body, reason="links", was_line=page.body_line))
+    if len(edited) + len(out) > MAX_OUTPUTS:
+        raise Fallback(f"{len(out)} pages link to the edited ones")
+    return out
+
+
+def _report(
+    ctx: MarkdownContext,
+    e: Edit,
+    f: incremental.MdFacts,
+    page_at: Callable[[str], Page | None],
+    anchors: Callable[[Page], set[str]],
+    line: int,
+) -> MarkdownReport:
+    """What the Markdown stage says of an edited page, at lines counted from `line` (its body
+    line then)."""
+    now = e.page.body_line
+    e.page.body_line = line
+    try:
+        return ctx.page_report(e.page, f, page_at, anchors)
+    finally:
+        e.page.body_line = now
+
+
+def _plan_bodies(records: Records, edits: list[Edit], strict: bool, d: Delta | None) -> Plan:
     bodies = [e.body for e in edits]
-    known = {p for e in edits if e.entry.md for p in _xref_paths(e.entry.md)}
+    known = {p for e in edits if e.entry.md for p in incremental.xref_paths(e.entry.md)}
     ctx = records.context([e.rel for e in edits])
     fresh = [ctx.facts(res) for res in ctx.render(bodies)]
-    if any(not _xref_paths(f) <= known for f, _ in fresh):
+    if any(not incremental.xref_paths(f) <= known for f, _ in fresh):
         ctx = records.context(None)  # a cross-reference to a path not looked up before
         fresh = [ctx.facts(res) for res in ctx.render(bodies)]
 
@@ -244,7 +317,8 @@ def _plan_bodies(records: Records, edits: list[Edit], strict: bool) -> Plan:
     reports: list[tuple[MarkdownReport, MarkdownReport]] = []
     for e, (f, _html) in zip(edits, fresh, strict=True):
         assert e.entry.md is not None
-        reports.append((ctx.page_report(e.page, e.entry.md, records.page_at, before),
+        was = e.was_line or e.page.body_line
+        reports.append((_report(ctx, e, e.entry.md, records.page_at, before, was),
                         ctx.page_report(e.page, f, records.page_at, now)))  # fmt: skip
     edited = {e.rel for e in edits}
     renamed = sorted(url for url in toc_now if toc_now[url] != toc_before.get(url))
@@ -273,20 +347,34 @@ def _plan_bodies(records: Records, edits: list[Edit], strict: bool) -> Plan:
         if links_before != links_now:
             out.linkers[e.rel] = (links_before, links_now)
         pkey = "p:" + e.rel
-        mine = False
         for k, v in incremental.page_facts(
             e.page, pkey, incremental.body_hash(entry), entry.fm_digest
         ).items():
             if records.fact(k) == v:
                 continue
-            if not k.endswith(("|body", "|summary")):
+            if (
+                e.meta is None
+                and not k.endswith(("|body", "|summary"))
+                and (d is None or pkey not in d.pages)  # (a neighbour of a moved page, say)
+            ):
                 raise Fallback(f"content/{e.rel}: {k.replace('|', ' ')} changed")
             out.facts[k] = v
-            mine = True
-        if mine:
-            for p in records.readers(pkey):
-                out.outputs.setdefault(p, "page body changed")
+    if d is not None:
+        out.delta = d
+        out.sitewide = True  # (titles, dates and terms show in the feeds, the search index)
+        rendered = {e.rel: entry for e, entry in out.edits}
+        for k, v in delta.facts(records, d, rendered).items():
+            out.facts.setdefault(k, v)
+    # The outputs showing a page whose fingerprints changed (as the ordinary build's planner
+    # says it: the first of its groups that changed), then those that read what changed.
+    pages = {k.rpartition("|")[0] for k in out.facts if k.startswith("p:")}
+    for pkey in sorted(pages):
+        why = next(g[1:] for g in incremental.PAGE_GROUPS if pkey + g in out.facts)
+        for p in records.readers(pkey):
+            out.outputs.setdefault(p, f"page {why} changed")
     for k in sorted(out.facts):
+        if not incremental.filed(k):
+            raise Fallback(f"{k.replace('|', ' ')} changed: its readers are not indexed")
         out.sitewide = out.sitewide or k.endswith("|summary")
         for p in records.readers(k):
             out.outputs.setdefault(p, f"reads {k.replace('|', ' ')}, which changed")
@@ -307,10 +395,6 @@ def _anchors(records: Records, edited: dict[str, set[str]]) -> Callable[[Page], 
         return set(hit.anchors)
 
     return anchors_of
-
-
-def _xref_paths(md: incremental.MdFacts) -> set[str]:
-    return {x[0].split("#", 1)[0] for x in md.xrefs} - {""}
 
 
 def _messages(report: MarkdownReport) -> list[str]:
@@ -371,6 +455,8 @@ def finish(
         entries = dict(was)
         for e, _ in out.edits:
             entries["p:" + e.rel] = entry_of(e.page)
+        for k, touched in (out.delta.pages if out.delta is not None else {}).items():
+            entries[k] = entry_of(touched)
         written.update(write_files(out_dir, changed_files(records.site, entries, was), result))
         records.put_entries({k: v for k, v in entries.items() if was.get(k) != v})
     stamps = cache.stat_outputs(out_dir, sorted(written))
@@ -379,9 +465,12 @@ def finish(
         records.put_source(rel, entry)
     for e, entry in out.edits:
         records.put_source(e.rel, entry)
-        result.changes[e.rel] = "body"
+        if e.reason != "links":
+            result.changes[e.rel] = e.reason
     for k, v in out.facts.items():
         records.put_fact(k, v)
+    if out.delta is not None:
+        records.put_delta(out.delta, out.facts)
     for rel, (before, now) in out.linkers.items():
         records.put_linkers(rel, before, now)
     warnings = replaced(records.warnings, out.old_messages, out.new_messages)

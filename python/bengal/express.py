@@ -30,17 +30,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bengal import __version__, edits, helpers, incremental, publish, workers
+from bengal import __version__, delta, edits, helpers, incremental, publish, workers
 from bengal.edits import Fallback
 from bengal.errors import ContentError
 from bengal.model import Page, Site
-from bengal.recorded import Model, load_entries
+from bengal.recorded import Model, Xrefs, key_of, load_entries
 from bengal.store import Store, StoreDamaged
 
 if TYPE_CHECKING:
     from bengal.cache import NoopCheck
     from bengal.changes import ChangeSet
     from bengal.context import BuildOptions, BuildResult
+    from bengal.delta import Delta
     from bengal.discover import SourceTree
     from bengal.outputs import Entry
     from bengal.render import MarkdownContext
@@ -256,6 +257,9 @@ class StoredRecords:
         self.search_dirs: list[Path] | None = None
         self._ctx: dict[bool, MarkdownContext] = {}
         self._index_used: Any = None
+        self._index_set = False  # a delta's index: every rendering uses the whole of it
+        self.taxonomies: dict[str, str] = dict(run.config.taxonomies)
+        self.per_page = int(run.config.pagination["per_page"])
         # (Pages' recorded renderings are applied without an index: they are rendered.)
         base = MarkdownContext.of(self.site, bengal_native.XrefIndex(), run.config, {}, run.store)
 
@@ -341,7 +345,7 @@ class StoredRecords:
         from bengal.render import MarkdownContext
 
         ambiguous = self.model.ambiguous()
-        if rels is None or ambiguous:
+        if rels is None or ambiguous or self._index_set:
             ctx = self._ctx.get(True)
             if ctx is None:
                 index = self.model.xref_index()
@@ -361,6 +365,31 @@ class StoredRecords:
 
     # -- writing (kept in Reads until the caller saves)
 
+    def tax_page(self, rel: str) -> Any:
+        return self.reads.get("tax_pages", rel)
+
+    def tax_term(self, key: str) -> tuple[str, ...] | None:
+        members: tuple[str, ...] | None = self.reads.get("tax_terms", key)
+        return members
+
+    def xrefs(self) -> Xrefs:
+        return Xrefs(list(self.model.record("xref.added")), self.model.ambiguous())
+
+    def xref_user_paths(self) -> list[str]:
+        keys = set(self.reads.store.keys("xref_users"))
+        for (kind, key), value in self.reads.changed.items():
+            if kind == "xref_users":
+                (keys.add if value is not None else keys.discard)(key)
+        return sorted(keys)
+
+    def xref_users(self, path: str) -> tuple[str, ...]:
+        return tuple(self.reads.get("xref_users", path) or ())
+
+    def set_index(self, index: Any) -> None:
+        self.model._index = index
+        self._index_set = True
+        self._ctx.clear()
+
     def put_source(self, rel: str, entry: incremental.SourceEntry) -> None:
         was = self.source(rel)
         self.reads.put("sources", rel, entry)
@@ -368,6 +397,34 @@ class StoredRecords:
             index = self._index_used
             self.reads.put("answers", rel, incremental.xref_answers(index, entry.md)
                            if entry.md.xrefs and index is not None else [])  # fmt: skip
+            before = incremental.xref_paths(was.md) if was is not None and was.md else set()
+            now = incremental.xref_paths(entry.md)
+            for path in before - now:
+                kept = tuple(r for r in self.xref_users(path) if r != rel)
+                self.reads.put("xref_users", path, kept or None)
+            for path in now - before:
+                self.reads.put("xref_users", path, tuple(sorted({*self.xref_users(path), rel})))
+
+    def put_delta(self, d: Delta, facts: dict[str, bytes]) -> None:
+        """The model records of what the delta touched (bengal.recorded), its taxonomy and
+        cross-reference records, and what the model is now valid for."""
+        from bengal.assemble import xref_digest
+        from bengal.recorded import record_of
+
+        for key, obj in [*d.pages.items(), *[("s:" + p, s) for p, s in d.sections.items()],
+                         *d.terms.items()]:  # fmt: skip
+            self.reads.put("model", key, record_of(obj))
+        if d.regular_pages:
+            self.reads.put("model", "site.regular_pages",
+                           [key_of(p) for p in self.site.regular_pages])  # fmt: skip
+        if d.xrefs is not None:
+            self.reads.put("model", "xref.added", d.xrefs.added)
+            self.top.xref_digest = xref_digest(d.xrefs.added)
+        for rel, contrib in d.tax_pages.items():
+            self.reads.put("tax_pages", rel, contrib)
+        for key, members in d.tax_terms.items():
+            self.reads.put("tax_terms", key, members)
+        self.top.model_fp = delta.model_fp(self.top.model_fp, facts)
 
     def put_fact(self, key: str, value: bytes) -> None:
         self.reads.put("facts", key, value)

@@ -165,9 +165,17 @@ def config_key(config_source: bytes, options: dict[str, Any]) -> str:
 
 
 # The reverse index of `outputs` (the store's rdeps table, never held whole in a Cache): page
-# key -> its outputs, and "key|body", "key|summary" -> the outputs that read them. The fast
-# path for body edits (bengal.express) reads the few entries it needs instead of every record.
-RDEP_GROUPS = ("|body", "|summary")
+# key -> its outputs, and "key|group" -> the outputs that read it, for the groups an edit the
+# fast path takes can change (bodies, summaries; what delta assembly changes: a page's meta and
+# nav, a section's or term's list, the site's date order -- not a section's or term's meta,
+# which nearly every output reads: 9 of the 21 MB such an index takes at 10k pages). The fast
+# path (bengal.express) reads the few entries it needs instead of every record.
+RDEP_GROUPS = ("|body", "|summary", "|nav", "|list", "|regular_pages")
+
+
+def filed(dep: str) -> bool:
+    """Whether the reverse index files the outputs that read `dep`."""
+    return dep.endswith(RDEP_GROUPS) or (dep.startswith("p:") and dep.endswith("|meta"))
 
 
 def load(store: Store, key: str) -> tuple[Cache | None, str, str]:
@@ -213,10 +221,10 @@ def save(store: Store, cache: Cache, previous: Cache | None, index: Any = None) 
     stored = previous.stored if previous is not None else {}
     fresh = previous is None or not stored
     if fresh:
-        for kind in (*LOADED, "rdeps", "linkers", "answers"):
+        for kind in (*LOADED, "rdeps", *SOURCE_INDEXES, "answers"):
             store.clear(kind)
     _save_reverse_index(store, cache, stored.get("outputs") if not fresh else None)
-    _save_linkers(store, cache, stored.get("sources") if not fresh else None)
+    _save_source_indexes(store, cache, stored.get("sources") if not fresh else None)
     _save_answers(store, cache, stored.get("sources") if not fresh else None, index)
     _save_html(store, cache, stored.get("sources") if not fresh else None)
     for kind in LOADED:
@@ -250,7 +258,7 @@ def contributions(rec: OutputRecord) -> list[str]:
     the templates it used ("tpl:" + name)."""
     return [
         rec.page,
-        *[d for d in rec.deps if d.endswith(RDEP_GROUPS)],
+        *[d for d in rec.deps if filed(d)],
         *[template_key(t) for t in rec.templates],
     ]
 
@@ -304,33 +312,54 @@ def _anchor_links(entry: SourceEntry | None) -> set[str]:
     return anchor_targets(entry.md.xrefs) if entry is not None and entry.md is not None else set()
 
 
-def _save_linkers(store: Store, cache: Cache, old_sources: dict[str, SourceEntry] | None) -> None:
-    """The linkers table (page URL -> the sources linking to its headings: whose warnings a
-    body edit that renames a heading checks again), updated for the sources whose entries
-    changed since `old_sources`, or made from scratch."""
-    if old_sources is None:
-        rows: dict[str, list[str]] = {}
-        for rel, entry in cache.sources.items():
-            for url in _anchor_links(entry):
-                rows.setdefault(url, []).append(rel)
-        store.put_many("linkers", [(u, tuple(sorted(v))) for u, v in rows.items()])
-        return
-    adds: dict[str, set[str]] = {}
-    drops: dict[str, set[str]] = {}
-    for rel, entry in cache.sources.items():
-        was = old_sources.get(rel)
-        if was is entry:
+def xref_paths(md: MdFacts) -> set[str]:
+    """The paths a rendering's cross-references looked up ([[path#anchor]] -> path)."""
+    return {x[0].split("#", 1)[0] for x in md.xrefs} - {""}
+
+
+def _xref_users(entry: SourceEntry | None) -> set[str]:
+    return xref_paths(entry.md) if entry is not None and entry.md is not None else set()
+
+
+# Tables that index the sources by what their renderings link to: table -> what a source
+# files itself under. linkers: page URL -> the sources linking to its headings (whose warnings
+# a body edit that renames a heading checks again); xref_users: [[path]] -> the sources using
+# it (rendered again when what the index answers for it changes: bengal.delta).
+SOURCE_INDEXES: dict[str, Callable[[SourceEntry | None], set[str]]] = {
+    "linkers": _anchor_links,
+    "xref_users": _xref_users,
+}
+
+
+def _save_source_indexes(
+    store: Store, cache: Cache, old_sources: dict[str, SourceEntry] | None
+) -> None:
+    """The SOURCE_INDEXES tables, updated for the sources whose entries changed since
+    `old_sources`, or made from scratch."""
+    for table, of in SOURCE_INDEXES.items():
+        if old_sources is None:
+            rows: dict[str, list[str]] = {}
+            for rel, entry in cache.sources.items():
+                for k in of(entry):
+                    rows.setdefault(k, []).append(rel)
+            store.put_many(table, [(u, tuple(sorted(v))) for u, v in rows.items()])
             continue
-        now, before = _anchor_links(entry), _anchor_links(was)
-        for url in now - before:
-            adds.setdefault(url, set()).add(rel)
-        for url in before - now:
-            drops.setdefault(url, set()).add(rel)
-    for rel, was in old_sources.items():
-        if rel not in cache.sources:
-            for url in _anchor_links(was):
-                drops.setdefault(url, set()).add(rel)
-    _update_sets(store, "linkers", adds, drops)
+        adds: dict[str, set[str]] = {}
+        drops: dict[str, set[str]] = {}
+        for rel, entry in cache.sources.items():
+            was = old_sources.get(rel)
+            if was is entry:
+                continue
+            now, before = of(entry), of(was)
+            for k in now - before:
+                adds.setdefault(k, set()).add(rel)
+            for k in before - now:
+                drops.setdefault(k, set()).add(rel)
+        for rel, was in old_sources.items():
+            if rel not in cache.sources:
+                for k in of(was):
+                    drops.setdefault(k, set()).add(rel)
+        _update_sets(store, table, adds, drops)
 
 
 def _update_sets(

@@ -59,8 +59,15 @@ SITE_FIELDS = (
 )  # fmt: skip
 
 
+def key_of(p: Page) -> str:
+    """A page's key, without loading a page made from its record (Model keeps the key until
+    then): writing a record of a list must not load every page in it."""
+    k: str | None = p.__dict__.get("_key")
+    return k if k is not None else incremental.page_key(p)
+
+
 def _key_or_none(p: Page | None) -> str | None:
-    return None if p is None else incremental.page_key(p)
+    return None if p is None else key_of(p)
 
 
 def _path_or_none(sec: Section | None) -> str | None:
@@ -75,7 +82,7 @@ def _menu_item(it: MenuItem) -> tuple[Any, ...]:
 
 
 def _plist(pages: list[Page]) -> list[str]:
-    return [incremental.page_key(x) for x in pages]
+    return [key_of(x) for x in pages]
 
 
 _ENCODE: dict[type, dict[str, Callable[[Any], Any]]] = {

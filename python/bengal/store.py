@@ -41,7 +41,7 @@ from typing import Any
 DB_NAME = "bengal.db"
 # Bumped when a table's meaning or a value's encoding changes: a store of another version is
 # not read (a full build replaces it).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 PAGE_SIZE = 65536
 
 # table -> how its values are encoded. "pickle": records with datetimes, frozensets or named
@@ -54,6 +54,7 @@ TABLES: dict[str, str] = {
     # page key, "key|body", "key|summary", "tpl:" + template name -> the outputs that read it
     "rdeps": "marshal",
     "linkers": "marshal",  # page URL -> content paths whose [[x#heading]] links point into it
+    "xref_users": "marshal",  # [[path]] as written (no #anchor) -> the content paths using it
     "facts": "bytes",  # "key|group" -> fingerprint
     "out_stats": "marshal",  # output path -> (mtime_ns, size) as the build left it
     "tax_pages": "marshal",  # content path -> what it contributes to the taxonomy index

@@ -22,6 +22,8 @@ from bengal.workers import no_cyclic_gc
 
 if TYPE_CHECKING:
     from bengal import incremental
+    from bengal.delta import Delta
+    from bengal.recorded import Xrefs
     from bengal.render import MarkdownContext
 
 
@@ -241,6 +243,8 @@ class WarmRecords:
         assert w.by_source is not None and w.by_url is not None
         self.w = w
         self.site = w.site
+        self.taxonomies = w.taxonomies
+        self.per_page = w.per_page
         w.site_entries()  # (before an edit changes a page)
 
     @property
@@ -286,8 +290,54 @@ class WarmRecords:
     def entries(self) -> dict[str, Entry]:
         return self.w.site_entries()
 
+    def tax_page(self, rel: str) -> Any:
+        return self.w.cache.tax_pages.get(rel)
+
+    def tax_term(self, key: str) -> tuple[str, ...] | None:
+        return self.w.cache.tax_terms.get(key)
+
+    def xrefs(self) -> Xrefs:
+        from bengal.recorded import Xrefs
+
+        return Xrefs(self.w.xref_added, self.w.md.ambiguous)
+
+    def xref_user_paths(self) -> list[str]:
+        assert self.w.xref_users is not None
+        return sorted(self.w.xref_users)
+
+    def xref_users(self, path: str) -> set[str]:
+        assert self.w.xref_users is not None
+        return self.w.xref_users.get(path, set())
+
+    def set_index(self, index: Any) -> None:
+        # (A fallback after this drops the warm state: the ordinary build assembles anew.)
+        self.w.md.index = index
+
     def put_source(self, rel: str, entry: incremental.SourceEntry) -> None:
+        from bengal.incremental import xref_paths
+
+        was = self.w.cache.sources.get(rel)
         self.w.cache.sources[rel] = entry
+        users = self.w.xref_users
+        if users is not None and entry.md is not None and (was is None or was.md != entry.md):
+            before = xref_paths(was.md) if was is not None and was.md is not None else set()
+            now = xref_paths(entry.md)
+            for path in before - now:
+                users.get(path, set()).discard(rel)
+            for path in now - before:
+                users.setdefault(path, set()).add(rel)
+
+    def put_delta(self, d: Delta, facts: dict[str, bytes]) -> None:
+        """The taxonomy and cross-reference records of a delta (its objects are the model in
+        memory, changed already; the dev server records no model)."""
+        from bengal.assemble import xref_digest
+
+        cache = self.w.cache
+        cache.tax_pages.update(d.tax_pages)
+        cache.tax_terms.update(d.tax_terms)
+        if d.xrefs is not None:
+            self.w.xref_added = d.xrefs.added
+            cache.xref_digest = xref_digest(d.xrefs.added)
 
     def put_fact(self, key: str, value: bytes) -> None:
         self.w.cache.facts[key] = value

@@ -62,7 +62,7 @@ def test_a_body_edit_takes_the_fast_path(site: Path, tmp_path: Path) -> None:
     again = run(site)
     assert again.noop
     p = site / "content/blog/two.md"
-    p.write_text(p.read_text().replace("title: Two", "title: Second"))
+    p.write_text(p.read_text().replace("title: Two", "title: Two\nslug: second"))
     r = rebuild(site, tmp_path)
     assert r.incremental and not r.express
 
@@ -92,8 +92,10 @@ def test_the_fast_path_matches_the_ordinary_build(site: Path, tmp_path: Path) ->
 @pytest.mark.parametrize(
     "edit",
     [
-        "title",  # front matter
-        "heading-title",  # the first heading titles a page without a front matter title
+        "slug",  # front matter that decides a URL
+        "draft",
+        "date-newest",  # the site's build date changes
+        "new-term",
         "added",
         "removed",
         "template",
@@ -103,15 +105,15 @@ def test_the_fast_path_matches_the_ordinary_build(site: Path, tmp_path: Path) ->
 )
 def test_other_changes_take_the_ordinary_build(site: Path, tmp_path: Path, edit: str) -> None:
     two = site / "content/blog/two.md"
-    if edit == "heading-title":
-        write_site(site, {"content/blog/untitled.md": "---\ndate: 2024-04-01\n---\n# First\n\nx\n"})
-        rebuild(site, tmp_path)
     append(two, "\nA body edit.\n")  # with every change below
-    if edit == "title":
-        two.write_text(two.read_text().replace("title: Two", "title: Second"))
-    elif edit == "heading-title":
-        untitled = site / "content/blog/untitled.md"
-        untitled.write_text(untitled.read_text().replace("# First", "# Renamed"))
+    if edit == "slug":
+        two.write_text(two.read_text().replace("title: Two", "title: Two\nslug: second"))
+    elif edit == "draft":
+        two.write_text(two.read_text().replace("title: Two", "title: Two\ndraft: true"))
+    elif edit == "date-newest":
+        two.write_text(two.read_text().replace("date: 2024-02-01", "date: 2025-02-01"))
+    elif edit == "new-term":
+        two.write_text(two.read_text().replace("tags: [b]", "tags: [b, brand-new]"))
     elif edit == "added":
         write_site(site, {"content/blog/four.md": "---\ntitle: Four\n---\nFour.\n"})
     elif edit == "removed":
@@ -125,10 +127,89 @@ def test_other_changes_take_the_ordinary_build(site: Path, tmp_path: Path, edit:
         flip_value(db_file(site), "model", "p:blog/two.md")
     r = rebuild(site, tmp_path)
     assert not r.express and r.incremental
+    if edit == "draft":
+        return  # (a draft is no page: its edits are the ordinary build's)
     # And the next body edit takes the fast path again (a damaged store was written again).
     append(two, "\nOne more line.\n")
     r = rebuild(site, tmp_path)
     assert r.express, r.rebuild_reason
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "title",  # [[two]] in one.md shows it: one.md is rendered again
+        "heading-title",  # the first heading titles a page without a front matter title
+        "date",  # its place in its section, its neighbours, the site's date order
+        "weight",
+        "tags",  # a term it was not in (the term's first page now)
+        "tag-case",
+        "untag",
+        "description",
+        "several",
+    ],
+)
+def test_front_matter_edits_take_the_fast_path(site: Path, tmp_path: Path, edit: str) -> None:
+    """Delta assembly (bengal.delta): the edited page's model objects, its neighbours', its
+    lists' and terms' are updated in place; the output is a clean build's."""
+    two = site / "content/blog/two.md"
+    text = two.read_text()
+    changed = {"blog/two.md": "metadata"}
+    if edit == "heading-title":
+        write_site(site, {"content/blog/untitled.md": "---\ndate: 2024-01-15\n---\n# First\n\nx\n"})
+        rebuild(site, tmp_path)
+        untitled = site / "content/blog/untitled.md"
+        untitled.write_text(untitled.read_text().replace("# First", "# Renamed"))
+        changed = {"blog/untitled.md": "body"}  # (the ordinary build's word for it too)
+    elif edit == "title":
+        two.write_text(text.replace("title: Two", "title: Second"))
+    elif edit == "date":
+        two.write_text(text.replace("date: 2024-02-01", "date: 2023-12-01"))
+    elif edit == "weight":
+        two.write_text(text.replace("title: Two", "title: Two\nweight: 3"))
+    elif edit == "tags":
+        two.write_text(text.replace("tags: [b]", "tags: [b, a]"))
+    elif edit == "tag-case":  # (not the first page of b: the term keeps its name)
+        one = site / "content/blog/one.md"
+        one.write_text(one.read_text().replace("tags: [a, b]", "tags: [a, B]"))
+        changed = {"blog/one.md": "metadata"}
+    elif edit == "untag":
+        one = site / "content/blog/one.md"
+        one.write_text(one.read_text().replace("tags: [a, b]", "tags: [a]"))
+        changed = {"blog/one.md": "metadata"}
+    elif edit == "description":
+        two.write_text(text.replace("title: Two", "title: Two\ndescription: The second one"))
+    elif edit == "several":
+        two.write_text(
+            text.replace("title: Two", "title: Zwei").replace("2024-02-01", "2023-01-05")
+        )
+        guide = site / "content/docs/guide.md"
+        guide.write_text(guide.read_text().replace("weight: 2", "weight: 0") + "\nMore.\n")
+        changed = {"blog/two.md": "metadata", "docs/guide.md": "metadata"}
+    r = rebuild(site, tmp_path)  # == a clean build, warnings too
+    assert r.express and r.incremental, r.rebuild_reason
+    assert r.changes == changed
+    why = r.explain_outputs
+    if edit == "title":
+        assert "Second" in (site / "public/blog/one/index.html").read_text("utf-8")
+        assert r.markdown_rendered == 2  # two.md, and one.md: its [[two]] shows the title
+        assert why["blog/one/index.html"] == "page body changed"
+    if edit == "date":  # blog: three, two, one -> three, one, two
+        assert r.markdown_rendered == 1 and r.files_read == 1
+        assert why["blog/one/index.html"] == why["blog/three/index.html"] == "page nav changed"
+        assert why["blog/two/index.html"] == "page meta changed"
+        assert "docs/guide/index.html" not in why
+    if edit in ("tags", "untag"):  # two joins a; one leaves b
+        assert why[f"tags/{'a' if edit == 'tags' else 'b'}/index.html"] == "page nav changed"
+    assert _records(site) == _assembled_records(site)  # what an assembly of the site makes
+    # The records it wrote serve the next builds: a no-op, a body edit, the ordinary build.
+    assert run(site).noop
+    append(two, "\nMore.\n")
+    assert rebuild(site, tmp_path).express
+    force_ordinary(site)
+    append(two, "\nAgain.\n")
+    r = rebuild(site, tmp_path)
+    assert r.incremental and not r.express
 
 
 @pytest.mark.parametrize(
@@ -218,7 +299,7 @@ def test_damage_elsewhere_is_found_by_the_build_that_reads_it(site: Path, tmp_pa
     r = rebuild(site, tmp_path)
     assert r.express
     two = site / "content/blog/two.md"
-    two.write_text(two.read_text().replace("title: Two", "title: Second"))
+    two.write_text(two.read_text().replace("title: Two", "title: Two\nslug: second"))
     r = rebuild(site, tmp_path)
     assert not r.express and not r.incremental
     assert any("table outputs" in w and "rebuilding everything" in w for w in r.warnings)
@@ -313,13 +394,24 @@ def test_a_title_edit_keeps_unchanged_model_records(site: Path, tmp_path: Path) 
     """After a title edit only the records of objects whose fingerprints changed are written;
     every record equals the model's."""
     p = site / "content/blog/two.md"
-    p.write_text(p.read_text().replace("title: Two", "title: Second"))
+    p.write_text(p.read_text().replace("title: Two", "title: Two\nslug: second"))
     r = rebuild(site, tmp_path)
     assert not r.express and r.incremental
     stored = _records(site)
     # made again: the edited page's record and the site-wide ones (11); the rest kept
     assert r.model_kept == len(stored) - 12
     assert stored == _assembled_records(site)
+    # A title edit on the fast path (delta assembly) writes what an assembly would make ...
+    p.write_text(p.read_text().replace("title: Two", "title: Second"))
+    r = rebuild(site, tmp_path)
+    assert r.express
+    assert _records(site) == _assembled_records(site)
+    # ... and the ordinary build after it keeps them (writes the site-wide ones only)
+    force_ordinary(site)
+    append(site / "content/blog/three.md", "\nMore words.\n")
+    r = rebuild(site, tmp_path)
+    assert not r.express and r.incremental
+    assert r.model_kept == len(stored) - 11
     # and the fast path reads it: a body edit then is the same as a clean build
     append(site / "content/blog/one.md", "\nMore words.\n")
     r = rebuild(site, tmp_path)
@@ -549,7 +641,8 @@ def test_a_cache_that_could_not_be_saved_is_not_trusted(
     """A build whose cache save failed records no state: the next body edit must not render
     from the older cache and model store (they predate the failed build's title edit)."""
     one = site / "content/blog/one.md"
-    one.write_text(one.read_text().replace("title: One", "title: One Renamed"))
+    # (a slug: the ordinary build's edit)
+    one.write_text(one.read_text().replace("title: One", "title: One Renamed\nslug: one"))
     age_edits(site)
 
     def fail(*args: object, **kw: object) -> None:

@@ -619,13 +619,13 @@ def test_kill_9_at_random_moments_then_build_equals_clean(tmp_path: Path) -> Non
 @pytest.mark.parametrize("table", ["sources", "outputs", "facts", "tax_pages", "meta"])
 def test_a_damaged_record_warns_and_rebuilds(site: Path, tmp_path: Path, table: str) -> None:
     """One flipped byte in any record a build reads (its checksum kept): found, named, a full
-    build. (A title edit: the ordinary build, which reads every table; the fast path for body
-    edits reads only the records it needs, and damage elsewhere is found by the next build that
-    reads it.)"""
+    build. (A slug edit: the ordinary build, which reads every table; the fast path for body
+    and metadata edits reads only the records it needs, and damage elsewhere is found by the
+    next build that reads it.)"""
     key = "cache" if table == "meta" else sorted(records(db_file(site), table))[1]
     flip_value(db_file(site), table, key)
     p = site / "content/blog/two.md"
-    p.write_text(p.read_text().replace("title: Two", "title: Two, edited"))
+    p.write_text(p.read_text().replace("title: Two", "title: Two, edited\nslug: two"))
     r = assert_same(site, tmp_path / "clean")
     assert not r.incremental
     assert any(f"table {table}" in w and "rebuilding everything" in w for w in r.warnings)

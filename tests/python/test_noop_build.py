@@ -122,8 +122,8 @@ def test_a_file_changed_while_the_build_runs_is_built_next_time(make_site: SiteF
 
     site = make_site(SITE)
     run(site)
-    # (A title edit: the ordinary build, which renders pages.)
-    (site / "content/a.md").write_text("---\ntitle: A2\ntags: [x]\n---\nFirst.\n")
+    # (A slug edit: the ordinary build, which renders pages.)
+    (site / "content/a.md").write_text("---\ntitle: A2\nslug: a\ntags: [x]\n---\nFirst.\n")
     old = time.time() - 10  # not a racy file: the state is recorded
     os.utime(site / "content/a.md", (old, old))
     edited: list[bool] = []
@@ -131,7 +131,9 @@ def test_a_file_changed_while_the_build_runs_is_built_next_time(make_site: SiteF
     def progress(stage: str, done: int, total: int) -> None:
         if stage == "rendering pages" and not edited:
             time.sleep(0.15)
-            (site / "content/a.md").write_text("---\ntitle: A2\ntags: [x]\n---\nSecond edit.\n")
+            (site / "content/a.md").write_text(
+                "---\ntitle: A2\nslug: a\ntags: [x]\n---\nSecond edit.\n"
+            )
             edited.append(True)
 
     r = run(site, progress=progress)

@@ -1,0 +1,411 @@
+"""Delta assembly: a front matter edit of a regular page applied to the assembled site model in
+time proportional to what it touches -- the command line's recorded model and the dev server's
+model in memory alike (both through bengal.edits.Records).
+
+    a page's new front matter + the last build's records
+        -> read_meta: the edit (new front matter, title, source entry)
+        -> apply: the page updated; its place in its section (neighbours, the section page's
+           list), in the site's date order (the home page's list) and in its terms' lists;
+           the cross-reference index patched for a new title
+        -> Delta: the objects touched and the records to write (bengal.edits takes the touched
+           objects' fingerprints again and renders what read the ones that changed)
+
+What this path takes: an edit of the title, date, lastmod, weight, description, summary,
+taxonomy terms or other params of a regular page (not an _index.md), with the same draft
+state, slug, url, aliases, id, type, template, toc and cascade, and no menu entries (they show
+its title and weight); terms only among those the site has, none left empty, each keeping its
+name (a term is named as its first page writes it) and, when its first page changes place, in
+a taxonomy whose terms share no URL slug; a date that leaves the site's build date as it was;
+a title no other page has, nor had; term pages that keep their number of pagers.
+Anything else raises Fallback and the ordinary build assembles the site.
+
+The orders are the assembler's (bengal.assemble.sort_key and date_key: unique keys, so a list
+sorted but for one page is put right by taking it out and bisecting it back in); the taxonomy
+index's member lists keep the site's date order (bengal.taxonomy). The cross-reference index
+is a function of its list of entries: the page's entries are changed in place (the title tier
+is the last) and the index made again from the list, as the assembler would make it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bengal import incremental
+from bengal.assemble import (
+    date_key,
+    first_heading,
+    page_title,
+    sort_key,
+    urlize,
+    with_cascade,
+)
+from bengal.errors import ContentError
+from bengal.frontmatter import FrontMatter, normalise, split_raw
+from bengal.frontmatter import parse as parse_front_matter
+from bengal.model import Page, Section, Term
+from bengal.recorded import Xrefs, key_of
+from bengal.taxonomy import SEP, contribution
+
+if TYPE_CHECKING:
+    from bengal.edits import Records
+
+# Front matter fields an edit on this path may change (the rest decide URLs, drafts, menus,
+# the index's ids and what is cascaded: those take the ordinary build).
+MAY_CHANGE = frozenset(
+    {"title", "date", "lastmod", "weight", "description", "summary", "terms", "params", "raw"}
+)
+
+
+class Fallback(Exception):
+    """Not an edit delta assembly takes (bengal.edits.Fallback is this class)."""
+
+
+@dataclass
+class Meta:
+    """A front matter edit as read: what the page becomes."""
+
+    fm: FrontMatter
+    title: str
+    body_line: int
+
+
+@dataclass
+class Delta:
+    """What the edits touched (already changed on the model objects) and the records of the
+    store that change with them (written by bengal.edits.finish)."""
+
+    pages: dict[str, Page] = field(default_factory=dict)  # key -> page whose meta/nav may differ
+    sections: dict[str, Section] = field(default_factory=dict)  # path -> order changed
+    terms: dict[str, Term] = field(default_factory=dict)  # key -> members changed
+    regular_pages: bool = False  # the site's date order changed
+    tax_pages: dict[str, Any] = field(default_factory=dict)
+    tax_terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    xrefs: Xrefs | None = None  # the cross-reference index's entries, when they changed
+    index: Any = None  # the index made from them
+    rerender: set[str] = field(default_factory=set)  # sources whose [[links]] now differ
+
+
+def _loaded(obj: Any, name: str) -> Any:
+    """`obj` whole before it is changed (a recorded object fills itself on first read and
+    would overwrite what was set before)."""
+    getattr(obj, name)
+    return obj
+
+
+def read_meta(
+    data: bytes,
+    rel: str,
+    entry: incremental.SourceEntry,
+    page: Page,
+    site_title: str,
+    taxonomies: dict[str, str],
+) -> tuple[Meta, incremental.SourceEntry, str]:
+    """The edit of content file `rel` whose bytes are now `data`, if this path takes it (see
+    the module); with the source entry the ordinary build would record for it (stamp and
+    digest the caller's) and the body."""
+    _loaded(page, "source")
+    if page.kind != "page" or rel.rpartition("/")[2].startswith("_index."):
+        raise Fallback(f"content/{rel} is a section page")
+    try:
+        text = data.decode("utf-8")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        parser, raw_fm, body, body_line = split_raw(text, rel)
+        raw = parse_front_matter(raw_fm, parser, rel) if parser else {}
+        section = page.section
+        assert section is not None
+        fm = normalise(with_cascade(raw, section.cascade), rel, taxonomies)
+    except (UnicodeDecodeError, ContentError):
+        raise Fallback(f"content/{rel}: its front matter does not parse") from None
+    old = page.fm
+    for name, value in vars(fm).items():
+        if name not in MAY_CHANGE and getattr(old, name) != value:
+            raise Fallback(f"content/{rel}: {name} changed")
+    if old.menu:
+        raise Fallback(f"content/{rel}: its menu entries show its title and weight")
+    heading = "" if fm.title else (first_heading(body) or "")
+    title = page_title(fm, lambda: heading, rel, site_title)
+    fm_digest = hashlib.blake2b(
+        f"{parser}\0{raw_fm}".encode("utf-8", "surrogatepass"), digest_size=16
+    ).digest()
+    new = entry._replace(
+        parsed=("ok", raw, body_line), heading=None if fm.title else heading, fm_digest=fm_digest
+    )
+    return Meta(fm, title, body_line), new, body
+
+
+def apply(records: Records, page: Page, meta: Meta, delta: Delta) -> None:
+    """Change `page` as `meta` says, and everything its place decides (see the module)."""
+    site = records.site
+    old_fm, old_title = page.fm, page.title
+    _check_build_date(site.build_date, old_fm, meta.fm, page.source)
+    if meta.title != old_title:
+        _retitle(records, page, old_title, meta.title, delta)
+    was_sort, was_date = sort_key(page), date_key(page)
+    page.fm, page.title, page.body_line = meta.fm, meta.title, meta.body_line
+    delta.pages[key_of(page)] = page
+    if sort_key(page) != was_sort:
+        _reorder_section(page, delta)
+    if date_key(page) != was_date:
+        new = _moved(site.regular_pages, page, date_key)
+        if new is not None:
+            site.regular_pages = new
+            home = site.home
+            assert home is not None and home.index is not None
+            _loaded(home.index, "source").list_pages = new
+            delta.pages[key_of(home.index)] = home.index
+            delta.regular_pages = True
+    _reterm(records, page, delta)
+
+
+def _check_build_date(build_date: Any, old: FrontMatter, new: FrontMatter, rel: str) -> None:
+    """The site's build date is its newest page date: an edit may move a date below it only."""
+    was, now = old.lastmod or old.date, new.lastmod or new.date
+    if was == now:
+        return
+    try:
+        if build_date is None or any(d is not None and d >= build_date for d in (was, now)):
+            raise Fallback(f"content/{rel}: the site's build date may change")
+    except TypeError:
+        raise Fallback(f"content/{rel}: dates that do not compare") from None
+
+
+def _moved(pages: list[Page], page: Page, key: Callable[[Page], Any]) -> list[Page] | None:
+    """`pages` (sorted by `key` but for `page`, which it holds) sorted again; None when `page`
+    keeps its place."""
+    i = next(n for n, x in enumerate(pages) if x is page)
+    rest = pages[:i] + pages[i + 1 :]
+    j = bisect.bisect_left(rest, key(page), key=key)
+    if j == i:
+        return None
+    rest.insert(j, page)
+    return rest
+
+
+def _reorder_section(page: Page, delta: Delta) -> None:
+    sec = page.section
+    assert sec is not None
+    _loaded(sec, "path")
+    new = _moved(sec.pages, page, sort_key)
+    if new is None:
+        return
+    # Out of its old place (its neighbours join), into the new one.
+    was_prev, was_next = page.prev, page.next
+    if was_prev is not None:
+        _loaded(was_prev, "source").next = was_next
+        delta.pages[key_of(was_prev)] = was_prev
+    if was_next is not None:
+        _loaded(was_next, "source").prev = was_prev
+        delta.pages[key_of(was_next)] = was_next
+    j = next(n for n, x in enumerate(new) if x is page)
+    now_prev = new[j - 1] if j > 0 else None
+    now_next = new[j + 1] if j + 1 < len(new) else None
+    page.prev, page.next = now_prev, now_next
+    if now_prev is not None:
+        _loaded(now_prev, "source").next = page
+        delta.pages[key_of(now_prev)] = now_prev
+    if now_next is not None:
+        _loaded(now_next, "source").prev = page
+        delta.pages[key_of(now_next)] = now_next
+    sec.pages = new
+    if sec.path and sec.index is not None:
+        _loaded(sec.index, "source").list_pages = new
+        delta.pages[key_of(sec.index)] = sec.index
+    s: Section | None = sec
+    while s is not None:  # a section's list fingerprint covers its subsections'
+        delta.sections[s.path] = s
+        s = s.parent
+
+
+def _reterm(records: Records, page: Page, delta: Delta) -> None:
+    """The taxonomy index and the terms' lists (bengal.taxonomy, bengal.assemble)."""
+    site = records.site
+    rel = page.source
+    plurals = list(site.taxonomies)
+    date = page.fm.date
+    sig = (date.timestamp() if date else None, page.title, page.fm.terms)
+    old = delta.tax_pages.get(rel) or records.tax_page(rel)
+    if old is None:
+        raise Fallback(f"content/{rel} is not in the taxonomy index")
+    if old[0] == sig:
+        return
+    new = contribution(sig, plurals)
+    keys_now = [(pl, k) for pl, names in new[1] for k, _ in names]
+    keys = dict.fromkeys([*[(pl, k) for pl, names in old[1] for k, _ in names], *keys_now])
+    found: dict[tuple[str, str], Term] = {}
+    for plural, terms in page.terms.items():
+        for t in terms:
+            found[(plural, t.name.casefold())] = t
+    every: dict[str, dict[str, Term]] = {}  # plural -> key -> term (all of them: costly)
+
+    def all_terms(plural: str) -> dict[str, Term]:
+        if plural not in every:
+            every[plural] = {t.name.casefold(): t for t in site.taxonomies[plural].values()}
+        return every[plural]
+
+    def term_of(plural: str, key: str) -> Term | None:
+        """The term (its slug is its name's, unless names clashed: then every term is read)."""
+        hit = found.get((plural, key))
+        if hit is None:
+            guess = site.taxonomies[plural].get(urlize(_spelling(new, plural, key) or key))
+            if guess is not None and guess.name.casefold() == key:
+                hit = guess
+            else:
+                hit = all_terms(plural).get(key)
+            if hit is not None:
+                found[(plural, key)] = hit
+        return hit
+
+    for plural, key in keys:
+        full = plural + SEP + key
+        members = delta.tax_terms.get(full) or records.tax_term(full)
+        if not members:
+            raise Fallback(f"content/{rel}: a new term")
+        rest = [s for s in members if s != rel]
+        if (plural, key) in keys_now:
+            j = bisect.bisect_left(rest, date_key(page), key=lambda s: date_key(_page(records, s)))
+            rest.insert(j, rel)
+        if not rest:
+            raise Fallback(f"content/{rel}: a term left without pages")
+        delta.tax_terms[full] = tuple(rest)
+        term = term_of(plural, key)
+        if term is None:
+            raise Fallback(f"content/{rel}: no term {key!r}")
+        if rel in (members[0], rest[0]):
+            # A term is named as its first page writes it, and terms take their URL slugs in
+            # the order of their first pages (bengal.taxonomy.TaxonomyIndex.named).
+            first = new if rest[0] == rel else delta.tax_pages.get(rest[0])
+            if _spelling(first or records.tax_page(rest[0]), plural, key) != term.name:
+                raise Fallback(f"content/{rel}: the name of {plural} '{term.name}' changes")
+            if any(urlize(t.name) != t.slug for t in all_terms(plural).values()):
+                raise Fallback(f"content/{rel}: {plural} share URL slugs; their order may change")
+        _loaded(term, "slug").pages = [_page(records, s) for s in rest]
+        delta.terms[f"t:{plural}/{term.slug}"] = term
+        tp = records.page_at(term.url)
+        if tp is None or _loaded(tp, "source").term is not term:
+            raise Fallback(f"the page of {plural} '{term.name}' is not in the records")
+        if len(tp.list_pages) != len(rest) and _pagers(tp, records.per_page) != _pagers_of(
+            len(rest), records.per_page
+        ):
+            raise Fallback(f"the pages of {plural} '{term.name}' change in number")
+        tp.list_pages = term.pages
+        delta.pages[key_of(tp)] = tp
+    delta.tax_pages[rel] = new
+    page.terms = {pl: [found[(pl, k)] for k, _ in names] for pl, names in new[1]}
+
+
+def _spelling(contrib: Any, plural: str, key: str) -> str | None:
+    """How a page's contribution to the taxonomy index writes a term."""
+    for pl, names in contrib[1] if contrib else ():
+        if pl == plural:
+            for k, name in names:
+                if k == key:
+                    return str(name)
+    return None
+
+
+def _page(records: Records, rel: str) -> Page:
+    p = records.page(rel)
+    if p is None:
+        raise Fallback(f"content/{rel} is not in the records")
+    return p
+
+
+def _pagers(p: Page, per_page: int) -> int:
+    return _pagers_of(len(p.list_pages), per_page)
+
+
+def _pagers_of(n: int, per_page: int) -> int:
+    return max(1, -(-n // per_page))
+
+
+def _retitle(records: Records, page: Page, old: str, new: str, delta: Delta) -> None:
+    """A new title in the cross-reference index: the page's entries answer with it, its title
+    entry (the last tier) is keyed by it; the sources whose [[links]] now resolve otherwise are
+    rendered again."""
+    xrefs = delta.xrefs or records.xrefs()
+    folded = {old.casefold(), new.casefold()}
+    if folded & set(xrefs.ambiguous):
+        raise Fallback("the title is one several pages answer to")
+    url = page.url
+    mine = [i for i, e in enumerate(xrefs.added) if e[1] == url]
+    if not mine or xrefs.added[mine[-1]][0] != old:
+        raise Fallback(f"content/{page.source} is not in the cross-reference index")
+    if any(e[2].casefold() in folded for e in xrefs.added if e[1] != url):
+        raise Fallback("another page has the title")
+    added = list(xrefs.added)
+    for i in mine:
+        added[i] = (added[i][0], url, new)
+    added[mine[-1]] = (new, url, new)
+    import bengal_native
+
+    index = bengal_native.XrefIndex()
+    index.add_many(added)
+    # Only the page's answers changed: a path answers otherwise only if it answers with the
+    # page now, or would have matched its old title (a superset: a path another page's key
+    # answered first is rendered again for nothing).
+    old_key = bengal_native.XrefIndex()
+    old_key.add(old, url, old)
+    for path in records.xref_user_paths():
+        hit = index.lookup(path)
+        if (hit is not None and hit[0] == url) or old_key.lookup(path) is not None:
+            delta.rerender.update(records.xref_users(path))
+    delta.xrefs = Xrefs(added, xrefs.ambiguous)
+    delta.index = index
+
+
+def facts(
+    records: Records, delta: Delta, entries: dict[str, incremental.SourceEntry]
+) -> dict[str, bytes]:
+    """The fingerprints of what the delta touched that differ from the recorded ones (pages
+    whose renderings are in `entries` are fingerprinted with those)."""
+    out: dict[str, bytes] = {}
+    new: dict[str, bytes] = {}
+    for key, p in delta.pages.items():
+        if p.source:
+            entry = entries.get(p.source) or records.source(p.source)
+            if entry is None:
+                raise Fallback(f"content/{p.source} is not in the records")
+            incremental.page_facts(p, key, incremental.body_hash(entry), entry.fm_digest,
+                                   into=new, pk=_pk, plist=_plist)  # fmt: skip
+        else:
+            incremental.page_facts(p, key, b"", b"", into=new, pk=_pk, plist=_plist)
+    lists: dict[str, bytes] = {}
+    for path, sec in sorted(delta.sections.items(), key=lambda kv: -kv[1].depth):
+        subs = []
+        for x in sec.subsections:
+            f = lists.get(x.path) or records.fact("s:" + x.path + "|list")
+            if f is None:
+                raise Fallback(f"no fingerprint of section {x.path!r}")
+            subs.append((x.path, f))
+        lists[path] = new["s:" + path + "|list"] = incremental._fp((_plist(sec.pages), subs))
+    for key, t in delta.terms.items():
+        new[key + "|list"] = incremental._fp(_plist(t.pages))
+    if delta.regular_pages:
+        new["site|regular_pages"] = incremental._fp(_plist(records.site.regular_pages))
+    for k, v in new.items():
+        if records.fact(k) != v:
+            out[k] = v
+    return out
+
+
+def _pk(p: Page | None) -> str:
+    return "\x01" if p is None else key_of(p)
+
+
+def _plist(pages: list[Page]) -> str:
+    return "\0".join([key_of(x) for x in pages])
+
+
+def model_fp(before: bytes, changed: dict[str, bytes]) -> bytes:
+    """What the recorded model is valid for after a delta: a value no full computation
+    (bengal.recorded.model_fingerprint) gives, so that the next ordinary build compares the
+    records one by one (and keeps those the delta wrote)."""
+    h = hashlib.blake2b(before, digest_size=16, person=b"bengal.delta")
+    for k in sorted(changed):
+        h.update(k.encode("utf-8", "surrogatepass") + b"\0" + changed[k])
+    return h.digest()
