@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bengal.discover import SourceTree
-from bengal.incremental import anchor_targets, template_key, xref_paths
+from bengal.incremental import anchor_targets, template_key, xref_keys
 from bengal.model import Page, Site
 from bengal.store import Store
 
@@ -162,9 +162,8 @@ class WarmState:
         self.linkers = linkers
         users: dict[str, set[str]] = {}
         for rel, entry in self.cache.sources.items():
-            if entry.md is not None:
-                for path in xref_paths(entry.md):
-                    users.setdefault(path, set()).add(rel)
+            for path in xref_keys(entry):
+                users.setdefault(path, set()).add(rel)
         self.xref_users = users
         owners: dict[str, set[str]] = {}
         readers: dict[str, set[str]] = {}

@@ -335,7 +335,10 @@ def _retitle(records: Records, page: Page, old: str, new: str, delta: Delta) -> 
     mine = [i for i, e in enumerate(xrefs.added) if e[1] == url]
     if not mine or xrefs.added[mine[-1]][0] != old:
         raise Fallback(f"content/{page.source} is not in the cross-reference index")
-    if any(e[2].casefold() in folded for e in xrefs.added if e[1] != url):
+    titles = {e[2] for e in xrefs.added}  # (every page's title is in its entries)
+    titles.discard(old)  # (the page's; another page with it made the old title ambiguous)
+    wanted = new.casefold()
+    if any(t.casefold() == wanted for t in titles):
         raise Fallback("another page has the title")
     added = list(xrefs.added)
     for i in mine:
@@ -350,6 +353,8 @@ def _retitle(records: Records, page: Page, old: str, new: str, delta: Delta) -> 
     # answered first is rendered again for nothing).
     old_key = bengal_native.XrefIndex()
     old_key.add(old, url, old)
+    # (Sources whose rendering is not recorded may use any path.)
+    delta.rerender.update(records.xref_users(incremental.UNRENDERED))
     for path in records.xref_user_paths():
         hit = index.lookup(path)
         if (hit is not None and hit[0] == url) or old_key.lookup(path) is not None:

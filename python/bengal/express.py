@@ -397,8 +397,8 @@ class StoredRecords:
             index = self._index_used
             self.reads.put("answers", rel, incremental.xref_answers(index, entry.md)
                            if entry.md.xrefs and index is not None else [])  # fmt: skip
-            before = incremental.xref_paths(was.md) if was is not None and was.md else set()
-            now = incremental.xref_paths(entry.md)
+        before, now = incremental.xref_keys(was), incremental.xref_keys(entry)
+        if before != now:
             for path in before - now:
                 kept = tuple(r for r in self.xref_users(path) if r != rel)
                 self.reads.put("xref_users", path, kept or None)

@@ -317,8 +317,16 @@ def xref_paths(md: MdFacts) -> set[str]:
     return {x[0].split("#", 1)[0] for x in md.xrefs} - {""}
 
 
-def _xref_users(entry: SourceEntry | None) -> set[str]:
-    return xref_paths(entry.md) if entry is not None and entry.md is not None else set()
+# The xref_users key of the sources without a recorded rendering (one found damaged: the next
+# build renders it again): their [[paths]] are not known, so they count as using every one.
+UNRENDERED = "\0unrendered"
+
+
+def xref_keys(entry: SourceEntry | None) -> set[str]:
+    """What a source is filed under in xref_users: the [[paths]] its rendering looked up."""
+    if entry is None or entry.parsed[0] != "ok":
+        return set()
+    return xref_paths(entry.md) if entry.md is not None else {UNRENDERED}
 
 
 # Tables that index the sources by what their renderings link to: table -> what a source
@@ -327,7 +335,7 @@ def _xref_users(entry: SourceEntry | None) -> set[str]:
 # it (rendered again when what the index answers for it changes: bengal.delta).
 SOURCE_INDEXES: dict[str, Callable[[SourceEntry | None], set[str]]] = {
     "linkers": _anchor_links,
-    "xref_users": _xref_users,
+    "xref_users": xref_keys,
 }
 
 

@@ -99,7 +99,14 @@ class WarmBuilder:
         opts = self.options()
         if self.warm is not None:
             # The ordinary build starts from the in-memory cache (no need to write it and
-            # read it back); the site model is built again.
+            # read it back); the site model is built again. The renderings made since the
+            # last flush are written first: that cache names them, the build reads them.
+            try:
+                with self.warm.store.transaction():
+                    self.warm.store.write_html(None)
+                self.warm.store.written()
+            except OSError:
+                pass  # (a rendering it cannot read is rendered again: see build._render)
             opts.prev_cache = self.warm.cache
             opts.prev_entries = self.warm.entries
             self.warm.close()
@@ -314,14 +321,13 @@ class WarmRecords:
         self.w.md.index = index
 
     def put_source(self, rel: str, entry: incremental.SourceEntry) -> None:
-        from bengal.incremental import xref_paths
+        from bengal.incremental import xref_keys
 
         was = self.w.cache.sources.get(rel)
         self.w.cache.sources[rel] = entry
         users = self.w.xref_users
-        if users is not None and entry.md is not None and (was is None or was.md != entry.md):
-            before = xref_paths(was.md) if was is not None and was.md is not None else set()
-            now = xref_paths(entry.md)
+        if users is not None:
+            before, now = xref_keys(was), xref_keys(entry)
             for path in before - now:
                 users.get(path, set()).discard(rel)
             for path in now - before:
