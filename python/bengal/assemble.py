@@ -101,6 +101,40 @@ def first_heading(body: str) -> str | None:
     return None
 
 
+def base_path_of(baseurl: str) -> str:
+    """The path part of the base URL, ending in "/" ("/" when it has none)."""
+    base = urlparse(baseurl).path or "/"
+    return base if base.endswith("/") else base + "/"
+
+
+def set_url(page: Page, rel_url: str, base_path: str, baseurl: str) -> None:
+    """A page's URL, permalink and output path from its site-relative URL ("/docs/x/")."""
+    if not rel_url.startswith("/"):
+        rel_url = "/" + rel_url
+    page.url = base_path + rel_url.lstrip("/")
+    page.permalink = baseurl.rstrip("/") + "/" + rel_url.lstrip("/")
+    if rel_url.endswith("/"):
+        page.output_path = rel_url.lstrip("/") + "index.html"
+    elif rel_url.rsplit("/", 1)[-1].count(".") == 0:
+        page.output_path = rel_url.lstrip("/") + "/index.html"
+        page.url += "/"
+        page.permalink += "/"
+    else:
+        page.output_path = rel_url.lstrip("/")
+
+
+def term_page(term: Term, base_path: str, baseurl: str) -> Page:
+    """The generated page of a term (its URL is the term's too)."""
+    tp = Page(source="", kind="term", fm=FrontMatter())
+    tp.title = term.name
+    tp.term = term
+    tp.taxonomy = term.taxonomy
+    tp.list_pages = term.pages
+    set_url(tp, f"/{urlize(term.taxonomy)}/{term.slug}/", base_path, baseurl)
+    term.url = tp.url
+    return tp
+
+
 def with_cascade(raw: dict[str, Any], inherited: dict[str, Any]) -> dict[str, Any]:
     """A page's front matter with what its section cascades to it (its own keys win)."""
     if not inherited:
@@ -148,9 +182,7 @@ class Assembler:
         self._rel_urls: dict[str, str] = {}  # content directory -> its section's URL path
         self.pretty = bool(config.build["pretty_urls"])
         baseurl = config.baseurl
-        self.base_path = urlparse(baseurl).path or "/"
-        if not self.base_path.endswith("/"):
-            self.base_path += "/"
+        self.base_path = base_path_of(baseurl)
         self.site = Site(
             title=config.title,
             baseurl=baseurl,
@@ -170,18 +202,7 @@ class Assembler:
         return self.base_path + rel_url.lstrip("/")
 
     def set_url(self, page: Page, rel_url: str) -> None:
-        if not rel_url.startswith("/"):
-            rel_url = "/" + rel_url
-        page.url = self.link(rel_url)
-        page.permalink = self.config.baseurl.rstrip("/") + "/" + rel_url.lstrip("/")
-        if rel_url.endswith("/"):
-            page.output_path = rel_url.lstrip("/") + "index.html"
-        elif rel_url.rsplit("/", 1)[-1].count(".") == 0:
-            page.output_path = rel_url.lstrip("/") + "/index.html"
-            page.url += "/"
-            page.permalink += "/"
-        else:
-            page.output_path = rel_url.lstrip("/")
+        set_url(page, rel_url, self.base_path, self.config.baseurl)
 
     def section_rel_url(self, path: str) -> str:
         hit = self._rel_urls.get(path)
@@ -466,14 +487,8 @@ class Assembler:
             self.set_url(index_page, base)
             site.pages.append(index_page)
             site.page_by_output[index_page.output_path] = index_page
-            for slug, term in site.taxonomies[plural].items():
-                tp = Page(source="", kind="term", fm=FrontMatter())
-                tp.title = term.name
-                tp.term = term
-                tp.taxonomy = plural
-                tp.list_pages = term.pages
-                self.set_url(tp, f"{base}{slug}/")
-                term.url = tp.url
+            for term in site.taxonomies[plural].values():
+                tp = term_page(term, self.base_path, self.config.baseurl)
                 if tp.output_path in site.page_by_output:
                     other = site.page_by_output[tp.output_path]
                     self.errors.append(

@@ -36,10 +36,12 @@ from typing import TYPE_CHECKING, Any
 
 from bengal import incremental
 from bengal.assemble import (
+    base_path_of,
     date_key,
     first_heading,
     page_title,
     sort_key,
+    term_page,
     urlize,
     with_cascade,
 )
@@ -87,6 +89,10 @@ class Delta:
     xrefs: Xrefs | None = None  # the cross-reference index's entries, when they changed
     index: Any = None  # the index made from them
     rerender: set[str] = field(default_factory=set)  # sources whose [[links]] now differ
+    new_outputs: dict[str, Page] = field(default_factory=dict)  # output path -> its new page
+    gone: dict[str, Page] = field(default_factory=dict)  # key -> a page that is no more
+    gone_terms: dict[str, Term] = field(default_factory=dict)  # key -> a term that is no more
+    site_lists: bool = False  # the site's pages, their outputs and its terms changed
 
 
 def _loaded(obj: Any, name: str) -> Any:
@@ -262,32 +268,35 @@ def _reterm(records: Records, page: Page, delta: Delta) -> None:
 
     for plural, key in keys:
         full = plural + SEP + key
-        members = delta.tax_terms.get(full) or records.tax_term(full)
-        if not members:
-            raise Fallback(f"content/{rel}: a new term")
+        members = delta.tax_terms.get(full, records.tax_term(full) or ())
         rest = [s for s in members if s != rel]
         if (plural, key) in keys_now:
             j = bisect.bisect_left(rest, date_key(page), key=lambda s: date_key(_page(records, s)))
             rest.insert(j, rel)
-        if not rest:
-            raise Fallback(f"content/{rel}: a term left without pages")
         delta.tax_terms[full] = tuple(rest)
+        if not members:
+            if (plural, key) not in keys_now:
+                raise Fallback(f"content/{rel}: the taxonomy index does not list its terms")
+            found[(plural, key)] = _new_term(
+                records, page, plural, _spelling(new, plural, key) or key, delta
+            )
+            continue
         term = term_of(plural, key)
         if term is None:
             raise Fallback(f"content/{rel}: no term {key!r}")
+        if not rest:
+            _drop_term(records, term, delta)
+            continue
         if rel in (members[0], rest[0]):
             # A term is named as its first page writes it, and terms take their URL slugs in
             # the order of their first pages (bengal.taxonomy.TaxonomyIndex.named).
             first = new if rest[0] == rel else delta.tax_pages.get(rest[0])
             if _spelling(first or records.tax_page(rest[0]), plural, key) != term.name:
                 raise Fallback(f"content/{rel}: the name of {plural} '{term.name}' changes")
-            if any(urlize(t.name) != t.slug for t in all_terms(plural).values()):
-                raise Fallback(f"content/{rel}: {plural} share URL slugs; their order may change")
+            _no_slug_clashes(records, rel)
         _loaded(term, "slug").pages = [_page(records, s) for s in rest]
         delta.terms[f"t:{plural}/{term.slug}"] = term
-        tp = records.page_at(term.url)
-        if tp is None or _loaded(tp, "source").term is not term:
-            raise Fallback(f"the page of {plural} '{term.name}' is not in the records")
+        tp = _term_page(records, term)
         if len(tp.list_pages) != len(rest) and _pagers(tp, records.per_page) != _pagers_of(
             len(rest), records.per_page
         ):
@@ -296,6 +305,74 @@ def _reterm(records: Records, page: Page, delta: Delta) -> None:
         delta.pages[key_of(tp)] = tp
     delta.tax_pages[rel] = new
     page.terms = {pl: [found[(pl, k)] for k, _ in names] for pl, names in new[1]}
+
+
+def _no_slug_clashes(records: Records, rel: str) -> None:
+    """Terms take their URL slugs in the order of their first pages: with no two names sharing
+    a slug (the assembler warns of each such pair), that order decides nothing."""
+    if any("share the URL slug" in w for w in records.warnings):
+        raise Fallback(f"content/{rel}: terms share URL slugs; their order may change")
+
+
+def _term_page(records: Records, term: Term) -> Page:
+    tp = records.page_at(term.url)
+    if tp is None or _loaded(tp, "source").term is not term:
+        raise Fallback(f"the page of {term.taxonomy} '{term.name}' is not in the records")
+    return tp
+
+
+def _new_term(records: Records, page: Page, plural: str, name: str, delta: Delta) -> Term:
+    """A term the edited page is the first to name: the term, its page (a new output) and the
+    site's lists of both."""
+    site = records.site
+    _no_slug_clashes(records, page.source)
+    slug = urlize(name)
+    terms = site.taxonomies[plural]
+    if slug in terms:
+        raise Fallback(f"content/{page.source}: {plural} '{name}' takes a slug in use")
+    term = Term(taxonomy=plural, name=name, slug=slug, pages=[page])
+    tp = term_page(term, base_path_of(site.baseurl), site.baseurl)
+    if records.page_at(tp.url) is not None or records.in_manifest(tp.output_path):
+        raise Fallback(f"content/{page.source}: {tp.output_path} is another page's or file's")
+    if _pagers(tp, records.per_page) != 1:
+        raise Fallback("a new term page with several pagers")
+    now = site.taxonomies[plural] = dict(sorted({**terms, slug: term}.items()))
+    pages = site.pages
+    j = bisect.bisect_left(pages, tp.output_path, key=lambda p: p.output_path)
+    site.pages = [*pages[:j], tp, *pages[j:]]
+    # (In the assembler's order: after the term before it, or the taxonomy's own page.)
+    slugs = list(now)
+    at = slugs.index(slug)
+    after = f"{urlize(plural)}/" + (f"{slugs[at - 1]}/index.html" if at else "index.html")
+    items = list(site.page_by_output.items())
+    k = next((n + 1 for n, (path, _) in enumerate(items) if path == after), len(items))
+    site.page_by_output = dict([*items[:k], (tp.output_path, tp), *items[k:]])
+    key = key_of(tp)
+    delta.pages[key] = tp
+    delta.terms[f"t:{plural}/{slug}"] = term
+    delta.new_outputs[tp.output_path] = tp
+    delta.site_lists = True
+    return term
+
+
+def _drop_term(records: Records, term: Term, delta: Delta) -> None:
+    """A term its last page left: the term, its page and output gone."""
+    site = records.site
+    _no_slug_clashes(records, term.pages[0].source if term.pages else "")
+    tp = _term_page(records, term)
+    if _pagers(tp, records.per_page) != 1:
+        raise Fallback("a term page with several pagers goes")
+    site.taxonomies[term.taxonomy] = {
+        s: t for s, t in site.taxonomies[term.taxonomy].items() if t is not term
+    }
+    site.pages = [p for p in site.pages if p is not tp]
+    site.page_by_output = {k: v for k, v in site.page_by_output.items() if v is not tp}
+    key = key_of(tp)
+    delta.pages.pop(key, None)
+    delta.gone[key] = tp
+    delta.gone_terms[f"t:{term.taxonomy}/{term.slug}"] = term
+    delta.terms.pop(f"t:{term.taxonomy}/{term.slug}", None)
+    delta.site_lists = True
 
 
 def _spelling(contrib: Any, plural: str, key: str) -> str | None:
@@ -389,13 +466,27 @@ def facts(
             subs.append((x.path, f))
         lists[path] = new["s:" + path + "|list"] = incremental._fp((_plist(sec.pages), subs))
     for key, t in delta.terms.items():
+        new[key + "|meta"] = incremental._fp((t.name, t.url))
         new[key + "|list"] = incremental._fp(_plist(t.pages))
+    site = records.site
     if delta.regular_pages:
-        new["site|regular_pages"] = incremental._fp(_plist(records.site.regular_pages))
+        new["site|regular_pages"] = incremental._fp(_plist(site.regular_pages))
+    if delta.site_lists:  # (as incremental.site_facts makes them)
+        new["site|pages"] = incremental._fp(_plist(site.pages))
+        new["site|taxonomies"] = incremental._fp(
+            [(t, sorted(v)) for t, v in site.taxonomies.items()]
+        )
+        new["site|page_by_output"] = incremental._fp(sorted(site.page_by_output))
     for k, v in new.items():
         if records.fact(k) != v:
             out[k] = v
     return out
+
+
+def dropped(delta: Delta) -> list[str]:
+    """The fingerprints of the objects the delta removed."""
+    keys = [k + g for k in delta.gone for g in incremental.PAGE_GROUPS]
+    return keys + [k + g for k in delta.gone_terms for g in ("|meta", "|list")]
 
 
 def _pk(p: Page | None) -> str:

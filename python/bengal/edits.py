@@ -40,7 +40,7 @@ from bengal.delta import Delta, Fallback, Meta
 from bengal.discover import MARKDOWN_EXTS
 from bengal.model import Page, Site
 from bengal.outputs import changed_files, entry_of
-from bengal.publish import begin_writing, check_local_assets, write_files
+from bengal.publish import begin_writing, check_local_assets, remove_stale, write_files
 from bengal.workers import FORK_STATE, ShardResult, run_chunks
 
 if TYPE_CHECKING:
@@ -100,7 +100,10 @@ class Records(Protocol):
     def put_asset_warnings(self, path: str, found: list[str]) -> None: ...
     def put_out_stats(self, stamps: dict[str, list[int]]) -> None: ...
     def put_linkers(self, rel: str, before: set[str], now: set[str]) -> None: ...
-    def put_entries(self, changed: dict[str, Entry]) -> None: ...
+    def put_entries(self, changed: dict[str, Entry | None]) -> None: ...  # None: gone
+    # An output no page shows any more: its record, stamp and reverse index entries.
+    def drop_output(self, path: str) -> None: ...
+    def in_manifest(self, path: str) -> bool: ...  # a file the last build put in the output
     def put_template(self, name: str, digest: bytes | None) -> None: ...
     # The model records a delta changed, its taxonomy and cross-reference records.
     def put_delta(self, d: Delta, facts: dict[str, bytes]) -> None: ...
@@ -131,6 +134,7 @@ class Plan:
     entries: dict[str, Entry] = field(default_factory=dict)  # every page's, before the edits
     templates: dict[str, bytes | None] = field(default_factory=dict)  # edited: name -> digest
     delta: Delta | None = None  # front matter edits: what they changed in the model
+    removed: list[str] = field(default_factory=list)  # outputs of pages the delta removed
     # Sources whose links into other pages' headings changed: (page URLs before, after).
     linkers: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
     old_messages: list[str] = field(default_factory=list)  # Markdown findings replaced ...
@@ -235,14 +239,27 @@ def plan(
     if d is not None:
         edits = edits + _relinked(records, d, edits)
     out = _plan_bodies(records, edits, strict, d) if edits else Plan([], {}, {}, [], False)
+    d = out.delta
     for name in sorted(templates or {}):
         for p in records.readers(incremental.template_key(name)):
             out.outputs.setdefault(p, f"template {name} changed")
     out.templates = dict(templates or {})
+    new_pages = d.new_outputs if d is not None else {}
+    for path in new_pages:
+        out.outputs[path] = "new output"
+    if d is not None:
+        # (The outputs of pages the delta removed: deleted, not rendered.)
+        for key in d.gone:
+            for path in records.readers(key):
+                out.outputs.pop(path, None)
+                out.removed.append(path)
     out.outputs = dict(sorted(out.outputs.items()))
     if len(out.outputs) > MAX_OUTPUTS:
         raise Fallback(f"{len(out.outputs)} outputs to render: the ordinary build renders them")
     for path in out.outputs:
+        if path in new_pages:
+            out.jobs.append((new_pages[path], 1))
+            continue
         rec = records.output(path)
         job = records.job(path)
         if rec is None or job is None:
@@ -365,6 +382,9 @@ def _plan_bodies(records: Records, edits: list[Edit], strict: bool, d: Delta | N
         rendered = {e.rel: entry for e, entry in out.edits}
         for k, v in delta.facts(records, d, rendered).items():
             out.facts.setdefault(k, v)
+        for k in delta.dropped(d):  # (what read them: the pages that showed them, listed)
+            for p in records.readers(k) if incremental.filed(k) else ():
+                out.outputs.setdefault(p, f"reads {k.replace('|', ' ')}, which is gone")
     # The outputs showing a page whose fingerprints changed (as the ordinary build's planner
     # says it: the first of its groups that changed), then those that read what changed.
     pages = {k.rpartition("|")[0] for k in out.facts if k.startswith("p:")}
@@ -373,7 +393,7 @@ def _plan_bodies(records: Records, edits: list[Edit], strict: bool, d: Delta | N
         for p in records.readers(pkey):
             out.outputs.setdefault(p, f"page {why} changed")
     for k in sorted(out.facts):
-        if not incremental.filed(k):
+        if not incremental.filed(k) and records.fact(k) is not None:  # (new: nothing read it)
             raise Fallback(f"{k.replace('|', ' ')} changed: its readers are not indexed")
         out.sitewide = out.sitewide or k.endswith("|summary")
         for p in records.readers(k):
@@ -448,6 +468,12 @@ def finish(
         new_assets += found.get(p, [])
         records.put_asset_warnings(p, found.get(p, []))
     written = set(rendered)
+    if out.removed:
+        remove_stale(out_dir, set(out.removed))
+        for path in out.removed:
+            records.drop_output(path)
+            old_assets += records.asset_warnings(path)
+            records.put_asset_warnings(path, [])
     if out.sitewide:
         # The edited pages' entries made again; the files that show them differently joined
         # again from the rest as recorded (bengal.outputs).
@@ -457,8 +483,12 @@ def finish(
             entries["p:" + e.rel] = entry_of(e.page)
         for k, touched in (out.delta.pages if out.delta is not None else {}).items():
             entries[k] = entry_of(touched)
+        for k in out.delta.gone if out.delta is not None else {}:
+            entries.pop(k, None)
         written.update(write_files(out_dir, changed_files(records.site, entries, was), result))
-        records.put_entries({k: v for k, v in entries.items() if was.get(k) != v})
+        changed: dict[str, Entry | None] = {k: v for k, v in entries.items() if was.get(k) != v}
+        changed.update((k, None) for k in was.keys() - entries.keys())
+        records.put_entries(changed)
     stamps = cache.stat_outputs(out_dir, sorted(written))
     records.put_out_stats(stamps)
     for rel, entry in same.items():

@@ -24,6 +24,7 @@ again.
 
 from __future__ import annotations
 
+import bisect
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -215,7 +216,14 @@ def _express(run: _Run, changed: list[str], template_paths: list[str]) -> BuildR
     t4 = time.perf_counter()
     assert check.outputs_seen is not None
     joined, packed = check.outputs_seen
-    outputs_now = (joined, cache.patch_stamps(joined, packed, stamps))
+    if records.new_paths or records.removed_paths:  # (outputs came or went: packed again)
+        every = cache.unpack_stamps(joined, packed)
+        for path in records.removed_paths:
+            every.pop(path, None)
+        every.update(stamps)
+        outputs_now = cache.pack_stamps(every)
+    else:
+        outputs_now = (joined, cache.patch_stamps(joined, packed, stamps))
     summary = dict(run.state.get("summary", {}))
     summary["warnings"] = records.warnings
     with store.transaction():
@@ -259,6 +267,9 @@ class StoredRecords:
         self._index_used: Any = None
         self._index_set = False  # a delta's index: every rendering uses the whole of it
         self.taxonomies: dict[str, str] = dict(run.config.taxonomies)
+        self._manifest_set: set[str] | None = None
+        self.new_paths: set[str] = set()  # outputs the fast path created ...
+        self.removed_paths: set[str] = set()  # ... and removed
         self.per_page = int(run.config.pagination["per_page"])
         # (Pages' recorded renderings are applied without an index: they are rendered.)
         base = MarkdownContext.of(self.site, bengal_native.XrefIndex(), run.config, {}, run.store)
@@ -333,7 +344,10 @@ class StoredRecords:
             raise Fallback("the store holds no site-wide entries for every page")
         for (kind, key), value in self.reads.changed.items():
             if kind == "entries":
-                entries[key] = value
+                if value is None:
+                    entries.pop(key, None)
+                else:
+                    entries[key] = value
         return entries
 
     def context(self, rels: list[str] | None) -> MarkdownContext:
@@ -423,8 +437,49 @@ class StoredRecords:
         for rel, contrib in d.tax_pages.items():
             self.reads.put("tax_pages", rel, contrib)
         for key, members in d.tax_terms.items():
-            self.reads.put("tax_terms", key, members)
+            self.reads.put("tax_terms", key, members or None)
+        if d.site_lists:
+            site = self.site
+            urls = {k: u for u, k in self.model.record("site.page_by_url")}
+            urls.update((key_of(p), p.url) for p in d.new_outputs.values())
+            keys = [key_of(p) for p in site.pages]
+            self.reads.put("model", "site.pages", keys)
+            self.reads.put("model", "site.page_by_url", [(urls[k], k) for k in keys])
+            self.reads.put("model", "site.page_by_output",
+                           [(k, key_of(v)) for k, v in site.page_by_output.items()])  # fmt: skip
+            self.reads.put("model", "site.taxonomies",
+                           [(t, list(v)) for t, v in site.taxonomies.items()])  # fmt: skip
+            self.model._by_url = None
+        for key in [*d.gone, *d.gone_terms]:
+            self.reads.put("model", key, None)
+        for key in delta.dropped(d):
+            self.reads.put("facts", key, None)
+        for path in d.new_outputs:
+            if path not in self._manifest():
+                bisect.insort(self.top.manifest, path)
+                self._manifest().add(path)
+            self.new_paths.add(path)
         self.top.model_fp = delta.model_fp(self.top.model_fp, facts)
+
+    def _manifest(self) -> set[str]:
+        if self._manifest_set is None:
+            self._manifest_set = set(self.top.manifest)
+        return self._manifest_set
+
+    def in_manifest(self, path: str) -> bool:
+        return path in self._manifest()
+
+    def drop_output(self, path: str) -> None:
+        was = self.output(path)
+        self.reads.put("outputs", path, None)
+        self.reads.put("out_stats", path, None)
+        for d in incremental.contributions(was) if was is not None else ():
+            kept = tuple(x for x in self.readers(d) if x != path)
+            self.reads.put("rdeps", d, kept or None)
+        if path in self._manifest():
+            self.top.manifest.remove(path)
+            self._manifest().discard(path)
+        self.removed_paths.add(path)
 
     def put_fact(self, key: str, value: bytes) -> None:
         self.reads.put("facts", key, value)
@@ -465,7 +520,7 @@ class StoredRecords:
     def put_template(self, name: str, digest: bytes | None) -> None:
         self.top.templates[name] = digest
 
-    def put_entries(self, changed: dict[str, Entry]) -> None:
+    def put_entries(self, changed: dict[str, Entry | None]) -> None:
         for k, e in changed.items():
             self.reads.put("entries", k, e)
 

@@ -167,15 +167,24 @@ def config_key(config_source: bytes, options: dict[str, Any]) -> str:
 # The reverse index of `outputs` (the store's rdeps table, never held whole in a Cache): page
 # key -> its outputs, and "key|group" -> the outputs that read it, for the groups an edit the
 # fast path takes can change (bodies, summaries; what delta assembly changes: a page's meta and
-# nav, a section's or term's list, the site's date order -- not a section's or term's meta,
-# which nearly every output reads: 9 of the 21 MB such an index takes at 10k pages). The fast
-# path (bengal.express) reads the few entries it needs instead of every record.
-RDEP_GROUPS = ("|body", "|summary", "|nav", "|list", "|regular_pages")
+# nav, a section's or term's list, the site's lists of pages and terms -- not a section's or
+# term's meta, which nearly every output reads: 9 of the 21 MB such an index takes at 10k
+# pages). The fast path (bengal.express) reads the few entries it needs instead of every record.
+RDEP_GROUPS = (
+    "|body", "|summary", "|nav", "|list", "|regular_pages", "|pages", "|taxonomies",
+    "|page_by_output",
+)  # fmt: skip
 
 
-def filed(dep: str) -> bool:
-    """Whether the reverse index files the outputs that read `dep`."""
-    return dep.endswith(RDEP_GROUPS) or (dep.startswith("p:") and dep.endswith("|meta"))
+def filed(dep: str, _memo: dict[str, bool] = {}) -> bool:  # noqa: B006 (a cache)
+    """Whether the reverse index files the outputs that read `dep` (asked ~30 times per output:
+    remembered per key)."""
+    hit = _memo.get(dep)
+    if hit is None:
+        hit = _memo[dep] = dep.endswith(RDEP_GROUPS) or (
+            dep.startswith("p:") and dep.endswith("|meta")
+        )
+    return hit
 
 
 def load(store: Store, key: str) -> tuple[Cache | None, str, str]:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import bisect
 import os
 import time
 from collections.abc import Callable
@@ -252,6 +253,7 @@ class WarmRecords:
         self.site = w.site
         self.taxonomies = w.taxonomies
         self.per_page = w.per_page
+        self._manifest_set: set[str] | None = None
         w.site_entries()  # (before an edit changes a page)
 
     @property
@@ -337,13 +339,48 @@ class WarmRecords:
         """The taxonomy and cross-reference records of a delta (its objects are the model in
         memory, changed already; the dev server records no model)."""
         from bengal.assemble import xref_digest
+        from bengal.delta import dropped
 
-        cache = self.w.cache
+        w = self.w
+        cache = w.cache
+        assert w.by_url is not None
         cache.tax_pages.update(d.tax_pages)
-        cache.tax_terms.update(d.tax_terms)
+        for key, members in d.tax_terms.items():
+            if members:
+                cache.tax_terms[key] = members
+            else:
+                cache.tax_terms.pop(key, None)
         if d.xrefs is not None:
-            self.w.xref_added = d.xrefs.added
+            w.xref_added = d.xrefs.added
             cache.xref_digest = xref_digest(d.xrefs.added)
+        for key in dropped(d):
+            cache.facts.pop(key, None)
+        for page in d.gone.values():
+            if w.by_url.get(page.url) is page:
+                del w.by_url[page.url]
+        for path, page in d.new_outputs.items():
+            w.jobs[path] = (page, 1)
+            w.by_url[page.url] = page
+            if path not in self._manifest():
+                bisect.insort(cache.manifest, path)
+                self._manifest().add(path)
+
+    def _manifest(self) -> set[str]:
+        if self._manifest_set is None:
+            self._manifest_set = set(self.w.cache.manifest)
+        return self._manifest_set
+
+    def in_manifest(self, path: str) -> bool:
+        return path in self._manifest()
+
+    def drop_output(self, path: str) -> None:
+        w = self.w
+        w.replace_record(path, None)
+        w.cache.out_stats.pop(path, None)
+        w.jobs.pop(path, None)
+        if path in self._manifest():
+            w.cache.manifest.remove(path)
+            self._manifest().discard(path)
 
     def put_fact(self, key: str, value: bytes) -> None:
         self.w.cache.facts[key] = value
@@ -370,8 +407,13 @@ class WarmRecords:
     def put_template(self, name: str, digest: bytes | None) -> None:
         self.w.cache.templates[name] = digest
 
-    def put_entries(self, changed: dict[str, Entry]) -> None:
-        self.entries().update(changed)
+    def put_entries(self, changed: dict[str, Entry | None]) -> None:
+        entries = self.entries()
+        for k, e in changed.items():
+            if e is None:
+                entries.pop(k, None)
+            else:
+                entries[k] = e
 
     def put_linkers(self, rel: str, before: set[str], now: set[str]) -> None:
         assert self.w.linkers is not None

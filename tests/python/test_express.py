@@ -95,7 +95,6 @@ def test_the_fast_path_matches_the_ordinary_build(site: Path, tmp_path: Path) ->
         "slug",  # front matter that decides a URL
         "draft",
         "date-newest",  # the site's build date changes
-        "new-term",
         "added",
         "removed",
         "template",
@@ -112,8 +111,6 @@ def test_other_changes_take_the_ordinary_build(site: Path, tmp_path: Path, edit:
         two.write_text(two.read_text().replace("title: Two", "title: Two\ndraft: true"))
     elif edit == "date-newest":
         two.write_text(two.read_text().replace("date: 2024-02-01", "date: 2025-02-01"))
-    elif edit == "new-term":
-        two.write_text(two.read_text().replace("tags: [b]", "tags: [b, brand-new]"))
     elif edit == "added":
         write_site(site, {"content/blog/four.md": "---\ntitle: Four\n---\nFour.\n"})
     elif edit == "removed":
@@ -145,6 +142,8 @@ def test_other_changes_take_the_ordinary_build(site: Path, tmp_path: Path, edit:
         "tags",  # a term it was not in (the term's first page now)
         "tag-case",
         "untag",
+        "new-term",  # a term and its page (a new output) made
+        "last-of-term",  # a term left without pages: it and its page's output go
         "description",
         "several",
     ],
@@ -177,6 +176,12 @@ def test_front_matter_edits_take_the_fast_path(site: Path, tmp_path: Path, edit:
         one = site / "content/blog/one.md"
         one.write_text(one.read_text().replace("tags: [a, b]", "tags: [a]"))
         changed = {"blog/one.md": "metadata"}
+    elif edit == "new-term":
+        two.write_text(text.replace("tags: [b]", "tags: [b, Brand New]"))
+    elif edit == "last-of-term":
+        one = site / "content/blog/one.md"
+        one.write_text(one.read_text().replace("tags: [a, b]", "tags: [b]"))
+        changed = {"blog/one.md": "metadata"}
     elif edit == "description":
         two.write_text(text.replace("title: Two", "title: Two\ndescription: The second one"))
     elif edit == "several":
@@ -199,6 +204,13 @@ def test_front_matter_edits_take_the_fast_path(site: Path, tmp_path: Path, edit:
         assert why["blog/one/index.html"] == why["blog/three/index.html"] == "page nav changed"
         assert why["blog/two/index.html"] == "page meta changed"
         assert "docs/guide/index.html" not in why
+    if edit == "new-term":
+        assert why["tags/brand-new/index.html"] == "new output"
+        assert why["tags/index.html"] == "reads site taxonomies, which changed"
+        assert "Brand New" in (site / "public/tags/brand-new/index.html").read_text("utf-8")
+    if edit == "last-of-term":
+        assert not (site / "public/tags/a").exists()
+        assert "tags/a/index.html" not in why
     if edit in ("tags", "untag"):  # two joins a; one leaves b
         assert why[f"tags/{'a' if edit == 'tags' else 'b'}/index.html"] == "page nav changed"
     assert _records(site) == _assembled_records(site)  # what an assembly of the site makes
