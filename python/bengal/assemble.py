@@ -58,6 +58,9 @@ class Assembly:
     warnings: list[str] = field(default_factory=list)
     xref_digest: bytes = b""  # of every (key, url, title) added to xref_index, in order
     xref_added: list[tuple[str, str, str]] = field(default_factory=list)  # those, in order
+    # Where the tiers of stems and slugs, and of titles, begin in xref_added (ambiguity is
+    # decided per tier: bengal.delta decides it again for a new title)
+    xref_tiers: tuple[int, int] = (0, 0)
     # term -> pages, as the last build left it updated for this one's pages
     taxonomy: TaxonomyIndex = field(default_factory=TaxonomyIndex)
 
@@ -179,6 +182,7 @@ class Assembler:
         self.taxonomy = taxonomy if taxonomy is not None else TaxonomyIndex()
         self.xref_digest = b""
         self.xref_added: list[tuple[str, str, str]] = []
+        self.xref_tiers = (0, 0)
         self._rel_urls: dict[str, str] = {}  # content directory -> its section's URL path
         self.pretty = bool(config.build["pretty_urls"])
         baseurl = config.baseurl
@@ -233,6 +237,7 @@ class Assembler:
             self.warnings,
             self.xref_digest,
             self.xref_added,
+            self.xref_tiers,
             self.taxonomy,
         )
 
@@ -564,7 +569,9 @@ class Assembler:
             if p.fm.slug and p.fm.slug != stem:
                 tiers[0].append((p.fm.slug, p))
             tiers[1].append((p.title, p))
+        starts = []
         for tier in tiers:
+            starts.append(len(added))
             owners: dict[str, list[Page]] = {}
             for key, p in tier:
                 folded = key.casefold()
@@ -578,6 +585,7 @@ class Assembler:
                     ambiguous[folded] = [q.source for q in pages]
         self.xref_digest = xref_digest(added)
         self.xref_added = added
+        self.xref_tiers = (starts[0], starts[1])
         return native_index, ambiguous
 
     def build_menus(self, index: bengal_native.XrefIndex) -> None:

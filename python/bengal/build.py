@@ -775,7 +775,7 @@ def _save(b: BuildContext) -> None:
             with store.rewrite() if base is None and store.created else store.transaction():
                 incremental.save(store, new_cache, base, b.asm.xref_index)
                 # The dev server rebuilds from memory: its builds record no model.
-                xrefs = recorded.Xrefs(b.asm.xref_added, b.asm.ambiguous_keys)
+                xrefs = recorded.Xrefs(b.asm.xref_added, b.asm.ambiguous_keys, b.asm.xref_tiers)
                 site = None if warm else b.asm.site
                 result.model_kept = recorded.save_model(store, site, xrefs, new_cache, base)
                 recorded.save_entries(
@@ -829,6 +829,7 @@ def _keep_warm(b: BuildContext) -> None:
             warnings=b.site_warnings,
             entries=b.entries,
             xref_added=asm.xref_added,
+            xref_tiers=asm.xref_tiers,
             taxonomies=dict(b.config.taxonomies),
             per_page=int(b.config.pagination["per_page"]),
         )

@@ -147,6 +147,7 @@ class WarmState:
     entries: dict[str, Entry] | None = None
     # The cross-reference index's entries as assembled (bengal.delta patches them).
     xref_added: list[tuple[str, str, str]] = field(default_factory=list)
+    xref_tiers: tuple[int, int] = (0, 0)
     taxonomies: dict[str, str] = field(default_factory=dict)  # the configuration's
     per_page: int = 10
     xref_users: dict[str, set[str]] | None = None  # [[path]] -> sources using it

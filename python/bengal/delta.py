@@ -13,17 +13,19 @@ model in memory alike (both through bengal.edits.Records).
 What this path takes: an edit of the title, date, lastmod, weight, description, summary,
 taxonomy terms or other params of a regular page (not an _index.md), with the same draft
 state, slug, url, aliases, id, type, template, toc and cascade, and no menu entries (they show
-its title and weight); terms only among those the site has, none left empty, each keeping its
-name (a term is named as its first page writes it) and, when its first page changes place, in
-a taxonomy whose terms share no URL slug; a date that leaves the site's build date as it was;
-a title no other page has, nor had; term pages that keep their number of pagers.
-Anything else raises Fallback and the ordinary build assembles the site.
+its title and weight); terms that keep their names (a term is named as its first page writes
+it) -- new terms and terms left without pages too -- in a taxonomy whose terms share no URL
+slug when a term's first page changes; a date that leaves the site's build date as it was;
+term pages that keep their number of pagers. Anything else raises Fallback and the ordinary
+build assembles the site.
 
 The orders are the assembler's (bengal.assemble.sort_key and date_key: unique keys, so a list
 sorted but for one page is put right by taking it out and bisecting it back in); the taxonomy
 index's member lists keep the site's date order (bengal.taxonomy). The cross-reference index
 is a function of its list of entries: the page's entries are changed in place (the title tier
-is the last) and the index made again from the list, as the assembler would make it.
+is the last) and the index made again from the list, as the assembler would make it; the
+ambiguity of the old and the new title is decided again from the tiers (the assembler's rule:
+titles over stems and slugs).
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class Delta:
     tax_pages: dict[str, Any] = field(default_factory=dict)
     tax_terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     xrefs: Xrefs | None = None  # the cross-reference index's entries, when they changed
+    was: Xrefs | None = None  # ... and as they were
     index: Any = None  # the index made from them
     rerender: set[str] = field(default_factory=set)  # sources whose [[links]] now differ
     new_outputs: dict[str, Page] = field(default_factory=dict)  # output path -> its new page
@@ -402,42 +405,67 @@ def _pagers_of(n: int, per_page: int) -> int:
 
 def _retitle(records: Records, page: Page, old: str, new: str, delta: Delta) -> None:
     """A new title in the cross-reference index: the page's entries answer with it, its title
-    entry (the last tier) is keyed by it; the sources whose [[links]] now resolve otherwise are
-    rendered again."""
+    entry (the last tier) is keyed by it, the ambiguity of both titles is decided again; the
+    sources whose [[links]] now resolve otherwise, or use either title, are rendered again."""
+    import bengal_native
+
     xrefs = delta.xrefs or records.xrefs()
-    folded = {old.casefold(), new.casefold()}
-    if folded & set(xrefs.ambiguous):
-        raise Fallback("the title is one several pages answer to")
     url = page.url
+    t0, t1 = xrefs.tiers
     mine = [i for i, e in enumerate(xrefs.added) if e[1] == url]
-    if not mine or xrefs.added[mine[-1]][0] != old:
+    if not mine or mine[-1] < t1 or xrefs.added[mine[-1]][0] != old:
         raise Fallback(f"content/{page.source} is not in the cross-reference index")
-    titles = {e[2] for e in xrefs.added}  # (every page's title is in its entries)
-    titles.discard(old)  # (the page's; another page with it made the old title ambiguous)
-    wanted = new.casefold()
-    if any(t.casefold() == wanted for t in titles):
-        raise Fallback("another page has the title")
     added = list(xrefs.added)
     for i in mine:
         added[i] = (added[i][0], url, new)
     added[mine[-1]] = (new, url, new)
-    import bengal_native
-
+    folded = {old.casefold(), new.casefold()}
+    ambiguous = dict(xrefs.ambiguous)
+    for f in folded:  # (as the assembler decides it: the titles tier over the stems tier)
+        titles, stems = _owners(added[t1:], f), _owners(added[t0:t1], f)
+        owners = titles if len(titles) > 1 else stems if len(stems) > 1 else []
+        if owners:
+            ambiguous[f] = [_source_at(records, u) for u in owners]
+        else:
+            ambiguous.pop(f, None)
     index = bengal_native.XrefIndex()
     index.add_many(added)
     # Only the page's answers changed: a path answers otherwise only if it answers with the
     # page now, or would have matched its old title (a superset: a path another page's key
-    # answered first is rendered again for nothing).
+    # answered first is rendered again for nothing). A path spelling either title is warned
+    # about by its ambiguity: checked again too.
     old_key = bengal_native.XrefIndex()
     old_key.add(old, url, old)
     # (Sources whose rendering is not recorded may use any path.)
     delta.rerender.update(records.xref_users(incremental.UNRENDERED))
     for path in records.xref_user_paths():
         hit = index.lookup(path)
-        if (hit is not None and hit[0] == url) or old_key.lookup(path) is not None:
+        if (
+            (hit is not None and hit[0] == url)
+            or old_key.lookup(path) is not None
+            or path.strip().casefold() in folded
+        ):
             delta.rerender.update(records.xref_users(path))
-    delta.xrefs = Xrefs(added, xrefs.ambiguous)
+    if delta.xrefs is None:
+        delta.was = xrefs  # (the Markdown findings before: with the index and keys as they were)
+    delta.xrefs = Xrefs(added, ambiguous, xrefs.tiers)
     delta.index = index
+
+
+def _owners(entries: list[tuple[str, str, str]], folded: str) -> list[str]:
+    """The pages (by URL, in order) a tier's entries give a key that folds to `folded`."""
+    urls: list[str] = []
+    for key, url, _ in entries:
+        if url not in urls and key.casefold() == folded:
+            urls.append(url)
+    return urls
+
+
+def _source_at(records: Records, url: str) -> str:
+    p = records.page_at(url)
+    if p is None or not p.source:
+        raise Fallback(f"no content page at {url}")
+    return p.source
 
 
 def facts(

@@ -91,8 +91,9 @@ class Records(Protocol):
     def xrefs(self) -> Xrefs: ...
     def xref_user_paths(self) -> Iterable[str]: ...
     def xref_users(self, path: str) -> Iterable[str]: ...
-    # From now on Markdown is rendered with this index (the whole of it).
-    def set_index(self, index: Any) -> None: ...
+    # From now on Markdown is rendered with this index (the whole of it) and checked with
+    # these ambiguous keys.
+    def set_index(self, index: Any, ambiguous: dict[str, list[str]]) -> None: ...
 
     def put_source(self, rel: str, entry: incremental.SourceEntry) -> None: ...
     def put_fact(self, key: str, value: bytes) -> None: ...
@@ -278,8 +279,8 @@ def _apply_meta(records: Records, edits: list[Edit]) -> Delta:
     for e in edits:
         if e.meta is not None:
             delta.apply(records, e.page, e.meta, d)
-    if d.index is not None:
-        records.set_index(d.index)
+    if d.index is not None and d.xrefs is not None:
+        records.set_index(d.index, d.xrefs.ambiguous)
     return d
 
 
@@ -316,6 +317,21 @@ def _report(
         e.page.body_line = now
 
 
+def _context_before(ctx: MarkdownContext, d: Delta | None) -> MarkdownContext:
+    """What the Markdown findings were checked with before the delta: its index and ambiguous
+    keys as they were, when the delta changed which keys are ambiguous (a key's ambiguity
+    warning also asks whether the index holds it as written)."""
+    if d is None or d.was is None or d.xrefs is None or d.was.ambiguous == d.xrefs.ambiguous:
+        return ctx
+    import dataclasses
+
+    import bengal_native
+
+    index = bengal_native.XrefIndex()
+    index.add_many(d.was.added)
+    return dataclasses.replace(ctx, index=index, ambiguous=d.was.ambiguous)
+
+
 def _plan_bodies(records: Records, edits: list[Edit], strict: bool, d: Delta | None) -> Plan:
     bodies = [e.body for e in edits]
     known = {p for e in edits if e.entry.md for p in incremental.xref_paths(e.entry.md)}
@@ -332,10 +348,11 @@ def _plan_bodies(records: Records, edits: list[Edit], strict: bool, d: Delta | N
     before = _anchors(records, toc_before)
     now = _anchors(records, toc_now)
     reports: list[tuple[MarkdownReport, MarkdownReport]] = []
+    ctx_was = _context_before(ctx, d)
     for e, (f, _html) in zip(edits, fresh, strict=True):
         assert e.entry.md is not None
         was = e.was_line or e.page.body_line
-        reports.append((_report(ctx, e, e.entry.md, records.page_at, before, was),
+        reports.append((_report(ctx_was, e, e.entry.md, records.page_at, before, was),
                         ctx.page_report(e.page, f, records.page_at, now)))  # fmt: skip
     edited = {e.rel for e in edits}
     renamed = sorted(url for url in toc_now if toc_now[url] != toc_before.get(url))
@@ -343,7 +360,7 @@ def _plan_bodies(records: Records, edits: list[Edit], strict: bool, d: Delta | N
         linker, entry = records.page(rel), records.source(rel)
         if linker is None or entry is None or entry.md is None:
             raise Fallback(f"content/{rel} links to an edited page and is not in the records")
-        reports.append((ctx.page_report(linker, entry.md, records.page_at, before),
+        reports.append((ctx_was.page_report(linker, entry.md, records.page_at, before),
                         ctx.page_report(linker, entry.md, records.page_at, now)))  # fmt: skip
     out = Plan(edits=[], facts={}, outputs={}, jobs=[], sitewide=False)
     for old_report, new_report in reports:

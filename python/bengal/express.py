@@ -387,7 +387,8 @@ class StoredRecords:
         return members
 
     def xrefs(self) -> Xrefs:
-        return Xrefs(list(self.model.record("xref.added")), self.model.ambiguous())
+        t0, t1 = self.model.record("xref.tiers")
+        return Xrefs(list(self.model.record("xref.added")), self.model.ambiguous(), (t0, t1))
 
     def xref_user_paths(self) -> list[str]:
         keys = set(self.reads.store.keys("xref_users"))
@@ -399,8 +400,9 @@ class StoredRecords:
     def xref_users(self, path: str) -> tuple[str, ...]:
         return tuple(self.reads.get("xref_users", path) or ())
 
-    def set_index(self, index: Any) -> None:
+    def set_index(self, index: Any, ambiguous: dict[str, list[str]]) -> None:
         self.model._index = index
+        self.model._ambiguous = ambiguous
         self._index_set = True
         self._ctx.clear()
 
@@ -433,6 +435,7 @@ class StoredRecords:
                            [key_of(p) for p in self.site.regular_pages])  # fmt: skip
         if d.xrefs is not None:
             self.reads.put("model", "xref.added", d.xrefs.added)
+            self.reads.put("model", "xref.ambiguous", sorted(d.xrefs.ambiguous.items()))
             self.top.xref_digest = xref_digest(d.xrefs.added)
         for rel, contrib in d.tax_pages.items():
             self.reads.put("tax_pages", rel, contrib)

@@ -38,6 +38,7 @@ class Xrefs:
 
     added: list[tuple[str, str, str]]
     ambiguous: dict[str, list[str]]
+    tiers: tuple[int, int] = (0, 0)  # where its stems-and-slugs and its titles tiers begin
 
 
 # ---- the recorded model: what a record holds ---------------------------------------------------
@@ -157,6 +158,7 @@ def model_items(
         "site.page_by_url": lambda: [(p.url, pk(p)) for p in site.pages],
         "xref.added": lambda: xrefs.added,
         "xref.ambiguous": lambda: sorted(xrefs.ambiguous.items()),
+        "xref.tiers": lambda: xrefs.tiers,
     }
     for k, make in site_wide.items():
         yield k, b"", make

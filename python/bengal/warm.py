@@ -308,7 +308,7 @@ class WarmRecords:
     def xrefs(self) -> Xrefs:
         from bengal.recorded import Xrefs
 
-        return Xrefs(self.w.xref_added, self.w.md.ambiguous)
+        return Xrefs(self.w.xref_added, self.w.md.ambiguous, self.w.xref_tiers)
 
     def xref_user_paths(self) -> list[str]:
         assert self.w.xref_users is not None
@@ -318,9 +318,10 @@ class WarmRecords:
         assert self.w.xref_users is not None
         return self.w.xref_users.get(path, set())
 
-    def set_index(self, index: Any) -> None:
+    def set_index(self, index: Any, ambiguous: dict[str, list[str]]) -> None:
         # (A fallback after this drops the warm state: the ordinary build assembles anew.)
         self.w.md.index = index
+        self.w.md.ambiguous = ambiguous
 
     def put_source(self, rel: str, entry: incremental.SourceEntry) -> None:
         from bengal.incremental import xref_keys

@@ -136,6 +136,7 @@ def test_other_changes_take_the_ordinary_build(site: Path, tmp_path: Path, edit:
     "edit",
     [
         "title",  # [[two]] in one.md shows it: one.md is rendered again
+        "shared-title",  # one.md's title too: [[ONE]] is ambiguous now, and then no longer
         "heading-title",  # the first heading titles a page without a front matter title
         "date",  # its place in its section, its neighbours, the site's date order
         "weight",
@@ -162,6 +163,10 @@ def test_front_matter_edits_take_the_fast_path(site: Path, tmp_path: Path, edit:
         changed = {"blog/untitled.md": "body"}  # (the ordinary build's word for it too)
     elif edit == "title":
         two.write_text(text.replace("title: Two", "title: Second"))
+    elif edit == "shared-title":
+        write_site(site, {"content/docs/faq.md": "---\ntitle: FAQ\n---\nSee [[ONE]].\n"})
+        assert not any("ambiguous" in w for w in rebuild(site, tmp_path).warnings)
+        two.write_text(text.replace("title: Two", "title: One"))
     elif edit == "date":
         two.write_text(text.replace("date: 2024-02-01", "date: 2023-12-01"))
     elif edit == "weight":
@@ -199,6 +204,11 @@ def test_front_matter_edits_take_the_fast_path(site: Path, tmp_path: Path, edit:
         assert "Second" in (site / "public/blog/one/index.html").read_text("utf-8")
         assert r.markdown_rendered == 2  # two.md, and one.md: its [[two]] shows the title
         assert why["blog/one/index.html"] == "page body changed"
+    if edit == "shared-title":
+        assert any("[[ONE]] is ambiguous" in w for w in r.warnings), r.warnings
+        two.write_text(text)
+        r = rebuild(site, tmp_path)
+        assert r.express and not any("ambiguous" in w for w in r.warnings)
     if edit == "date":  # blog: three, two, one -> three, one, two
         assert r.markdown_rendered == 1 and r.files_read == 1
         assert why["blog/one/index.html"] == why["blog/three/index.html"] == "page nav changed"
@@ -399,7 +409,8 @@ def _assembled_records(site: Path) -> dict[str, object]:
 
     tree = discover(site)
     asm = assemble(load_config(site), load_sources(tree).sources, load_data(site, tree)[0])
-    return recorded.model_records(asm.site, recorded.Xrefs(asm.xref_added, asm.ambiguous_keys))
+    xrefs = recorded.Xrefs(asm.xref_added, asm.ambiguous_keys, asm.xref_tiers)
+    return recorded.model_records(asm.site, xrefs)
 
 
 def test_a_title_edit_keeps_unchanged_model_records(site: Path, tmp_path: Path) -> None:
@@ -410,8 +421,8 @@ def test_a_title_edit_keeps_unchanged_model_records(site: Path, tmp_path: Path) 
     r = rebuild(site, tmp_path)
     assert not r.express and r.incremental
     stored = _records(site)
-    # made again: the edited page's record and the site-wide ones (11); the rest kept
-    assert r.model_kept == len(stored) - 12
+    # made again: the edited page's record and the site-wide ones (12); the rest kept
+    assert r.model_kept == len(stored) - 13
     assert stored == _assembled_records(site)
     # A title edit on the fast path (delta assembly) writes what an assembly would make ...
     p.write_text(p.read_text().replace("title: Two", "title: Second"))
@@ -423,7 +434,7 @@ def test_a_title_edit_keeps_unchanged_model_records(site: Path, tmp_path: Path) 
     append(site / "content/blog/three.md", "\nMore words.\n")
     r = rebuild(site, tmp_path)
     assert not r.express and r.incremental
-    assert r.model_kept == len(stored) - 11
+    assert r.model_kept == len(stored) - 12
     # and the fast path reads it: a body edit then is the same as a clean build
     append(site / "content/blog/one.md", "\nMore words.\n")
     r = rebuild(site, tmp_path)
