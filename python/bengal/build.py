@@ -448,8 +448,11 @@ def _plan(b: BuildContext) -> None:
             b.out_stats = cache.stat_outputs(b.out_dir, wanted)
         names = {n for r in prev.outputs.values() for n in r.templates}
         templates_now = {n: b.digest_before(n) for n in names}
+        pagers = {
+            path: n for (path, _), (_, n) in zip(b.job_paths, b.all_jobs, strict=True) if n > 1
+        }
         decision = incremental.plan_outputs(
-            prev, b.job_paths, b.facts, templates_now, _helper_answers(b), b.out_stats
+            prev, b.job_paths, b.facts, templates_now, _helper_answers(b), b.out_stats, pagers
         )
         b.jobs = [
             j for j, (path, _) in zip(b.all_jobs, b.job_paths, strict=True)
@@ -470,6 +473,7 @@ def _facts(b: BuildContext) -> dict[str, bytes]:
 
     loaded, prev, md = b.loaded, b.prev, b.md
     md_hashes = {"p:" + rel: incremental.body_hash(loaded.entries[rel]) for rel in md.facts}
+    per_page = int(b.config.pagination["per_page"])
     digests = {rel: e.fm_digest for rel, e in loaded.entries.items()}
     facts: dict[str, bytes] = {}
     if prev is not None and all(c == "body" for c in loaded.changes.values()):
@@ -478,13 +482,15 @@ def _facts(b: BuildContext) -> dict[str, bytes]:
         # rendered can differ -- unless a body edit changed a title taken from a first
         # heading, which shows in that page's own metadata: then everything is redone.
         touched = set(loaded.changes) | set(md.rendered)
-        partial = incremental.site_facts(b.asm.site, md_hashes, digests, only=touched)
-        structural = [k for k in partial if k.endswith(("|meta", "|nav"))]
+        partial = incremental.site_facts(
+            b.asm.site, md_hashes, digests, only=touched, per_page=per_page
+        )
+        structural = [k for k in partial if k.endswith(("|meta", "|nav")) or "|pager" in k]
         if all(partial[k] == prev.facts.get(k) for k in structural):
             facts = dict(prev.facts)
             facts.update(partial)
     if not facts:
-        facts = incremental.site_facts(b.asm.site, md_hashes, digests)
+        facts = incremental.site_facts(b.asm.site, md_hashes, digests, per_page=per_page)
     facts["site|robots"] = b"1" if "robots.txt" in b.tree.static else b"0"
     return facts
 

@@ -480,10 +480,12 @@ def facts(
             entry = entries.get(p.source) or records.source(p.source)
             if entry is None:
                 raise Fallback(f"content/{p.source} is not in the records")
-            incremental.page_facts(p, key, incremental.body_hash(entry), entry.fm_digest,
-                                   into=new, pk=_pk, plist=_plist)  # fmt: skip
+            md_hash, fm_digest = incremental.body_hash(entry), entry.fm_digest
         else:
-            incremental.page_facts(p, key, b"", b"", into=new, pk=_pk, plist=_plist)
+            md_hash, fm_digest = b"", b""
+        incremental.page_facts(
+            p, key, md_hash, fm_digest, into=new, pk=_pk, plist=_plist, per_page=records.per_page
+        )
     lists: dict[str, bytes] = {}
     for path, sec in sorted(delta.sections.items(), key=lambda kv: -kv[1].depth):
         subs = []
@@ -513,7 +515,7 @@ def facts(
 
 def dropped(delta: Delta) -> list[str]:
     """The fingerprints of the objects the delta removed."""
-    keys = [k + g for k in delta.gone for g in incremental.PAGE_GROUPS]
+    keys = [k + g for k in delta.gone for g in (*incremental.PAGE_GROUPS, "|pager1")]
     return keys + [k + g for k in delta.gone_terms for g in ("|meta", "|list")]
 
 

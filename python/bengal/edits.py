@@ -382,7 +382,7 @@ def _plan_bodies(records: Records, edits: list[Edit], strict: bool, d: Delta | N
             out.linkers[e.rel] = (links_before, links_now)
         pkey = "p:" + e.rel
         for k, v in incremental.page_facts(
-            e.page, pkey, incremental.body_hash(entry), entry.fm_digest
+            e.page, pkey, incremental.body_hash(entry), entry.fm_digest, per_page=records.per_page
         ).items():
             if records.fact(k) == v:
                 continue
@@ -406,9 +406,15 @@ def _plan_bodies(records: Records, edits: list[Edit], strict: bool, d: Delta | N
     # says it: the first of its groups that changed), then those that read what changed.
     pages = {k.rpartition("|")[0] for k in out.facts if k.startswith("p:")}
     for pkey in sorted(pages):
-        why = next(g[1:] for g in incremental.PAGE_GROUPS if pkey + g in out.facts)
         for p in records.readers(pkey):
-            out.outputs.setdefault(p, f"page {why} changed")
+            job = records.job(p)
+            if job is None:
+                raise Fallback(f"{p} is not in the records")
+            listed = job[0].kind in incremental.LIST_KINDS
+            own = incremental.own_groups(pkey, job[1], listed)
+            why = next((g for g in own if g in out.facts), None)
+            if why is not None:
+                out.outputs.setdefault(p, f"page {incremental.group_name(why)} changed")
     for k in sorted(out.facts):
         if not incremental.filed(k) and records.fact(k) is not None:  # (new: nothing read it)
             raise Fallback(f"{k.replace('|', ' ')} changed: its readers are not indexed")
@@ -446,6 +452,10 @@ def render(
     error, a warning -- or an output fails: the ordinary build renders them again."""
     cache.clear_state(store)
     templates.menu_cache.clear()  # a menu template may read what the edits changed
+    if out.delta is not None and out.delta.new_outputs:
+        # (Outputs no build wrote before: a build killed from here on must know to remove
+        # them, should they turn out stale. Cleared when a saved manifest lists them.)
+        incremental.write_pending(store, sorted(out.delta.new_outputs))
     FORK_STATE.clear()
     FORK_STATE.update(jobs=out.jobs, out_dir=out_dir, templates_factory=lambda: templates)
     begin_writing(store, state_dir, out_dir)

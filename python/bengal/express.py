@@ -232,6 +232,7 @@ def _express(run: _Run, changed: list[str], template_paths: list[str]) -> BuildR
         # ordinary build, which keeps only the renderings some source uses.)
         store.write_html(None)
         store.put("meta", "cache", records.top.top())
+        incremental.clear_pending(store)  # (the manifest lists the outputs created)
         cache.save_state(
             store, run.state_options, summary, check.inputs, outputs_now, racy_ns=racy,
             bad_names=check.bad_names,
@@ -329,10 +330,14 @@ class StoredRecords:
         page = self.model.page(rec.page) if rec is not None else None
         if page is None:
             return None
-        per_page = int(self.run.config.pagination["per_page"])
-        for n in range(1, pager_count(page, per_page) + 1):
-            if pager_output_path(page, n) == path:
-                return (page, n)
+        if path == page.output_path:
+            return (page, 1)
+        # "…/page/N/index.html": N, if it is one of the page's pagers
+        _, sep, tail = ("/" + path).rpartition("/page/")
+        digits = tail.removesuffix("/index.html")
+        n = int(digits) if sep and digits.isdigit() and digits != tail else 0
+        if 1 < n <= pager_count(page, self.per_page) and pager_output_path(page, n) == path:
+            return (page, n)
         return None
 
     def asset_warnings(self, path: str) -> list[str]:

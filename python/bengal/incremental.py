@@ -178,13 +178,19 @@ RDEP_GROUPS = (
 
 def filed(dep: str, _memo: dict[str, bool] = {}) -> bool:  # noqa: B006 (a cache)
     """Whether the reverse index files the outputs that read `dep` (asked ~30 times per output:
-    remembered per key)."""
+    remembered per key). A pager's fingerprint is never read: its page's outputs show it."""
     hit = _memo.get(dep)
     if hit is None:
         hit = _memo[dep] = dep.endswith(RDEP_GROUPS) or (
-            dep.startswith("p:") and dep.endswith("|meta")
+            dep.startswith("p:") and (dep.endswith("|meta") or "|pager" in dep)
         )
     return hit
+
+
+def group_name(fact: str) -> str:
+    """ "p:x|pager3" -> "nav" (a pager's slice of its list); "p:x|meta" -> "meta"."""
+    g = fact.rpartition("|")[2]
+    return "nav" if g.startswith("pager") else g
 
 
 def load(store: Store, key: str) -> tuple[Cache | None, str, str]:
@@ -493,7 +499,8 @@ BODY_ATTRS = frozenset(
 # A page's place among others: changes when a neighbour or a listed page is added or removed.
 NAV_ATTRS = frozenset({"prev", "next", "list_pages", "ancestors"})
 # A section's members (the rest of a section -- title, url, parent, cascade -- is "meta").
-SECTION_LIST_ATTRS = frozenset({"pages", "subsections", "walk_pages"})
+SECTION_LIST_ATTRS = frozenset({"pages", "walk_pages"})  # its pages (and those below it)
+# ... and its subsections, which change only when sections come or go ("|subs")
 # A term's members; its name and URL (what every tagged page shows) are "meta".
 TERM_LIST_ATTRS = frozenset({"pages", "count"})
 PAGE_GROUPS = ("|meta", "|nav", "|body", "|summary")
@@ -541,6 +548,8 @@ def dep_of(obj: Any, attr: str) -> str | None:
             group = "summary" if attr == "summary" else "meta"
         return page_key(obj) + "|" + group
     if cls is Section:
+        if attr == "subsections":
+            return "s:" + str(obj.path) + "|subs"
         return "s:" + str(obj.path) + ("|list" if attr in SECTION_LIST_ATTRS else "|meta")
     if cls is Term:
         return f"t:{obj.taxonomy}/{obj.slug}" + ("|list" if attr in TERM_LIST_ATTRS else "|meta")
@@ -619,8 +628,10 @@ def page_facts(
     pk: Callable[[Page | None], str] | None = None,
     into: dict[str, bytes] | None = None,
     plist: Callable[[list[Page]], str] | None = None,
+    per_page: int = 0,
 ) -> dict[str, bytes]:
-    """The fingerprints of one page's groups (see site_facts), added to `into` if given."""
+    """The fingerprints of one page's groups (see site_facts), added to `into` if given; with
+    `per_page`, a list page's pagers' too (pager_facts)."""
     if cascade is None:
         cascade = _cascade_repr
     if pk is None:
@@ -667,7 +678,37 @@ def page_facts(
     out[key + "|nav"] = _fpb(nav)
     out[key + "|body"] = _fpb(md_hash.hex() + "\0" + p.title + ("\0t" if p.fm.toc else "\0"))
     out[key + "|summary"] = _fpb(str(p.summary))
+    if per_page > 0 and p.kind in LIST_KINDS:
+        pager_facts(p, key, per_page, plist or _plist, out)
     return out
+
+
+# Pages whose outputs are paginated lists (bengal.render.paginator_for).
+LIST_KINDS = frozenset({"home", "section", "term"})
+
+
+def pager_facts(
+    p: Page, key: str, per_page: int, plist: Callable[[list[Page]], str], into: dict[str, bytes]
+) -> None:
+    """ "key|pagerN": what pager N of a list page shows of its list without reading it (the
+    paginator is made outside the recording): its slice, the number of pagers and of items.
+    A pager's output is rendered again when its own slice changed, not the whole list."""
+    items = p.list_pages
+    total = max(1, -(-len(items) // per_page))
+    head = f"{total}\0{len(items)}\0"
+    for n in range(1, total + 1):
+        into[f"{key}|pager{n}"] = _fpb(head + plist(items[(n - 1) * per_page : n * per_page]))
+
+
+def own_groups(pkey: str, n: int, listed: bool) -> tuple[str, ...]:
+    """The fingerprints an output shows of its own page (pager `n` of it) without recording a
+    read: its meta, its place (a list page's pager: its slice), body and summary."""
+    nav = f"{pkey}|pager{n}" if listed else pkey + "|nav"
+    return (pkey + "|meta", nav, pkey + "|body", pkey + "|summary")
+
+
+def _plist(pages: list[Page]) -> str:
+    return "\0".join([page_key(x) for x in pages])
 
 
 def _cascade_repr(sec: Section) -> str:
@@ -683,6 +724,7 @@ def site_facts(
     md_hashes: dict[str, bytes],
     digests: dict[str, bytes],
     only: set[str] | None = None,
+    per_page: int = 0,
 ) -> dict[str, bytes]:
     """Fingerprint of every group of every object templates can read. Runs over the whole site
     on every incremental build, so pages are fingerprinted from strings joined in C rather than
@@ -715,8 +757,9 @@ def site_facts(
             continue
         key = keys.get(id(p)) or page_key(p)
         page_facts(
-            p, key, md_hashes.get(key, b""), digests.get(p.source, b""), cascade, pk, facts, plist
-        )
+            p, key, md_hashes.get(key, b""), digests.get(p.source, b""), cascade, pk, facts, plist,
+            per_page,
+        )  # fmt: skip
     if only is not None:
         facts["site|data"] = _fp(_k(site.data))
         return facts
@@ -731,6 +774,7 @@ def site_facts(
         members = (plist(sec.pages), [(x.path, list_fp.get(x.path)) for x in sec.subsections])
         list_fp[path] = f = _fp(members)
         facts["s:" + path + "|list"] = f
+        facts["s:" + path + "|subs"] = _fp([x.path for x in sec.subsections])
     for tax, by_slug in site.taxonomies.items():
         for slug, t in by_slug.items():
             facts[f"t:{tax}/{slug}|meta"] = _fp((t.name, t.url))
@@ -779,6 +823,7 @@ def plan_outputs(
     template_now: dict[str, bytes | None],
     call_now: dict[tuple[str, str], str],
     out_stats: dict[str, list[int]],
+    pagers: dict[str, int] | None = None,  # output path -> its pager number, when not 1
 ) -> Plan:
     plan = Plan()
     old = cache.facts
@@ -788,7 +833,7 @@ def plan_outputs(
     plan.changed_templates = {
         n for n, d in template_now.items() if cache.templates.get(n, b"?") != d
     }
-    own_groups = PAGE_GROUPS
+    pagers = pagers or {}
     for path, pkey in jobs:
         rec = cache.outputs.get(path)
         if rec is None:
@@ -802,9 +847,10 @@ def plan_outputs(
         if recorded is None or tuple(now) != tuple(recorded):
             plan.render[path] = "output file modified"
             continue
-        why = next((g[1:] for g in own_groups if pkey + g in changed), None)
+        own = own_groups(pkey, pagers.get(path, 1), pkey + "|pager1" in facts)
+        why = next((g for g in own if g in changed), None)
         if why is not None:
-            plan.render[path] = f"page {why} changed"
+            plan.render[path] = f"page {group_name(why)} changed"
             continue
         hit = next((t for t in rec.templates if t in plan.changed_templates), None)
         if hit is not None:

@@ -141,6 +141,7 @@ class WarmBuilder:
         try:
             with w.store.transaction():
                 incremental.save(w.store, w.cache, w.cache, w.md.index)
+                incremental.clear_pending(w.store)  # (the manifest lists the outputs created)
             w.store.written()
             incremental.saved(w.cache)
         except OSError:

@@ -211,6 +211,9 @@ def test_front_matter_edits_take_the_fast_path(site: Path, tmp_path: Path, edit:
         assert r.express and not any("ambiguous" in w for w in r.warnings)
     if edit == "date":  # blog: three, two, one -> three, one, two
         assert r.markdown_rendered == 1 and r.files_read == 1
+        # The home list (3 a pager): [three, two, one] [faq, guide] -> [three, one, two]
+        # [faq, guide]: its second pager shows what it showed.
+        assert why["index.html"] == "page nav changed" and "page/2/index.html" not in why
         assert why["blog/one/index.html"] == why["blog/three/index.html"] == "page nav changed"
         assert why["blog/two/index.html"] == "page meta changed"
         assert "docs/guide/index.html" not in why

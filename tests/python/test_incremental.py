@@ -470,17 +470,19 @@ def test_kill_9_at_random_moments_then_build_equals_clean(tmp_path: Path) -> Non
     of the kind of build the round starts, and the test insists that kills actually landed
     mid-build.
 
-    Rounds cycle through four kinds of edit, so that kills land in every kind of build:
+    Rounds cycle through five kinds of edit, so that kills land in every kind of build:
     "config" (a body edit, a new page and a configuration change: a full build), "body" (only
     a body edit of an existing page, on a settled site: the command line's fast path,
     bengal.express), "new" (a body edit and a new page, removed again after the kill: an
-    ordinary incremental build) and "title" (a title edit: an ordinary incremental build).
+    ordinary incremental build), "title" (a title edit: delta assembly on the fast path for a
+    regular page, the ordinary build for a section's) and "term" (a new tag: on the fast path,
+    a new term page -- an output no build wrote before).
     After a landed kill -- every one when at most 4 are wanted, else every 5th and the last --
     a normal build must equal a clean build, byte for byte. Only `bengal build`, never the dev
     server.
 
     BENGAL_KILL_TRIALS sets how many kills must land (default 4, what CI runs); rounds are
-    limited to 4 times that. The issue's long run::
+    limited to 5 times that. The issue's long run::
 
         BENGAL_KILL_TRIALS=50 python -m pytest -k kill_9
     """
@@ -488,7 +490,7 @@ def test_kill_9_at_random_moments_then_build_equals_clean(tmp_path: Path) -> Non
     import json
 
     trials = int(os.environ.get("BENGAL_KILL_TRIALS", "4"))
-    max_rounds = 4 * trials
+    max_rounds = 5 * trials
     gen = [sys.executable, "-m", "benchmarks.gen_site", "--pages", "300", str(tmp_path / "site")]
     subprocess.run(gen, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     site = tmp_path / "site"
@@ -521,10 +523,22 @@ def test_kill_9_at_random_moments_then_build_equals_clean(tmp_path: Path) -> Non
     append(pages[1], "\nmeasured body edit\n")
     t_body, mode, fast = _kill9_mode(cmd, env)
     assert (mode, fast) == ("incremental", True), "a body edit did not take the fast path"
-    retitle(pages[1], "Measured")
+    def retag(page: Path, tag: str) -> None:
+        text = page.read_text(encoding="utf-8")
+        if "\ntags: [" in text.partition("\n---\n")[0]:
+            text = text.replace("\ntags: [", f"\ntags: [{tag}, ", 1)
+        else:
+            text = text.replace("\n", f"\ntags: [{tag}]\n", 1)
+        page.write_text(text, encoding="utf-8")
+
+    retitle(pages[1], "Measured")  # (a section's page: the ordinary build)
     t_inc, mode, fast = _kill9_mode(cmd, env)
     assert (mode, fast) == ("incremental", False), "a title edit was not an incremental build"
-    took = {"config": full, "body": t_body, "new": t_inc, "title": t_inc}
+    regular = [p for p in pages if not p.name.startswith("_")]
+    retag(regular[0], "measured-tag")
+    t_term, mode, fast = _kill9_mode(cmd, env)
+    assert (mode, fast) == ("incremental", True), "a new tag did not take the fast path"
+    took = {"config": full, "body": t_body, "new": t_inc, "title": t_inc, "term": t_term}
 
     log: list[str] = []  # every round: kind, edit, delay, landed
     landed = rounds = checks = 0
@@ -533,7 +547,7 @@ def test_kill_9_at_random_moments_then_build_equals_clean(tmp_path: Path) -> Non
     # edit since the last build, none within its racy window (bengal.incremental.RACY_NS).
     edited, built = 0.0, time.time()
     while landed < trials and rounds < max_rounds:
-        kind = ("config", "body", "new", "title")[rounds % 4]
+        kind = ("config", "body", "new", "title", "term")[rounds % 5]
         victim = rng.choice(pages)
         new = site / f"content/killed-{rounds}.md"
         if kind == "body" and (built is None or built - edited < 0.25):
@@ -548,6 +562,8 @@ def test_kill_9_at_random_moments_then_build_equals_clean(tmp_path: Path) -> Non
             config.write_text(base_config + f"\n[params]\nround = {rounds}\n", encoding="utf-8")
         if kind == "title":
             retitle(victim, f"K{rounds}")
+        if kind == "term":
+            retag(rng.choice(regular), f"kill-{rounds}")
         edited = time.time()
         delay = rng.uniform(0.05, 0.9) * took[kind]
         errs, explained = tmp_path / "killed-stderr.txt", tmp_path / "killed-explain.json"
