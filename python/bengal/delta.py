@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bengal import incremental
 from bengal.assemble import (
@@ -55,7 +55,7 @@ from bengal.recorded import Xrefs, key_of
 from bengal.taxonomy import SEP, contribution
 
 if TYPE_CHECKING:
-    from bengal.edits import Records
+    from bengal.model import Site
 
 # Front matter fields an edit on this path may change (the rest decide URLs, drafts, menus,
 # the index's ids and what is cascaded: those take the ordinary build).
@@ -66,6 +66,27 @@ MAY_CHANGE = frozenset(
 
 class Fallback(Exception):
     """Not an edit delta assembly takes (bengal.edits.Fallback is this class)."""
+
+
+class ModelRecords(Protocol):
+    """The last build's model as delta assembly reads it (bengal.edits.Records is one)."""
+
+    site: Site
+    warnings: list[str]  # the site's warnings as the last build reported them
+    per_page: int  # list pages' pagination
+
+    def source(self, rel: str) -> incremental.SourceEntry | None: ...
+    def page(self, rel: str) -> Page | None: ...  # the page made from a source
+    def page_at(self, url: str) -> Page | None: ...
+    def fact(self, key: str) -> bytes | None: ...
+    # The taxonomy index's records, the cross-reference index's entries, which [[paths]]
+    # sources use, the files the last build put in the output.
+    def tax_page(self, rel: str) -> Any: ...
+    def tax_term(self, key: str) -> tuple[str, ...] | None: ...
+    def xrefs(self) -> Xrefs: ...
+    def xref_user_paths(self) -> Iterable[str]: ...
+    def xref_users(self, path: str) -> Iterable[str]: ...
+    def in_manifest(self, path: str) -> bool: ...
 
 
 @dataclass
@@ -147,7 +168,7 @@ def read_meta(
     return Meta(fm, title, body_line), new, body
 
 
-def apply(records: Records, page: Page, meta: Meta, delta: Delta) -> None:
+def apply(records: ModelRecords, page: Page, meta: Meta, delta: Delta) -> None:
     """Change `page` as `meta` says, and everything its place decides (see the module)."""
     site = records.site
     old_fm, old_title = page.fm, page.title
@@ -230,7 +251,7 @@ def _reorder_section(page: Page, delta: Delta) -> None:
         s = s.parent
 
 
-def _reterm(records: Records, page: Page, delta: Delta) -> None:
+def _reterm(records: ModelRecords, page: Page, delta: Delta) -> None:
     """The taxonomy index and the terms' lists (bengal.taxonomy, bengal.assemble)."""
     site = records.site
     rel = page.source
@@ -310,21 +331,21 @@ def _reterm(records: Records, page: Page, delta: Delta) -> None:
     page.terms = {pl: [found[(pl, k)] for k, _ in names] for pl, names in new[1]}
 
 
-def _no_slug_clashes(records: Records, rel: str) -> None:
+def _no_slug_clashes(records: ModelRecords, rel: str) -> None:
     """Terms take their URL slugs in the order of their first pages: with no two names sharing
     a slug (the assembler warns of each such pair), that order decides nothing."""
     if any("share the URL slug" in w for w in records.warnings):
         raise Fallback(f"content/{rel}: terms share URL slugs; their order may change")
 
 
-def _term_page(records: Records, term: Term) -> Page:
+def _term_page(records: ModelRecords, term: Term) -> Page:
     tp = records.page_at(term.url)
     if tp is None or _loaded(tp, "source").term is not term:
         raise Fallback(f"the page of {term.taxonomy} '{term.name}' is not in the records")
     return tp
 
 
-def _new_term(records: Records, page: Page, plural: str, name: str, delta: Delta) -> Term:
+def _new_term(records: ModelRecords, page: Page, plural: str, name: str, delta: Delta) -> Term:
     """A term the edited page is the first to name: the term, its page (a new output) and the
     site's lists of both."""
     site = records.site
@@ -358,7 +379,7 @@ def _new_term(records: Records, page: Page, plural: str, name: str, delta: Delta
     return term
 
 
-def _drop_term(records: Records, term: Term, delta: Delta) -> None:
+def _drop_term(records: ModelRecords, term: Term, delta: Delta) -> None:
     """A term its last page left: the term, its page and output gone."""
     site = records.site
     _no_slug_clashes(records, term.pages[0].source if term.pages else "")
@@ -388,7 +409,7 @@ def _spelling(contrib: Any, plural: str, key: str) -> str | None:
     return None
 
 
-def _page(records: Records, rel: str) -> Page:
+def _page(records: ModelRecords, rel: str) -> Page:
     p = records.page(rel)
     if p is None:
         raise Fallback(f"content/{rel} is not in the records")
@@ -403,7 +424,7 @@ def _pagers_of(n: int, per_page: int) -> int:
     return max(1, -(-n // per_page))
 
 
-def _retitle(records: Records, page: Page, old: str, new: str, delta: Delta) -> None:
+def _retitle(records: ModelRecords, page: Page, old: str, new: str, delta: Delta) -> None:
     """A new title in the cross-reference index: the page's entries answer with it, its title
     entry (the last tier) is keyed by it, the ambiguity of both titles is decided again; the
     sources whose [[links]] now resolve otherwise, or use either title, are rendered again."""
@@ -461,7 +482,7 @@ def _owners(entries: list[tuple[str, str, str]], folded: str) -> list[str]:
     return urls
 
 
-def _source_at(records: Records, url: str) -> str:
+def _source_at(records: ModelRecords, url: str) -> str:
     p = records.page_at(url)
     if p is None or not p.source:
         raise Fallback(f"no content page at {url}")
@@ -469,7 +490,7 @@ def _source_at(records: Records, url: str) -> str:
 
 
 def facts(
-    records: Records, delta: Delta, entries: dict[str, incremental.SourceEntry]
+    records: ModelRecords, delta: Delta, entries: dict[str, incremental.SourceEntry]
 ) -> dict[str, bytes]:
     """The fingerprints of what the delta touched that differ from the recorded ones (pages
     whose renderings are in `entries` are fingerprinted with those)."""

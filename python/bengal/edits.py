@@ -36,16 +36,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bengal import cache, delta, incremental
 from bengal.context import BuildResult, Message
-from bengal.delta import Delta, Fallback, Meta
+from bengal.delta import Delta, Fallback, Meta, ModelRecords
 from bengal.discover import MARKDOWN_EXTS
-from bengal.model import Page, Site
+from bengal.model import Page
 from bengal.outputs import changed_files, entry_of
 from bengal.publish import begin_writing, check_local_assets, remove_stale, write_files
 from bengal.workers import FORK_STATE, ShardResult, run_chunks
 
 if TYPE_CHECKING:
     from bengal.outputs import Entry
-    from bengal.recorded import Xrefs
     from bengal.render import MarkdownContext, MarkdownReport, Templates
     from bengal.store import Store
 
@@ -56,18 +55,12 @@ MAX_EDITS = 8
 MAX_OUTPUTS = 3000
 
 
-class Records(Protocol):
-    """The last build's records, as a body edit reads and updates them."""
+class Records(ModelRecords, Protocol):
+    """The last build's records, as an edit reads and updates them (delta assembly reads the
+    model part: bengal.delta.ModelRecords)."""
 
-    site: Site
-    warnings: list[str]  # the site's warnings as the last build reported them
     taxonomies: dict[str, str]  # the configuration's: singular -> plural
-    per_page: int  # list pages' pagination
 
-    def source(self, rel: str) -> incremental.SourceEntry | None: ...
-    def page(self, rel: str) -> Page | None: ...  # the page made from a source
-    def page_at(self, url: str) -> Page | None: ...
-    def fact(self, key: str) -> bytes | None: ...
     # A page key -> the outputs showing that page; "key|group" -> the outputs that read it.
     def readers(self, key: str) -> Iterable[str]: ...
     def linkers(self, url: str) -> Iterable[str]: ...  # sources linking to its headings
@@ -84,13 +77,6 @@ class Records(Protocol):
     # .template_digest): the names some output used.
     def templates(self) -> dict[str, bytes | None]: ...
 
-    # For delta assembly (bengal.delta): the taxonomy index's records, the cross-reference
-    # index's entries, which [[paths]] sources use.
-    def tax_page(self, rel: str) -> Any: ...
-    def tax_term(self, key: str) -> tuple[str, ...] | None: ...
-    def xrefs(self) -> Xrefs: ...
-    def xref_user_paths(self) -> Iterable[str]: ...
-    def xref_users(self, path: str) -> Iterable[str]: ...
     # From now on Markdown is rendered with this index (the whole of it) and checked with
     # these ambiguous keys.
     def set_index(self, index: Any, ambiguous: dict[str, list[str]]) -> None: ...
@@ -104,7 +90,6 @@ class Records(Protocol):
     def put_entries(self, changed: dict[str, Entry | None]) -> None: ...  # None: gone
     # An output no page shows any more: its record, stamp and reverse index entries.
     def drop_output(self, path: str) -> None: ...
-    def in_manifest(self, path: str) -> bool: ...  # a file the last build put in the output
     def put_template(self, name: str, digest: bytes | None) -> None: ...
     # The model records a delta changed, its taxonomy and cross-reference records.
     def put_delta(self, d: Delta, facts: dict[str, bytes]) -> None: ...
@@ -333,6 +318,20 @@ def _context_before(ctx: MarkdownContext, d: Delta | None) -> MarkdownContext:
 
 
 def _plan_bodies(records: Records, edits: list[Edit], strict: bool, d: Delta | None) -> Plan:
+    """The edits' Markdown rendered, their findings, the fingerprints that changed and the
+    outputs that show or read them."""
+    ctx, fresh = _render_bodies(records, edits)
+    out = Plan(edits=[], facts={}, outputs={}, jobs=[], sitewide=False)
+    _findings(records, edits, fresh, ctx, d, strict, out)
+    _fingerprints(records, edits, fresh, ctx, d, out)
+    _readers(records, out)
+    return out
+
+
+Rendered = list[tuple[incremental.MdFacts, str]]
+
+
+def _render_bodies(records: Records, edits: list[Edit]) -> tuple[MarkdownContext, Rendered]:
     bodies = [e.body for e in edits]
     known = {p for e in edits if e.entry.md for p in incremental.xref_paths(e.entry.md)}
     ctx = records.context([e.rel for e in edits])
@@ -340,9 +339,13 @@ def _plan_bodies(records: Records, edits: list[Edit], strict: bool, d: Delta | N
     if any(not incremental.xref_paths(f) <= known for f, _ in fresh):
         ctx = records.context(None)  # a cross-reference to a path not looked up before
         fresh = [ctx.facts(res) for res in ctx.render(bodies)]
+    return ctx, fresh
 
-    # The Markdown findings before and after: of the edited pages, and of the pages linking
-    # to headings the edits renamed (their own renderings are unchanged).
+
+def _findings(records: Records, edits: list[Edit], fresh: Rendered, ctx: MarkdownContext,
+              d: Delta | None, strict: bool, out: Plan) -> None:  # fmt: skip
+    """The Markdown findings before and after: of the edited pages, and of the pages linking
+    to headings the edits renamed (their own renderings are unchanged)."""
     toc_before = {e.page.url: {t[1] for t in e.entry.md.toc} for e in edits if e.entry.md}
     toc_now = {e.page.url: {t[1] for t in f.toc} for e, (f, _) in zip(edits, fresh, strict=True)}
     before = _anchors(records, toc_before)
@@ -362,14 +365,17 @@ def _plan_bodies(records: Records, edits: list[Edit], strict: bool, d: Delta | N
             raise Fallback(f"content/{rel} links to an edited page and is not in the records")
         reports.append((ctx_was.page_report(linker, entry.md, records.page_at, before),
                         ctx.page_report(linker, entry.md, records.page_at, now)))  # fmt: skip
-    out = Plan(edits=[], facts={}, outputs={}, jobs=[], sitewide=False)
     for old_report, new_report in reports:
         if strict and new_report.broken:
             raise Fallback("a broken cross-reference is an error with --strict")
         out.old_messages += _messages(old_report)
         out.new_messages += _messages(new_report)
 
-    # Fingerprints: only bodies and summaries may change; their readers are rendered again.
+
+def _fingerprints(records: Records, edits: list[Edit], fresh: Rendered, ctx: MarkdownContext,
+                  d: Delta | None, out: Plan) -> None:  # fmt: skip
+    """The edited pages given their renderings; the fingerprints that changed: of a body edit
+    only its body and summary may (else Fallback), of what a delta touched any."""
     for e, (f, html) in zip(edits, fresh, strict=True):
         ctx.attach(e.page, f, html, None)  # (its findings are taken above)
         e.page._body, e.page._body_loader = e.body, None
@@ -402,8 +408,11 @@ def _plan_bodies(records: Records, edits: list[Edit], strict: bool, d: Delta | N
         for k in delta.dropped(d):  # (what read them: the pages that showed them, listed)
             for p in records.readers(k) if incremental.filed(k) else ():
                 out.outputs.setdefault(p, f"reads {k.replace('|', ' ')}, which is gone")
-    # The outputs showing a page whose fingerprints changed (as the ordinary build's planner
-    # says it: the first of its groups that changed), then those that read what changed.
+
+
+def _readers(records: Records, out: Plan) -> None:
+    """The outputs showing a page whose fingerprints changed (as the ordinary build's planner
+    says it: the first of its own groups that changed), then those that read what changed."""
     pages = {k.rpartition("|")[0] for k in out.facts if k.startswith("p:")}
     for pkey in sorted(pages):
         for p in records.readers(pkey):
@@ -421,7 +430,6 @@ def _plan_bodies(records: Records, edits: list[Edit], strict: bool, d: Delta | N
         out.sitewide = out.sitewide or k.endswith("|summary")
         for p in records.readers(k):
             out.outputs.setdefault(p, f"reads {k.replace('|', ' ')}, which changed")
-    return out
 
 
 def _anchors(records: Records, edited: dict[str, set[str]]) -> Callable[[Page], set[str]]:
