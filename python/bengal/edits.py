@@ -276,7 +276,9 @@ def _relinked(records: Records, d: Delta, edits: list[Edit]) -> list[Edit]:
     out = []
     for rel in sorted(d.rerender - edited):
         page, entry = records.page(rel), records.source(rel)
-        if page is None or entry is None or entry.md is None or entry.parsed[0] != "ok":
+        if page is None or page.source != rel:
+            continue  # no page renders it (a draft, Markdown inside a leaf bundle)
+        if entry is None or entry.md is None or entry.parsed[0] != "ok":
             raise Fallback(f"content/{rel} links to an edited page and is not in the records")
         out.append(Edit(rel, page, entry, page.body, reason="links", was_line=page.body_line))
     if len(edited) + len(out) > MAX_OUTPUTS:

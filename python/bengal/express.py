@@ -304,7 +304,10 @@ class StoredRecords:
         return entry
 
     def page(self, rel: str) -> Page | None:
-        return self.model.page("p:" + rel)
+        key = "p:" + rel
+        if key not in self.model.objects and self.reads.get("model", key) is None:
+            return None  # a source no page is made from (a draft, say)
+        return self.model.page(key)
 
     def page_at(self, url: str) -> Page | None:
         return self.model.page_at(url)

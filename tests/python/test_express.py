@@ -237,6 +237,18 @@ def test_front_matter_edits_take_the_fast_path(site: Path, tmp_path: Path, edit:
     assert r.incremental and not r.express
 
 
+def test_a_title_edit_with_a_draft_linking_to_the_page(site: Path, tmp_path: Path) -> None:
+    """A draft is no page: its [[link]] to a retitled page renders nothing, so it neither
+    stops the fast path nor reads as damage (the model has no record of it)."""
+    write_site(site, {"content/blog/draft.md": "---\ntitle: D\ndraft: true\n---\nSee [[two]].\n"})
+    rebuild(site, tmp_path)
+    two = site / "content/blog/two.md"
+    two.write_text(two.read_text().replace("title: Two", "title: Second"))
+    r = rebuild(site, tmp_path)
+    assert r.express, r.rebuild_reason
+    assert not any("bengal.db" in w for w in r.warnings), r.warnings
+
+
 @pytest.mark.parametrize(
     "edit",
     [

@@ -523,6 +523,7 @@ def test_kill_9_at_random_moments_then_build_equals_clean(tmp_path: Path) -> Non
     append(pages[1], "\nmeasured body edit\n")
     t_body, mode, fast = _kill9_mode(cmd, env)
     assert (mode, fast) == ("incremental", True), "a body edit did not take the fast path"
+
     def retag(page: Path, tag: str) -> None:
         text = page.read_text(encoding="utf-8")
         if "\ntags: [" in text.partition("\n---\n")[0]:
