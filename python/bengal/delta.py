@@ -224,23 +224,10 @@ def _reorder_section(page: Page, delta: Delta) -> None:
     if new is None:
         return
     # Out of its old place (its neighbours join), into the new one.
-    was_prev, was_next = page.prev, page.next
-    if was_prev is not None:
-        _loaded(was_prev, "source").next = was_next
-        delta.pages[key_of(was_prev)] = was_prev
-    if was_next is not None:
-        _loaded(was_next, "source").prev = was_prev
-        delta.pages[key_of(was_next)] = was_next
+    _join(page.prev, page.next, delta)
     j = next(n for n, x in enumerate(new) if x is page)
-    now_prev = new[j - 1] if j > 0 else None
-    now_next = new[j + 1] if j + 1 < len(new) else None
-    page.prev, page.next = now_prev, now_next
-    if now_prev is not None:
-        _loaded(now_prev, "source").next = page
-        delta.pages[key_of(now_prev)] = now_prev
-    if now_next is not None:
-        _loaded(now_next, "source").prev = page
-        delta.pages[key_of(now_next)] = now_next
+    _join(new[j - 1] if j > 0 else None, page, delta)
+    _join(page, new[j + 1] if j + 1 < len(new) else None, delta)
     sec.pages = new
     if sec.path and sec.index is not None:
         _loaded(sec.index, "source").list_pages = new
@@ -249,6 +236,16 @@ def _reorder_section(page: Page, delta: Delta) -> None:
     while s is not None:  # a section's list fingerprint covers its subsections'
         delta.sections[s.path] = s
         s = s.parent
+
+
+def _join(a: Page | None, b: Page | None, delta: Delta) -> None:
+    """`a` just before `b` in their section (None: the section's end)."""
+    if a is not None:
+        _loaded(a, "source").next = b
+        delta.pages[key_of(a)] = a
+    if b is not None:
+        _loaded(b, "source").prev = a
+        delta.pages[key_of(b)] = b
 
 
 def _reterm(records: ModelRecords, page: Page, delta: Delta) -> None:
@@ -292,7 +289,7 @@ def _reterm(records: ModelRecords, page: Page, delta: Delta) -> None:
 
     for plural, key in keys:
         full = plural + SEP + key
-        members = delta.tax_terms.get(full, records.tax_term(full) or ())
+        members = delta.tax_terms[full] if full in delta.tax_terms else records.tax_term(full) or ()
         rest = [s for s in members if s != rel]
         if (plural, key) in keys_now:
             j = bisect.bisect_left(rest, date_key(page), key=lambda s: date_key(_page(records, s)))
@@ -309,7 +306,7 @@ def _reterm(records: ModelRecords, page: Page, delta: Delta) -> None:
         if term is None:
             raise Fallback(f"content/{rel}: no term {key!r}")
         if not rest:
-            _drop_term(records, term, delta)
+            _drop_term(records, term, rel, delta)
             continue
         if rel in (members[0], rest[0]):
             # A term is named as its first page writes it, and terms take their URL slugs in
@@ -321,8 +318,9 @@ def _reterm(records: ModelRecords, page: Page, delta: Delta) -> None:
         _loaded(term, "slug").pages = [_page(records, s) for s in rest]
         delta.terms[f"t:{plural}/{term.slug}"] = term
         tp = _term_page(records, term)
-        if len(tp.list_pages) != len(rest) and _pagers(tp, records.per_page) != _pagers_of(
-            len(rest), records.per_page
+        per_page = records.per_page
+        if incremental.pagers(len(tp.list_pages), per_page) != incremental.pagers(
+            len(rest), per_page
         ):
             raise Fallback(f"the pages of {plural} '{term.name}' change in number")
         tp.list_pages = term.pages
@@ -358,7 +356,7 @@ def _new_term(records: ModelRecords, page: Page, plural: str, name: str, delta: 
     tp = term_page(term, base_path_of(site.baseurl), site.baseurl)
     if records.page_at(tp.url) is not None or records.in_manifest(tp.output_path):
         raise Fallback(f"content/{page.source}: {tp.output_path} is another page's or file's")
-    if _pagers(tp, records.per_page) != 1:
+    if incremental.pagers(len(tp.list_pages), records.per_page) != 1:
         raise Fallback("a new term page with several pagers")
     now = site.taxonomies[plural] = dict(sorted({**terms, slug: term}.items()))
     pages = site.pages
@@ -379,12 +377,12 @@ def _new_term(records: ModelRecords, page: Page, plural: str, name: str, delta: 
     return term
 
 
-def _drop_term(records: ModelRecords, term: Term, delta: Delta) -> None:
-    """A term its last page left: the term, its page and output gone."""
+def _drop_term(records: ModelRecords, term: Term, rel: str, delta: Delta) -> None:
+    """A term its last page (`rel`) left: the term, its page and output gone."""
     site = records.site
-    _no_slug_clashes(records, term.pages[0].source if term.pages else "")
+    _no_slug_clashes(records, rel)
     tp = _term_page(records, term)
-    if _pagers(tp, records.per_page) != 1:
+    if incremental.pagers(len(tp.list_pages), records.per_page) != 1:
         raise Fallback("a term page with several pagers goes")
     site.taxonomies[term.taxonomy] = {
         s: t for s, t in site.taxonomies[term.taxonomy].items() if t is not term
@@ -414,14 +412,6 @@ def _page(records: ModelRecords, rel: str) -> Page:
     if p is None:
         raise Fallback(f"content/{rel} is not in the records")
     return p
-
-
-def _pagers(p: Page, per_page: int) -> int:
-    return _pagers_of(len(p.list_pages), per_page)
-
-
-def _pagers_of(n: int, per_page: int) -> int:
-    return max(1, -(-n // per_page))
 
 
 def _retitle(records: ModelRecords, page: Page, old: str, new: str, delta: Delta) -> None:

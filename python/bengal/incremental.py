@@ -636,6 +636,8 @@ def page_facts(
         cascade = _cascade_repr
     if pk is None:
         pk = _key_or_none
+    if plist is None:
+        plist = _plist
     sec = p.section
     terms = p.terms
     term = p.term
@@ -667,7 +669,7 @@ def page_facts(
         (
             pk(p.prev),
             pk(p.next),
-            plist(p.list_pages) if plist is not None else "\0".join([pk(x) for x in p.list_pages]),
+            plist(p.list_pages),
             "/".join([a.path for a in p.ancestors]),
         )
     )
@@ -679,12 +681,17 @@ def page_facts(
     out[key + "|body"] = _fpb(md_hash.hex() + "\0" + p.title + ("\0t" if p.fm.toc else "\0"))
     out[key + "|summary"] = _fpb(str(p.summary))
     if per_page > 0 and p.kind in LIST_KINDS:
-        pager_facts(p, key, per_page, plist or _plist, out)
+        pager_facts(p, key, per_page, plist, out)
     return out
 
 
 # Pages whose outputs are paginated lists (bengal.render.paginator_for).
 LIST_KINDS = frozenset({"home", "section", "term"})
+
+
+def pagers(items: int, per_page: int) -> int:
+    """How many pagers a list of `items` pages has (one at least)."""
+    return max(1, -(-items // per_page))
 
 
 def pager_facts(
@@ -694,7 +701,7 @@ def pager_facts(
     paginator is made outside the recording): its slice, the number of pagers and of items.
     A pager's output is rendered again when its own slice changed, not the whole list."""
     items = p.list_pages
-    total = max(1, -(-len(items) // per_page))
+    total = pagers(len(items), per_page)
     head = f"{total}\0{len(items)}\0"
     for n in range(1, total + 1):
         into[f"{key}|pager{n}"] = _fpb(head + plist(items[(n - 1) * per_page : n * per_page]))

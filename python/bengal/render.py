@@ -11,7 +11,6 @@ import contextlib
 import functools
 import html as html_module
 import io
-import math
 import posixpath
 import re
 import sqlite3
@@ -27,7 +26,7 @@ from markupsafe import Markup, escape
 import bengal_native
 from bengal.config import Config
 from bengal.errors import TemplateError
-from bengal.incremental import MdFacts, lookups_digest, markup_loader
+from bengal.incremental import LIST_KINDS, MdFacts, lookups_digest, markup_loader, pagers
 from bengal.model import MenuItem, Page, Section, Site, Term
 from bengal.store import Store, StoreDamaged, html_digest
 
@@ -355,16 +354,16 @@ class Paginator:
 
 
 def pager_count(page: Page, per_page: int) -> int:
-    if page.kind not in ("home", "section", "term"):
+    if page.kind not in LIST_KINDS:
         return 1
-    return max(1, math.ceil(len(page.list_pages) / per_page))
+    return pagers(len(page.list_pages), per_page)
 
 
 def paginator_for(page: Page, number: int, per_page: int) -> Paginator | None:
     if page.kind not in ("home", "section", "term"):
         return None
     items = page.list_pages
-    total = max(1, math.ceil(len(items) / per_page))
+    total = pagers(len(items), per_page)
     start = (number - 1) * per_page
     return Paginator(
         items=items[start : start + per_page],
