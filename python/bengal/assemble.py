@@ -58,9 +58,10 @@ class Assembly:
     warnings: list[str] = field(default_factory=list)
     xref_digest: bytes = b""  # of every (key, url, title) added to xref_index, in order
     xref_added: list[tuple[str, str, str]] = field(default_factory=list)  # those, in order
-    # Where the tiers of stems and slugs, and of titles, begin in xref_added (ambiguity is
-    # decided per tier: bengal.delta decides it again for a new title)
-    xref_tiers: tuple[int, int] = (0, 0)
+    # Where in xref_added the content paths end and the tiers of stems and slugs, and of
+    # titles, begin (ambiguity is decided per tier: bengal.delta decides it again for a new
+    # title, a page added or removed)
+    xref_tiers: tuple[int, int, int] = (0, 0, 0)
     # term -> pages, as the last build left it updated for this one's pages
     taxonomy: TaxonomyIndex = field(default_factory=TaxonomyIndex)
 
@@ -126,6 +127,28 @@ def set_url(page: Page, rel_url: str, base_path: str, baseurl: str) -> None:
         page.output_path = rel_url.lstrip("/")
 
 
+def section_rel_url(path: str) -> str:
+    """A section's site-relative URL from its content directory ("docs/Setup" -> "/docs/setup/")."""
+    return "/" + "/".join(urlize(s) for s in path.split("/")) + "/" if path else "/"
+
+
+def page_rel_url(
+    page: Page, d: str, stem: str, section_url: Callable[[str], str], pretty: bool
+) -> str:
+    """A regular page's site-relative URL: its front matter's url, else its section's URL and
+    its slug (or its file's or leaf bundle's name), as a directory or an .html file."""
+    fm = page.fm
+    if fm.url:
+        return fm.url
+    if page.bundle_dir is not None:
+        leaf = fm.slug or urlize(d.rpartition("/")[2])
+        base = section_url(d.rpartition("/")[0])
+    else:
+        leaf = fm.slug or urlize(stem)
+        base = section_url(d)
+    return f"{base}{leaf}/" if pretty else f"{base}{leaf}.html"
+
+
 def term_page(term: Term, base_path: str, baseurl: str) -> Page:
     """The generated page of a term (its URL is the term's too)."""
     tp = Page(source="", kind="term", fm=FrontMatter())
@@ -182,7 +205,7 @@ class Assembler:
         self.taxonomy = taxonomy if taxonomy is not None else TaxonomyIndex()
         self.xref_digest = b""
         self.xref_added: list[tuple[str, str, str]] = []
-        self.xref_tiers = (0, 0)
+        self.xref_tiers = (0, 0, 0)
         self._rel_urls: dict[str, str] = {}  # content directory -> its section's URL path
         self.pretty = bool(config.build["pretty_urls"])
         baseurl = config.baseurl
@@ -211,8 +234,7 @@ class Assembler:
     def section_rel_url(self, path: str) -> str:
         hit = self._rel_urls.get(path)
         if hit is None:
-            hit = "/" + "/".join(urlize(s) for s in path.split("/")) + "/" if path else "/"
-            self._rel_urls[path] = hit
+            hit = self._rel_urls[path] = section_rel_url(path)
         return hit
 
     # ---- stages -------------------------------------------------------------------------------
@@ -362,24 +384,10 @@ class Assembler:
         return None
 
     def set_page_url(self, page: Page, d: str, stem: str) -> None:
-        fm = page.fm
-        if fm.url:
-            self.set_url(page, fm.url)
-            return
-        if page.kind in ("home", "section"):
+        if page.kind in ("home", "section") and not page.fm.url:
             self.set_url(page, self.section_rel_url(d))
             return
-        if page.bundle_dir is not None:
-            parent = d.rpartition("/")[0]
-            leaf = fm.slug or urlize(d.rpartition("/")[2])
-            base = self.section_rel_url(parent)
-        else:
-            leaf = fm.slug or urlize(stem)
-            base = self.section_rel_url(d)
-        if self.pretty:
-            self.set_url(page, f"{base}{leaf}/")
-        else:
-            self.set_url(page, f"{base}{leaf}.html")
+        self.set_url(page, page_rel_url(page, d, stem, self.section_rel_url, self.pretty))
 
     def check_urls(self) -> None:
         """Two pages claiming one URL is an error naming both; the later one is dropped."""
@@ -541,6 +549,7 @@ class Assembler:
         ambiguous: dict[str, list[str]] = {}
         for p in content:
             index.add(bengal_native.XrefIndex.normalize_path(p.source), p.url, p.title)
+        paths_end = len(added)
         # Sections without an _index.md still answer to their directory path.
         for path, sec in sorted(self.site.sections.items()):
             if sec.index is not None and not sec.index.source:
@@ -585,7 +594,7 @@ class Assembler:
                     ambiguous[folded] = [q.source for q in pages]
         self.xref_digest = xref_digest(added)
         self.xref_added = added
-        self.xref_tiers = (starts[0], starts[1])
+        self.xref_tiers = (paths_end, starts[0], starts[1])
         return native_index, ambiguous
 
     def build_menus(self, index: bengal_native.XrefIndex) -> None:

@@ -415,7 +415,8 @@ def _plan(b: BuildContext) -> None:
     """Model + renderings + the last build's records -> the outputs to render and why
     (bengal.incremental.plan_outputs), the fingerprints of everything, the asset plan."""
     from bengal import incremental
-    from bengal.render import pager_output_path, render_jobs
+    from bengal.incremental import pager_output_path
+    from bengal.render import render_jobs
 
     site, result = b.asm.site, b.result
     with stage(result, "asset plan"):
@@ -838,6 +839,8 @@ def _keep_warm(b: BuildContext) -> None:
             xref_tiers=asm.xref_tiers,
             taxonomies=dict(b.config.taxonomies),
             per_page=int(b.config.pagination["per_page"]),
+            pretty_urls=bool(b.config.build["pretty_urls"]),
+            menu_refs=[e.page for m in b.config.menus.values() for e in m if e.page],
         )
     )
 

@@ -44,6 +44,16 @@ class Change:
 
 
 @dataclass
+class Candidates:
+    """A change set as bengal.edits reads it (site-relative paths)."""
+
+    content: list[str] = field(default_factory=list)  # content files modified
+    templates: list[str] = field(default_factory=list)  # templates modified
+    added: list[str] = field(default_factory=list)  # content files added ...
+    removed: list[str] = field(default_factory=list)  # ... and removed
+
+
+@dataclass
 class ChangeSet:
     changes: list[Change] = field(default_factory=list)
     complete: bool = True  # every change is listed (see the module)
@@ -61,18 +71,23 @@ class ChangeSet:
             return None
         return self.paths()
 
-    def edit_candidates(self) -> tuple[list[str], list[str]] | None:
-        """(content paths, template paths), when every change is a modified content file or a
-        modified file of the site's templates/ (what bengal.edits takes: body edits of pages,
-        templates edited in place); None otherwise."""
+    def edit_candidates(self) -> Candidates | None:
+        """The changes bengal.edits takes a look at -- when every change is a content file
+        modified, added or removed, or a file of the site's templates/ modified (body and
+        front matter edits, pages that come and go, templates edited in place); None
+        otherwise."""
         if not self.complete or not self.changes:
             return None
-        if any(c.how != "modified" or c.kind not in ("content", "template") for c in self.changes):
-            return None
-        return (
-            [c.path for c in self.changes if c.kind == "content"],
-            [c.path for c in self.changes if c.kind == "template"],
-        )
+        out = Candidates()
+        for c in self.changes:
+            if c.kind == "template" and c.how == "modified":
+                out.templates.append(c.path)
+            elif c.kind == "content":
+                lists = {"modified": out.content, "added": out.added, "removed": out.removed}
+                lists[c.how].append(c.path)
+            else:
+                return None
+        return out
 
     def describe(self, limit: int = 5) -> str:
         if not self.complete:

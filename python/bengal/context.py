@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bengal.discover import SourceTree
-from bengal.incremental import anchor_targets, template_key, xref_keys
+from bengal.incremental import REF_KEY, anchor_targets, template_key, xref_keys
 from bengal.model import Page, Site
 from bengal.store import Store
 
@@ -147,10 +147,12 @@ class WarmState:
     entries: dict[str, Entry] | None = None
     # The cross-reference index's entries as assembled (bengal.delta patches them).
     xref_added: list[tuple[str, str, str]] = field(default_factory=list)
-    xref_tiers: tuple[int, int] = (0, 0)
+    xref_tiers: tuple[int, int, int] = (0, 0, 0)
     taxonomies: dict[str, str] = field(default_factory=dict)  # the configuration's
     per_page: int = 10
     xref_users: dict[str, set[str]] | None = None  # [[path]] -> sources using it
+    pretty_urls: bool = True  # the configuration's
+    menu_refs: list[str] = field(default_factory=list)  # the pages its menus name
 
     def index(self) -> None:
         if self.owners is not None:
@@ -170,10 +172,8 @@ class WarmState:
         readers: dict[str, set[str]] = {}
         for path, rec in self.cache.outputs.items():
             owners.setdefault(rec.page, set()).add(path)
-            for d in rec.deps:
+            for d in _read_keys(rec):
                 readers.setdefault(d, set()).add(path)
-            for t in rec.templates:
-                readers.setdefault(template_key(t), set()).add(path)
         self.owners, self.readers = owners, readers
         self.by_source = {p.source: p for p in self.site.pages if p.source}
         self.by_url = {p.url: p for p in self.site.pages}
@@ -191,13 +191,24 @@ class WarmState:
         assert self.owners is not None and self.readers is not None
         old = self.cache.outputs.pop(path, None)
         if old is not None:
-            for d in (*old.deps, *[template_key(t) for t in old.templates]):
+            self.owners.get(old.page, set()).discard(path)
+            for d in _read_keys(old):
                 self.readers.get(d, set()).discard(path)
         if rec is not None:
             self.cache.outputs[path] = rec
             self.owners.setdefault(rec.page, set()).add(path)
-            for d in (*rec.deps, *[template_key(t) for t in rec.templates]):
+            for d in _read_keys(rec):
                 self.readers.setdefault(d, set()).add(path)
 
     def close(self) -> None:
         self.store.close()
+
+
+def _read_keys(rec: incremental.OutputRecord) -> list[str]:
+    """What the dev server's reverse index files an output under (every group it read, unlike
+    the store's: bengal.incremental.contributions), with its templates and ref() calls."""
+    return [
+        *rec.deps,
+        *[template_key(t) for t in rec.templates],
+        *[REF_KEY + arg for name, arg, _ in rec.calls if name == "ref"],
+    ]

@@ -41,7 +41,10 @@ from bengal.assemble import (
     base_path_of,
     date_key,
     first_heading,
+    page_rel_url,
     page_title,
+    section_rel_url,
+    set_url,
     sort_key,
     term_page,
     urlize,
@@ -86,7 +89,15 @@ class ModelRecords(Protocol):
     def xrefs(self) -> Xrefs: ...
     def xref_user_paths(self) -> Iterable[str]: ...
     def xref_users(self, path: str) -> Iterable[str]: ...
+    def ref_args(self) -> Iterable[str]: ...  # what templates called ref() with
     def in_manifest(self, path: str) -> bool: ...
+
+    pretty_urls: bool  # the configuration's (a new page's URL)
+    menu_refs: list[str]  # the pages the configuration's menus name (cross-reference keys)
+
+    # A page placed in the site or taken out: the lookups by source and URL answer so.
+    def placed(self, page: Page) -> None: ...
+    def unplaced(self, page: Page) -> None: ...
 
 
 @dataclass
@@ -113,10 +124,16 @@ class Delta:
     was: Xrefs | None = None  # ... and as they were
     index: Any = None  # the index made from them
     rerender: set[str] = field(default_factory=set)  # sources whose [[links]] now differ
+    refs: set[str] = field(default_factory=set)  # ref() arguments that may answer otherwise
     new_outputs: dict[str, Page] = field(default_factory=dict)  # output path -> its new page
     gone: dict[str, Page] = field(default_factory=dict)  # key -> a page that is no more
     gone_terms: dict[str, Term] = field(default_factory=dict)  # key -> a term that is no more
+    new_pagers: dict[str, tuple[Page, int]] = field(default_factory=dict)  # path -> (page, n)
+    gone_pagers: dict[str, tuple[str, int]] = field(default_factory=dict)  # path -> (key, n)
     site_lists: bool = False  # the site's pages, their outputs and its terms changed
+    by_path: bool = False  # ... and its pages by source
+    removed_sources: list[str] = field(default_factory=list)  # content files gone ...
+    removed_pages: list[tuple[Page, Any]] = field(default_factory=list)  # ... their renderings
 
 
 def _loaded(obj: Any, name: str) -> Any:
@@ -124,6 +141,27 @@ def _loaded(obj: Any, name: str) -> Any:
     would overwrite what was set before)."""
     getattr(obj, name)
     return obj
+
+
+def _parse(
+    data: bytes, rel: str, cascade: dict[str, Any], taxonomies: dict[str, str]
+) -> tuple[FrontMatter, dict[str, Any], str, int, bytes]:
+    """Content file `rel` as the parse stage and the assembler read it: (front matter, raw
+    front matter, body, body line, digest of the front matter's text); Fallback when it does not
+    decode or parse (the ordinary build says what is wrong)."""
+    try:
+        text = data.decode("utf-8")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        parser, raw_fm, body, body_line = split_raw(text, rel)
+        raw = parse_front_matter(raw_fm, parser, rel) if parser else {}
+        fm = normalise(with_cascade(raw, cascade), rel, taxonomies)
+    except (UnicodeDecodeError, ContentError):
+        raise Fallback(f"content/{rel}: its front matter does not parse") from None
+    fm_digest = hashlib.blake2b(
+        f"{parser}\0{raw_fm}".encode("utf-8", "surrogatepass"), digest_size=16
+    ).digest()
+    return fm, raw, body, body_line, fm_digest
 
 
 def read_meta(
@@ -140,17 +178,9 @@ def read_meta(
     _loaded(page, "source")
     if page.kind != "page" or rel.rpartition("/")[2].startswith("_index."):
         raise Fallback(f"content/{rel} is a section page")
-    try:
-        text = data.decode("utf-8")
-        if "\r" in text:
-            text = text.replace("\r\n", "\n")
-        parser, raw_fm, body, body_line = split_raw(text, rel)
-        raw = parse_front_matter(raw_fm, parser, rel) if parser else {}
-        section = page.section
-        assert section is not None
-        fm = normalise(with_cascade(raw, section.cascade), rel, taxonomies)
-    except (UnicodeDecodeError, ContentError):
-        raise Fallback(f"content/{rel}: its front matter does not parse") from None
+    section = page.section
+    assert section is not None
+    fm, raw, body, body_line, fm_digest = _parse(data, rel, section.cascade, taxonomies)
     old = page.fm
     for name, value in vars(fm).items():
         if name not in MAY_CHANGE and getattr(old, name) != value:
@@ -159,13 +189,42 @@ def read_meta(
         raise Fallback(f"content/{rel}: its menu entries show its title and weight")
     heading = "" if fm.title else (first_heading(body) or "")
     title = page_title(fm, lambda: heading, rel, site_title)
-    fm_digest = hashlib.blake2b(
-        f"{parser}\0{raw_fm}".encode("utf-8", "surrogatepass"), digest_size=16
-    ).digest()
     new = entry._replace(
         parsed=("ok", raw, body_line), heading=None if fm.title else heading, fm_digest=fm_digest
     )
     return Meta(fm, title, body_line), new, body
+
+
+def read_new(
+    data: bytes, rel: str, stamp: tuple[int, int], digest: bytes, records: ModelRecords,
+    taxonomies: dict[str, str],
+) -> tuple[Page, incremental.SourceEntry, str]:  # fmt: skip
+    """A new content file `rel` (bytes `data`) as the page it makes, not yet placed in the
+    site (add does that), if this path takes it: a regular page in a section that exists (see
+    the module); with its source entry and body."""
+    site = records.site
+    d, _, name = rel.rpartition("/")
+    stem = name.rsplit(".", 1)[0]
+    if stem in ("_index", "index"):
+        raise Fallback(f"content/{rel} makes a section or a leaf bundle")
+    section = site.sections.get(d)  # (a directory inside a leaf bundle is no section)
+    if section is None:
+        raise Fallback(f"content/{rel} is not in a section the last build had")
+    fm, raw, body, body_line, fm_digest = _parse(data, rel, section.cascade, taxonomies)
+    for what, value in (("draft", fm.draft), ("aliases", fm.aliases), ("menu", fm.menu),
+                        ("id", fm.id)):  # fmt: skip
+        if value:
+            raise Fallback(f"content/{rel}: a new page with {what}")
+    heading = "" if fm.title else (first_heading(body) or "")
+    page = Page(source=rel, kind="page", fm=fm, _body=body, body_line=body_line)
+    page.section = section
+    page.title = page_title(fm, lambda: heading, rel, site.title)
+    rel_url = page_rel_url(page, d, stem, section_rel_url, records.pretty_urls)
+    set_url(page, rel_url, base_path_of(site.baseurl), site.baseurl)
+    entry = incremental.SourceEntry(
+        stamp, digest, ("ok", raw, body_line), None if fm.title else heading, None, fm_digest
+    )
+    return page, entry, body
 
 
 def apply(records: ModelRecords, page: Page, meta: Meta, delta: Delta) -> None:
@@ -192,9 +251,136 @@ def apply(records: ModelRecords, page: Page, meta: Meta, delta: Delta) -> None:
     _reterm(records, page, delta)
 
 
-def _check_build_date(build_date: Any, old: FrontMatter, new: FrontMatter, rel: str) -> None:
-    """The site's build date is its newest page date: an edit may move a date below it only."""
-    was, now = old.lastmod or old.date, new.lastmod or new.date
+def add(records: ModelRecords, page: Page, delta: Delta) -> None:
+    """A new page (read_new) placed in the site: in its section's order and the site's date
+    order, its terms, the site's lists of pages and the cross-reference index."""
+    site = records.site
+    rel = page.source
+    if records.page_at(page.url) is not None or records.in_manifest(page.output_path):
+        raise Fallback(f"content/{rel}: {page.output_path} is another page's or file's")
+    _check_build_date(site.build_date, None, page.fm, rel)
+    key = key_of(page)
+    sec = page.section
+    assert sec is not None
+    _loaded(sec, "path")
+    new = list(sec.pages)
+    j = bisect.bisect_left(new, sort_key(page), key=sort_key)
+    new.insert(j, page)
+    _join(new[j - 1] if j > 0 else None, page, delta)
+    _join(page, new[j + 1] if j + 1 < len(new) else None, delta)
+    _relist(records, sec, new, delta)
+    regular = list(site.regular_pages)
+    bisect.insort(regular, page, key=date_key)
+    _set_regular(records, regular, delta)
+    pages = site.pages
+    j = bisect.bisect_left(pages, page.output_path, key=lambda p: p.output_path)
+    site.pages = [*pages[:j], page, *pages[j:]]
+    # (In the assembler's order: content pages by source, then generated ones.)
+    items = list(site.page_by_output.items())
+    k = next((n for n, (_, v) in enumerate(items) if _after(key_of(v), rel)), len(items))
+    site.page_by_output = dict([*items[:k], (page.output_path, page), *items[k:]])
+    site.page_by_path = dict(sorted({**site.page_by_path, rel: page}.items()))
+    records.placed(page)
+    delta.pages[key] = page
+    delta.new_outputs[page.output_path] = page
+    delta.site_lists = delta.by_path = True
+    _reterm(records, page, delta, was=(None, ()))
+    _index_page(records, page, delta, adding=True)
+
+
+def remove(records: ModelRecords, page: Page, delta: Delta) -> None:
+    """A page whose file is gone taken out of the site: its section's and the site's lists,
+    its terms, the cross-reference index; its outputs are removed (bengal.edits)."""
+    site = records.site
+    rel = page.source
+    _loaded(page, "source")
+    if page.kind != "page" or page.bundle_dir is not None:
+        raise Fallback(f"content/{rel} is a section page or a leaf bundle")
+    for what, value in (("aliases", page.fm.aliases), ("menu entries", page.fm.menu),
+                        ("an id", page.fm.id)):  # fmt: skip
+        if value:
+            raise Fallback(f"content/{rel}: a page with {what} goes")
+    _check_build_date(site.build_date, page.fm, None, rel)
+    key = key_of(page)
+    sec = page.section
+    assert sec is not None
+    _loaded(sec, "path")
+    rest = [p for p in sec.pages if p is not page]
+    if not rest and not sec.subsections and not (sec.index and sec.index.source):
+        raise Fallback(f"content/{rel}: its section may go with it")
+    _join(page.prev, page.next, delta)
+    _relist(records, sec, rest, delta)
+    _set_regular(records, [p for p in site.regular_pages if p is not page], delta)
+    site.pages = [p for p in site.pages if p is not page]
+    site.page_by_output = {k: v for k, v in site.page_by_output.items() if v is not page}
+    site.page_by_path = {k: v for k, v in site.page_by_path.items() if k != rel}
+    _reterm(records, page, delta, now=(None, ()))
+    _index_page(records, page, delta, adding=False)
+    records.unplaced(page)
+    delta.pages.pop(key, None)
+    delta.gone[key] = page
+    delta.removed_sources.append(rel)
+    delta.site_lists = delta.by_path = True
+
+
+def _after(key: str, rel: str) -> bool:
+    """Whether a page with this key comes after the content page `rel` in the assembler's
+    order of page_by_output (content pages by source, then generated ones)."""
+    return key.startswith("p:@") or key[2:] > rel
+
+
+def _relist(records: ModelRecords, sec: Section, pages: list[Page], delta: Delta) -> None:
+    """A section's pages are now `pages` (its list page's too, of the same number of pagers)."""
+    if sec.path and sec.index is not None:
+        index = _loaded(sec.index, "source")
+        _repage(records, index, len(sec.pages), len(pages), delta)
+        index.list_pages = pages
+        delta.pages[key_of(index)] = index
+    sec.pages = pages
+    s: Section | None = sec
+    while s is not None:  # a section's list fingerprint covers its subsections'
+        delta.sections[s.path] = s
+        s = s.parent
+
+
+def _set_regular(records: ModelRecords, pages: list[Page], delta: Delta) -> None:
+    """The site's regular pages (in date order) are now `pages`: the home page lists them."""
+    site = records.site
+    home = site.home
+    assert home is not None and home.index is not None
+    index = _loaded(home.index, "source")
+    _repage(records, index, len(site.regular_pages), len(pages), delta)
+    site.regular_pages = index.list_pages = pages
+    delta.pages[key_of(index)] = index
+    delta.regular_pages = True
+
+
+def _repage(records: ModelRecords, page: Page, before: int, now: int, delta: Delta) -> None:
+    """A list page's list goes from `before` pages to `now`: the pagers it gains are new
+    outputs, those it loses go."""
+    per_page = records.per_page
+    was, new = incremental.pagers(before, per_page), incremental.pagers(now, per_page)
+    key = key_of(page)
+    for n in range(was + 1, new + 1):
+        path = incremental.pager_output_path(page, n)
+        if delta.gone_pagers.pop(path, None) is not None:
+            continue  # (it went with an edit before, and comes back)
+        if records.in_manifest(path) or path in delta.new_outputs:
+            raise Fallback(f"{path}, a new pager, is another page's or file's")
+        delta.new_pagers[path] = (page, n)
+    for n in range(new + 1, was + 1):
+        path = incremental.pager_output_path(page, n)
+        if delta.new_pagers.pop(path, None) is None:
+            delta.gone_pagers[path] = (key, n)
+
+
+def _check_build_date(
+    build_date: Any, old: FrontMatter | None, new: FrontMatter | None, rel: str
+) -> None:
+    """The site's build date is its newest page date: an edit may move a date below it only
+    (a page added or removed has no date before or after)."""
+    was = old.lastmod or old.date if old is not None else None
+    now = new.lastmod or new.date if new is not None else None
     if was == now:
         return
     try:
@@ -248,19 +434,23 @@ def _join(a: Page | None, b: Page | None, delta: Delta) -> None:
         delta.pages[key_of(b)] = b
 
 
-def _reterm(records: ModelRecords, page: Page, delta: Delta) -> None:
-    """The taxonomy index and the terms' lists (bengal.taxonomy, bengal.assemble)."""
+def _reterm(
+    records: ModelRecords, page: Page, delta: Delta, was: Any = None, now: Any = None
+) -> None:
+    """The taxonomy index and the terms' lists (bengal.taxonomy, bengal.assemble). `was`: the
+    page's contribution to the index before (None: as recorded); `now`: after (None: as its
+    fields say; an empty one for a page that goes, whose record is then deleted)."""
     site = records.site
     rel = page.source
     plurals = list(site.taxonomies)
     date = page.fm.date
     sig = (date.timestamp() if date else None, page.title, page.fm.terms)
-    old = delta.tax_pages.get(rel) or records.tax_page(rel)
+    old = was or delta.tax_pages.get(rel) or records.tax_page(rel)
     if old is None:
         raise Fallback(f"content/{rel} is not in the taxonomy index")
-    if old[0] == sig:
+    if old[0] == sig and now is None:
         return
-    new = contribution(sig, plurals)
+    new = now or contribution(sig, plurals)
     keys_now = [(pl, k) for pl, names in new[1] for k, _ in names]
     keys = dict.fromkeys([*[(pl, k) for pl, names in old[1] for k, _ in names], *keys_now])
     found: dict[tuple[str, str], Term] = {}
@@ -318,14 +508,10 @@ def _reterm(records: ModelRecords, page: Page, delta: Delta) -> None:
         _loaded(term, "slug").pages = [_page(records, s) for s in rest]
         delta.terms[f"t:{plural}/{term.slug}"] = term
         tp = _term_page(records, term)
-        per_page = records.per_page
-        if incremental.pagers(len(tp.list_pages), per_page) != incremental.pagers(
-            len(rest), per_page
-        ):
-            raise Fallback(f"the pages of {plural} '{term.name}' change in number")
+        _repage(records, tp, len(tp.list_pages), len(rest), delta)
         tp.list_pages = term.pages
         delta.pages[key_of(tp)] = tp
-    delta.tax_pages[rel] = new
+    delta.tax_pages[rel] = new if now is None else None
     page.terms = {pl: [found[(pl, k)] for k, _ in names] for pl, names in new[1]}
 
 
@@ -422,7 +608,7 @@ def _retitle(records: ModelRecords, page: Page, old: str, new: str, delta: Delta
 
     xrefs = delta.xrefs or records.xrefs()
     url = page.url
-    t0, t1 = xrefs.tiers
+    t1 = xrefs.tiers[2]
     mine = [i for i, e in enumerate(xrefs.added) if e[1] == url]
     if not mine or mine[-1] < t1 or xrefs.added[mine[-1]][0] != old:
         raise Fallback(f"content/{page.source} is not in the cross-reference index")
@@ -430,9 +616,75 @@ def _retitle(records: ModelRecords, page: Page, old: str, new: str, delta: Delta
     for i in mine:
         added[i] = (added[i][0], url, new)
     added[mine[-1]] = (new, url, new)
-    folded = {old.casefold(), new.casefold()}
-    ambiguous = dict(xrefs.ambiguous)
-    for f in folded:  # (as the assembler decides it: the titles tier over the stems tier)
+    # Only the page's answers changed: a path answers otherwise only if it answers with the
+    # page now, or would have matched its old title (a superset: a path another page's key
+    # answered first is rendered again for nothing).
+    old_key = bengal_native.XrefIndex()
+    old_key.add(old, url, old)
+    _reindex(records, xrefs, Xrefs(added, dict(xrefs.ambiguous), xrefs.tiers),
+             {old.casefold(), new.casefold()}, url, old_key, delta)  # fmt: skip
+
+
+def _index_page(records: ModelRecords, page: Page, delta: Delta, adding: bool) -> None:
+    """A page added to the cross-reference index or removed from it: its content path, its
+    stem and slug, its title, each in its tier in source order (bengal.assemble); the
+    ambiguity of its keys decided again; the sources whose [[links]] now resolve otherwise, or
+    use one of its keys, rendered again."""
+    import bengal_native
+
+    xrefs = delta.xrefs or records.xrefs()
+    p_end, t0, t1 = xrefs.tiers
+    url, rel, title = page.url, page.source, page.title
+    stem = rel.rpartition("/")[2].rsplit(".", 1)[0]
+    if not stem:
+        raise Fallback(f"content/{rel} has no name to be found by")
+    keys = [stem] + ([page.fm.slug] if page.fm.slug and page.fm.slug != stem else [])
+    mine = [
+        (bengal_native.XrefIndex.normalize_path(rel), url, title),
+        *[(k, url, title) for k in keys],
+        (title, url, title),
+    ]
+    added = list(xrefs.added)
+    if adding:
+
+        def source(e: tuple[str, str, str]) -> str:
+            return _source_at(records, e[1])
+
+        at = [bisect.bisect_left(added, rel, lo, hi, key=source)
+              for lo, hi in ((0, p_end), (t0, t1), (t1, len(added)))]  # fmt: skip
+        added[at[2] : at[2]] = mine[-1:]
+        added[at[1] : at[1]] = mine[1:-1]
+        added[at[0] : at[0]] = mine[:1]
+        tiers = (p_end + 1, t0 + 1, t1 + 1 + len(keys))
+    else:
+        gone = [i for i, e in enumerate(added) if e[1] == url]
+        if [added[i] for i in gone] != mine or gone[0] >= p_end or gone[1] < t0:
+            raise Fallback(f"content/{rel} is not in the cross-reference index as assembled")
+        for i in reversed(gone):
+            del added[i]
+        tiers = (p_end - 1, t0 - 1, t1 - 1 - len(keys))
+    theirs = bengal_native.XrefIndex()
+    theirs.add_many(mine)
+    for ref in records.menu_refs:  # (the configuration's menus name pages by key)
+        if theirs.lookup(ref) is not None:
+            raise Fallback(f"a menu names {ref!r}, which content/{rel} answers to")
+    folded = {k.casefold() for k in [*keys, title]}
+    _reindex(records, xrefs, Xrefs(added, dict(xrefs.ambiguous), tiers), folded,
+             url if adding else None, None if adding else theirs, delta)  # fmt: skip
+
+
+def _reindex(records: ModelRecords, was: Xrefs, now: Xrefs, folded: set[str], url: str | None,
+             old_keys: Any, delta: Delta) -> None:  # fmt: skip
+    """The index made again from `now`'s entries; the ambiguity of the keys folding to
+    `folded` decided again (as the assembler decides it: the titles tier over the stems
+    tier); the sources rendered again whose [[paths]] answer with `url` now, or matched one of
+    `old_keys` (an index; a superset of the paths that answered with what changed), or spell
+    a key of `folded` (their ambiguity warnings may change)."""
+    import bengal_native
+
+    added, ambiguous = now.added, now.ambiguous
+    _, t0, t1 = now.tiers
+    for f in folded:
         titles, stems = _owners(added[t1:], f), _owners(added[t0:t1], f)
         owners = titles if len(titles) > 1 else stems if len(stems) > 1 else []
         if owners:
@@ -441,25 +693,23 @@ def _retitle(records: ModelRecords, page: Page, old: str, new: str, delta: Delta
             ambiguous.pop(f, None)
     index = bengal_native.XrefIndex()
     index.add_many(added)
-    # Only the page's answers changed: a path answers otherwise only if it answers with the
-    # page now, or would have matched its old title (a superset: a path another page's key
-    # answered first is rendered again for nothing). A path spelling either title is warned
-    # about by its ambiguity: checked again too.
-    old_key = bengal_native.XrefIndex()
-    old_key.add(old, url, old)
     # (Sources whose rendering is not recorded may use any path.)
     delta.rerender.update(records.xref_users(incremental.UNRENDERED))
+
+    def changed(path: str) -> bool:
+        hit = index.lookup(path) if url is not None else None
+        return (hit is not None and hit[0] == url) or (
+            old_keys is not None and old_keys.lookup(path) is not None
+        )
+
     for path in records.xref_user_paths():
-        hit = index.lookup(path)
-        if (
-            (hit is not None and hit[0] == url)
-            or old_key.lookup(path) is not None
-            or path.strip().casefold() in folded
-        ):
+        if changed(path) or path.strip().casefold() in folded:
             delta.rerender.update(records.xref_users(path))
+    # Templates' ref() calls answer with a URL (no ambiguity warnings).
+    delta.refs.update(a for a in records.ref_args() if changed(a.partition("#")[0]))
     if delta.xrefs is None:
-        delta.was = xrefs  # (the Markdown findings before: with the index and keys as they were)
-    delta.xrefs = Xrefs(added, ambiguous, xrefs.tiers)
+        delta.was = was  # (the Markdown findings before: with the index and keys as they were)
+    delta.xrefs = now
     delta.index = index
 
 
@@ -518,6 +768,10 @@ def facts(
             [(t, sorted(v)) for t, v in site.taxonomies.items()]
         )
         new["site|page_by_output"] = incremental._fp(sorted(site.page_by_output))
+    if delta.by_path:
+        new["site|page_by_path"] = incremental._fp(
+            sorted((k, key_of(v)) for k, v in site.page_by_path.items())
+        )
     for k, v in new.items():
         if records.fact(k) != v:
             out[k] = v
@@ -527,6 +781,7 @@ def facts(
 def dropped(delta: Delta) -> list[str]:
     """The fingerprints of the objects the delta removed."""
     keys = [k + g for k in delta.gone for g in (*incremental.PAGE_GROUPS, "|pager1")]
+    keys += [f"{k}|pager{n}" for k, n in delta.gone_pagers.values() if k not in delta.gone]
     return keys + [k + g for k in delta.gone_terms for g in ("|meta", "|list")]
 
 

@@ -82,6 +82,8 @@ class Records(ModelRecords, Protocol):
     def set_index(self, index: Any, ambiguous: dict[str, list[str]]) -> None: ...
 
     def put_source(self, rel: str, entry: incremental.SourceEntry) -> None: ...
+    # A content file that is gone: its entry and what indexes it (links, [[paths]] it used).
+    def drop_source(self, rel: str) -> None: ...
     def put_fact(self, key: str, value: bytes) -> None: ...
     def put_output(self, path: str, rec: incremental.OutputRecord) -> None: ...
     def put_asset_warnings(self, path: str, found: list[str]) -> None: ...
@@ -186,6 +188,58 @@ def read_edits(
     return edits, same
 
 
+def read_added(
+    root: Path,
+    paths: list[str],
+    records: Records,
+    stat_of: Callable[[str], tuple[int, int]],
+    racy_ns: int,
+    removed: list[str],
+) -> list[Edit]:
+    """The new Markdown files (site-relative paths) as edits making new pages (bengal.delta
+    .read_new; placed by plan). One whose bytes are a removed file's is "renamed from" it."""
+    if len(paths) + len(removed) > MAX_EDITS:
+        raise Fallback(f"{len(paths) + len(removed)} files came or went")
+    gone = {}
+    for rel in removed if paths else ():
+        entry = records.source(rel)
+        if entry is not None:
+            gone[entry.digest] = rel
+    out = []
+    for path in paths:
+        if not path.startswith("content/") or not path.endswith(MARKDOWN_EXTS):
+            raise Fallback(f"{path} is not a Markdown page")
+        rel = path[len("content/") :]
+        try:
+            st = stat_of(path)
+            with open(root / path, "rb") as f:
+                data = f.read()
+        except OSError:
+            raise Fallback(f"{path} cannot be read") from None
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        page, entry, body = delta.read_new(
+            data, rel, stamp(st, len(data), racy_ns), digest, records, records.taxonomies
+        )
+        why = f"renamed from {gone[digest]}" if digest in gone else "added"
+        out.append(Edit(rel, page, entry, body, reason=why, was_line=page.body_line))
+    return out
+
+
+def read_removed(paths: list[str], records: Records) -> list[str]:
+    """The removed Markdown files (site-relative paths) as the content paths of the pages
+    that go with them."""
+    out = []
+    for path in paths:
+        if not path.startswith("content/") or not path.endswith(MARKDOWN_EXTS):
+            raise Fallback(f"{path} was not a Markdown page")
+        rel = path[len("content/") :]
+        page = records.page(rel)
+        if page is None or page.source != rel:
+            raise Fallback(f"{path} made no page")  # (a draft, Markdown inside a bundle)
+        out.append(rel)
+    return out
+
+
 def template_dirs(root: Path) -> list[Path]:
     """Where template names are looked up, first match wins (bengal.render.Templates)."""
     from bengal.discover import THEME_DIR
@@ -218,33 +272,46 @@ def plan(
     edits: list[Edit],
     strict: bool,
     templates: dict[str, bytes | None] | None = None,
+    removed: list[str] | None = None,
 ) -> Plan:
     """Render the edits' Markdown, check them (see the module) and say what to render: the
-    outputs that read what the edits changed, and those that used an edited template."""
-    d = _apply_meta(records, edits) if any(e.meta is not None for e in edits) else None
-    if d is not None:
+    outputs that read what the edits changed, and those that used an edited template.
+    `removed`: the content paths of pages that go (read_removed)."""
+    d = None
+    if removed or any(e.meta is not None or e.entry.md is None for e in edits):
+        d = _apply_meta(records, edits, removed or [])
         edits = edits + _relinked(records, d, edits)
-    out = _plan_bodies(records, edits, strict, d) if edits else Plan([], {}, {}, [], False)
+    out = _plan_bodies(records, edits, strict, d) if edits or d else Plan([], {}, {}, [], False)
     d = out.delta
     for name in sorted(templates or {}):
         for p in records.readers(incremental.template_key(name)):
             out.outputs.setdefault(p, f"template {name} changed")
+    for arg in sorted(d.refs if d is not None else ()):
+        for p in records.readers(incremental.REF_KEY + arg):
+            out.outputs.setdefault(p, f"ref({arg!r}) changed")
     out.templates = dict(templates or {})
     new_pages = d.new_outputs if d is not None else {}
-    for path in new_pages:
-        out.outputs[path] = "new output"
+    new_jobs = {p: (page, 1) for p, page in new_pages.items()}
     if d is not None:
-        # (The outputs of pages the delta removed: deleted, not rendered.)
-        for key in d.gone:
-            for path in records.readers(key):
-                out.outputs.pop(path, None)
-                out.removed.append(path)
+        new_jobs.update(d.new_pagers)
+        # (The outputs of pages the delta removed, and pagers lists no longer need: deleted,
+        # not rendered.)
+        for path in [*[p for key in d.gone for p in records.readers(key)], *d.gone_pagers]:
+            if path in new_jobs:
+                raise Fallback(f"{path} goes with one page and comes with another")
+            rec = records.output(path)
+            if rec is not None and rec.warnings:
+                raise Fallback(f"{path} had template warnings")
+            out.outputs.pop(path, None)
+            out.removed.append(path)
+    for path in new_jobs:
+        out.outputs[path] = "new output" if path in new_pages else "new pager"
     out.outputs = dict(sorted(out.outputs.items()))
     if len(out.outputs) > MAX_OUTPUTS:
         raise Fallback(f"{len(out.outputs)} outputs to render: the ordinary build renders them")
     for path in out.outputs:
-        if path in new_pages:
-            out.jobs.append((new_pages[path], 1))
+        if path in new_jobs:
+            out.jobs.append(new_jobs[path])
             continue
         rec = records.output(path)
         job = records.job(path)
@@ -258,9 +325,20 @@ def plan(
     return out
 
 
-def _apply_meta(records: Records, edits: list[Edit]) -> Delta:
-    """The front matter edits applied to the model (bengal.delta)."""
+def _apply_meta(records: Records, edits: list[Edit], removed: list[str]) -> Delta:
+    """The pages that go, the new pages and the front matter edits applied to the model
+    (bengal.delta)."""
     d = Delta()
+    for rel in removed:
+        page = records.page(rel)
+        entry = records.source(rel)
+        if page is None or entry is None or entry.md is None:
+            raise Fallback(f"content/{rel} is not in the records")
+        d.removed_pages.append((page, entry.md))
+        delta.remove(records, page, d)
+    for e in edits:
+        if e.entry.md is None:
+            delta.add(records, e.page, d)
     for e in edits:
         if e.meta is not None:
             delta.apply(records, e.page, e.meta, d)
@@ -274,7 +352,7 @@ def _relinked(records: Records, d: Delta, edits: list[Edit]) -> list[Edit]:
     their Markdown is rendered again."""
     edited = {e.rel for e in edits}
     out = []
-    for rel in sorted(d.rerender - edited):
+    for rel in sorted(d.rerender - edited - set(d.removed_sources)):
         page, entry = records.page(rel), records.source(rel)
         if page is None or page.source != rel:
             continue  # no page renders it (a draft, Markdown inside a leaf bundle)
@@ -352,13 +430,15 @@ def _findings(records: Records, edits: list[Edit], fresh: Rendered, ctx: Markdow
     toc_now = {e.page.url: {t[1] for t in f.toc} for e, (f, _) in zip(edits, fresh, strict=True)}
     before = _anchors(records, toc_before)
     now = _anchors(records, toc_now)
-    reports: list[tuple[MarkdownReport, MarkdownReport]] = []
+    reports: list[tuple[MarkdownReport | None, MarkdownReport | None]] = []
     ctx_was = _context_before(ctx, d)
     for e, (f, _html) in zip(edits, fresh, strict=True):
-        assert e.entry.md is not None
         was = e.was_line or e.page.body_line
-        reports.append((_report(ctx_was, e, e.entry.md, records.page_at, before, was),
+        reports.append((_report(ctx_was, e, e.entry.md, records.page_at, before, was)
+                        if e.entry.md is not None else None,  # (a new page: none before)
                         ctx.page_report(e.page, f, records.page_at, now)))  # fmt: skip
+    for page, md in d.removed_pages if d is not None else ():
+        reports.append((ctx_was.page_report(page, md, records.page_at, before), None))
     edited = {e.rel for e in edits}
     renamed = sorted(url for url in toc_now if toc_now[url] != toc_before.get(url))
     for rel in sorted({r for url in renamed for r in records.linkers(url)} - edited):
@@ -368,7 +448,7 @@ def _findings(records: Records, edits: list[Edit], fresh: Rendered, ctx: Markdow
         reports.append((ctx_was.page_report(linker, entry.md, records.page_at, before),
                         ctx.page_report(linker, entry.md, records.page_at, now)))  # fmt: skip
     for old_report, new_report in reports:
-        if strict and new_report.broken:
+        if strict and new_report is not None and new_report.broken:
             raise Fallback("a broken cross-reference is an error with --strict")
         out.old_messages += _messages(old_report)
         out.new_messages += _messages(new_report)
@@ -383,8 +463,7 @@ def _fingerprints(records: Records, edits: list[Edit], fresh: Rendered, ctx: Mar
         e.page._body, e.page._body_loader = e.body, None
         entry = e.entry._replace(md=f)
         out.edits.append((e, entry))
-        assert e.entry.md is not None
-        links_before = incremental.anchor_targets(e.entry.md.xrefs)
+        links_before = incremental.anchor_targets(e.entry.md.xrefs if e.entry.md else [])
         links_now = incremental.anchor_targets(f.xrefs)
         if links_before != links_now:
             out.linkers[e.rel] = (links_before, links_now)
@@ -416,8 +495,11 @@ def _readers(records: Records, out: Plan) -> None:
     """The outputs showing a page whose fingerprints changed (as the ordinary build's planner
     says it: the first of its own groups that changed), then those that read what changed."""
     pages = {k.rpartition("|")[0] for k in out.facts if k.startswith("p:")}
+    going = out.delta.gone_pagers if out.delta is not None else {}
     for pkey in sorted(pages):
         for p in records.readers(pkey):
+            if p in going:
+                continue  # (a pager its list no longer needs: removed)
             job = records.job(p)
             if job is None:
                 raise Fallback(f"{p} is not in the records")
@@ -450,7 +532,9 @@ def _anchors(records: Records, edited: dict[str, set[str]]) -> Callable[[Page], 
     return anchors_of
 
 
-def _messages(report: MarkdownReport) -> list[str]:
+def _messages(report: MarkdownReport | None) -> list[str]:
+    if report is None:
+        return []
     return [str(Message(*w)) for w in (*report.warnings, *report.broken)]
 
 
@@ -462,10 +546,11 @@ def render(
     error, a warning -- or an output fails: the ordinary build renders them again."""
     cache.clear_state(store)
     templates.menu_cache.clear()  # a menu template may read what the edits changed
-    if out.delta is not None and out.delta.new_outputs:
+    d = out.delta
+    if d is not None and (d.new_outputs or d.new_pagers):
         # (Outputs no build wrote before: a build killed from here on must know to remove
         # them, should they turn out stale. Cleared when a saved manifest lists them.)
-        incremental.write_pending(store, sorted(out.delta.new_outputs))
+        incremental.write_pending(store, sorted({*d.new_outputs, *d.new_pagers}))
     FORK_STATE.clear()
     FORK_STATE.update(jobs=out.jobs, out_dir=out_dir, templates_factory=lambda: templates)
     begin_writing(store, state_dir, out_dir)
@@ -534,6 +619,11 @@ def finish(
         records.put_source(e.rel, entry)
         if e.reason != "links":
             result.changes[e.rel] = e.reason
+    for rel in out.delta.removed_sources if out.delta is not None else ():
+        records.drop_source(rel)
+        result.changes[rel] = "removed"
+    result.changes = dict(sorted(result.changes.items()))
+    result.taxonomy_reindexed = len(out.delta.tax_pages) if out.delta is not None else 0
     for k, v in out.facts.items():
         records.put_fact(k, v)
     if out.delta is not None:

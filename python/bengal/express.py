@@ -40,7 +40,7 @@ from bengal.store import Store, StoreDamaged
 
 if TYPE_CHECKING:
     from bengal.cache import NoopCheck
-    from bengal.changes import ChangeSet
+    from bengal.changes import Candidates, ChangeSet
     from bengal.context import BuildOptions, BuildResult
     from bengal.delta import Delta
     from bengal.discover import SourceTree
@@ -128,7 +128,7 @@ def try_build(
         return None
     run = _Run(root, config, out_dir, store, state_options, check, scan_ns, result, state)
     try:
-        fast = _express(run, *candidates)
+        fast = _express(run, candidates)
     except LoadedDamaged:
         fast = None  # the ordinary build's load finds it too: reported there, and rebuilt
     except StoreDamaged as exc:
@@ -170,7 +170,7 @@ class _Run:
     reads: Reads | None = None
 
 
-def _express(run: _Run, changed: list[str], template_paths: list[str]) -> BuildResult | None:
+def _express(run: _Run, changed: Candidates) -> BuildResult | None:
     from bengal import cache
     from bengal.render import Templates
 
@@ -189,11 +189,13 @@ def _express(run: _Run, changed: list[str], template_paths: list[str]) -> BuildR
     records = StoredRecords(run, reads, incremental.Cache.from_top(top))
     workers.LAST_BUILD.extend([reads, records.model, records.site])
     racy = run.scan_ns - incremental.RACY_NS
-    todo, same = edits.read_edits(root, changed, records, records.scan_stamp, racy)
-    edited = edits.read_templates(root, template_paths, records)
+    todo, same = edits.read_edits(root, changed.content, records, records.scan_stamp, racy)
+    gone = edits.read_removed(changed.removed, records)
+    todo += edits.read_added(root, changed.added, records, records.scan_stamp, racy, gone)
+    edited = edits.read_templates(root, changed.templates, records)
     result.timings["load cache"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    out = edits.plan(records, todo, bool(run.state_options.get("strict")), edited)
+    out = edits.plan(records, todo, bool(run.state_options.get("strict")), edited, gone)
     result.timings["markdown+plan"] = time.perf_counter() - t1
 
     # Everything checked: from here on outputs and caches change.
@@ -226,6 +228,9 @@ def _express(run: _Run, changed: list[str], template_paths: list[str]) -> BuildR
         outputs_now = (joined, cache.patch_stamps(joined, packed, stamps))
     summary = dict(run.state.get("summary", {}))
     summary["warnings"] = records.warnings
+    came = len(records.new_paths) - len(records.removed_paths)  # (HTML outputs)
+    for k in ("pages", "files"):
+        summary[k] = int(summary.get(k, 0)) + came
     with store.transaction():
         reads.save()
         # (The edited pages' new renderings; the ones they replace are removed by the next
@@ -272,6 +277,9 @@ class StoredRecords:
         self.new_paths: set[str] = set()  # outputs the fast path created ...
         self.removed_paths: set[str] = set()  # ... and removed
         self.per_page = int(run.config.pagination["per_page"])
+        self.pretty_urls = bool(run.config.build["pretty_urls"])
+        self.menu_refs = [e.page for m in run.config.menus.values() for e in m if e.page]
+        self._gone: set[str] = set()  # keys of pages taken out of the site
         # (Pages' recorded renderings are applied without an index: they are rendered.)
         base = MarkdownContext.of(self.site, bengal_native.XrefIndex(), run.config, {}, run.store)
 
@@ -305,12 +313,28 @@ class StoredRecords:
 
     def page(self, rel: str) -> Page | None:
         key = "p:" + rel
+        if key in self._gone:
+            return None
         if key not in self.model.objects and self.reads.get("model", key) is None:
             return None  # a source no page is made from (a draft, say)
         return self.model.page(key)
 
     def page_at(self, url: str) -> Page | None:
         return self.model.page_at(url)
+
+    def placed(self, page: Page) -> None:
+        key = key_of(page)
+        self._gone.discard(key)
+        self.model.objects[key] = page
+        self.model.page_at("")  # (the map by URL loaded, then changed)
+        assert self.model._by_url is not None
+        self.model._by_url[page.url] = key
+
+    def unplaced(self, page: Page) -> None:
+        self._gone.add(key_of(page))
+        self.model.page_at("")
+        assert self.model._by_url is not None
+        self.model._by_url.pop(page.url, None)
 
     def fact(self, key: str) -> bytes | None:
         value: bytes | None = self.reads.get("facts", key)
@@ -327,7 +351,8 @@ class StoredRecords:
         return rec
 
     def job(self, path: str) -> tuple[Page, int] | None:
-        from bengal.render import pager_count, pager_output_path
+        from bengal.incremental import pager_output_path
+        from bengal.render import pager_count
 
         rec = self.output(path)
         page = self.model.page(rec.page) if rec is not None else None
@@ -395,8 +420,8 @@ class StoredRecords:
         return members
 
     def xrefs(self) -> Xrefs:
-        t0, t1 = self.model.record("xref.tiers")
-        return Xrefs(list(self.model.record("xref.added")), self.model.ambiguous(), (t0, t1))
+        p, t0, t1 = self.model.record("xref.tiers")
+        return Xrefs(list(self.model.record("xref.added")), self.model.ambiguous(), (p, t0, t1))
 
     def xref_user_paths(self) -> list[str]:
         keys = set(self.reads.store.keys("xref_users"))
@@ -407,6 +432,13 @@ class StoredRecords:
 
     def xref_users(self, path: str) -> tuple[str, ...]:
         return tuple(self.reads.get("xref_users", path) or ())
+
+    def ref_args(self) -> list[str]:
+        keys = set(self.reads.store.keys("rdeps", incremental.REF_KEY))
+        for (kind, key), value in self.reads.changed.items():
+            if kind == "rdeps" and key.startswith(incremental.REF_KEY):
+                (keys.add if value is not None else keys.discard)(key)
+        return sorted(k[len(incremental.REF_KEY) :] for k in keys)
 
     def set_index(self, index: Any, ambiguous: dict[str, list[str]]) -> None:
         self.model._index = index
@@ -429,6 +461,16 @@ class StoredRecords:
             for path in now - before:
                 self.reads.put("xref_users", path, tuple(sorted({*self.xref_users(path), rel})))
 
+    def drop_source(self, rel: str) -> None:
+        was = self.source(rel)
+        for path in incremental.xref_keys(was):
+            kept = tuple(r for r in self.xref_users(path) if r != rel)
+            self.reads.put("xref_users", path, kept or None)
+        if was is not None and was.md is not None:
+            self.put_linkers(rel, incremental.anchor_targets(was.md.xrefs), set())
+        self.reads.put("sources", rel, None)
+        self.reads.put("answers", rel, None)
+
     def put_delta(self, d: Delta, facts: dict[str, bytes]) -> None:
         """The model records of what the delta touched (bengal.recorded), its taxonomy and
         cross-reference records, and what the model is now valid for."""
@@ -444,6 +486,7 @@ class StoredRecords:
         if d.xrefs is not None:
             self.reads.put("model", "xref.added", d.xrefs.added)
             self.reads.put("model", "xref.ambiguous", sorted(d.xrefs.ambiguous.items()))
+            self.reads.put("model", "xref.tiers", d.xrefs.tiers)
             self.top.xref_digest = xref_digest(d.xrefs.added)
         for rel, contrib in d.tax_pages.items():
             self.reads.put("tax_pages", rel, contrib)
@@ -461,11 +504,14 @@ class StoredRecords:
             self.reads.put("model", "site.taxonomies",
                            [(t, list(v)) for t, v in site.taxonomies.items()])  # fmt: skip
             self.model._by_url = None
+        if d.by_path:
+            self.reads.put("model", "site.page_by_path",
+                           [(k, key_of(v)) for k, v in self.site.page_by_path.items()])  # fmt: skip
         for key in [*d.gone, *d.gone_terms]:
             self.reads.put("model", key, None)
         for key in delta.dropped(d):
             self.reads.put("facts", key, None)
-        for path in d.new_outputs:
+        for path in [*d.new_outputs, *d.new_pagers]:
             if path not in self._manifest():
                 bisect.insort(self.top.manifest, path)
                 self._manifest().add(path)

@@ -172,7 +172,7 @@ def config_key(config_source: bytes, options: dict[str, Any]) -> str:
 # pages). The fast path (bengal.express) reads the few entries it needs instead of every record.
 RDEP_GROUPS = (
     "|body", "|summary", "|nav", "|list", "|regular_pages", "|pages", "|taxonomies",
-    "|page_by_output",
+    "|page_by_output", "|page_by_path",
 )  # fmt: skip
 
 
@@ -268,13 +268,19 @@ def template_key(name: str) -> str:
     return "tpl:" + name
 
 
+# The reverse index's keys of the outputs whose templates called ref(argument): "ref:" + it.
+REF_KEY = "ref:"
+
+
 def contributions(rec: OutputRecord) -> list[str]:
     """The rdeps keys an output is filed under: its page, the bodies and summaries it read,
-    the templates it used ("tpl:" + name)."""
+    the templates it used ("tpl:" + name), the ref() calls they made (REF_KEY + argument:
+    what they answer changes with the cross-reference index: bengal.delta)."""
     return [
         rec.page,
         *[d for d in rec.deps if filed(d)],
         *[template_key(t) for t in rec.templates],
+        *[REF_KEY + arg for name, arg, _ in rec.calls if name == "ref"],
     ]
 
 
@@ -692,6 +698,18 @@ LIST_KINDS = frozenset({"home", "section", "term"})
 def pagers(items: int, per_page: int) -> int:
     """How many pagers a list of `items` pages has (one at least)."""
     return max(1, -(-items // per_page))
+
+
+def pager_output_path(page: Page, number: int) -> str:
+    """The output of pager `number` of a list page ("blog/page/2/index.html")."""
+    if number == 1:
+        return page.output_path
+    base = page.output_path
+    if base.endswith("index.html"):
+        base = base[: -len("index.html")]
+    else:  # ugly URLs: /section.html -> /section/page/2/
+        base = base.rsplit(".", 1)[0] + "/"
+    return f"{base}page/{number}/index.html"
 
 
 def pager_facts(

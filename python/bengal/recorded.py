@@ -38,7 +38,8 @@ class Xrefs:
 
     added: list[tuple[str, str, str]]
     ambiguous: dict[str, list[str]]
-    tiers: tuple[int, int] = (0, 0)  # where its stems-and-slugs and its titles tiers begin
+    # where its content paths end and its stems-and-slugs and titles tiers begin
+    tiers: tuple[int, int, int] = (0, 0, 0)
 
 
 # ---- the recorded model: what a record holds ---------------------------------------------------

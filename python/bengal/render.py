@@ -26,7 +26,13 @@ from markupsafe import Markup, escape
 import bengal_native
 from bengal.config import Config
 from bengal.errors import TemplateError
-from bengal.incremental import LIST_KINDS, MdFacts, lookups_digest, markup_loader, pagers
+from bengal.incremental import (
+    LIST_KINDS,
+    MdFacts,
+    lookups_digest,
+    markup_loader,
+    pagers,
+)
 from bengal.model import MenuItem, Page, Section, Site, Term
 from bengal.store import Store, StoreDamaged, html_digest
 
@@ -373,17 +379,6 @@ def paginator_for(page: Page, number: int, per_page: int) -> Paginator | None:
         base_url=page.url,
         total_items=len(items),
     )
-
-
-def pager_output_path(page: Page, number: int) -> str:
-    if number == 1:
-        return page.output_path
-    base = page.output_path
-    if base.endswith("index.html"):
-        base = base[: -len("index.html")]
-    else:  # ugly URLs: /section.html -> /section/page/2/
-        base = base.rsplit(".", 1)[0] + "/"
-    return f"{base}page/{number}/index.html"
 
 
 def template_candidates(page: Page) -> list[str]:

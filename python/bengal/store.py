@@ -41,7 +41,7 @@ from typing import Any
 DB_NAME = "bengal.db"
 # Bumped when a table's meaning or a value's encoding changes: a store of another version is
 # not read (a full build replaces it).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 PAGE_SIZE = 65536
 
 # table -> how its values are encoded. "pickle": records with datetimes, frozensets or named
@@ -288,8 +288,12 @@ class Store:
         """Whether `table` holds any record."""
         return bool(self._rows(table, f"SELECT 1 FROM {table} LIMIT 1"))
 
-    def keys(self, table: str) -> list[str]:
-        return [r[0] for r in self._rows(table, f"SELECT key FROM {table}")]
+    def keys(self, table: str, prefix: str = "") -> list[str]:
+        """The keys of `table` (those starting with `prefix`: a range of the primary key)."""
+        if not prefix:
+            return [r[0] for r in self._rows(table, f"SELECT key FROM {table}")]
+        sql = f"SELECT key FROM {table} WHERE key >= ? AND key < ?"
+        return [r[0] for r in self._rows(table, sql, (prefix, prefix + "\U0010ffff"))]
 
     def html(self, digest: bytes) -> str:
         """Rendered Markdown by its digest (html_digest); StoreDamaged when it is missing or

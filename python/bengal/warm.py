@@ -177,23 +177,23 @@ class WarmBuilder:
         changes = from_paths(w.root, changed, w.tree)
         if not changes.changes:
             return None
-        candidates = changes.edit_candidates()
-        if candidates is None:
+        cands = changes.edit_candidates()
+        if cands is None:
             return None
-        changed, templates = candidates
         w.index()
         records = WarmRecords(w)
+        stat, racy = _stat_in(w.root), scan_ns - incremental.RACY_NS
         try:
-            todo, same = E.read_edits(
-                w.root, changed, records, _stat_in(w.root), scan_ns - incremental.RACY_NS
-            )
-            edited = E.read_templates(w.root, templates, records)
+            todo, same = E.read_edits(w.root, cands.content, records, stat, racy)
+            gone = E.read_removed(cands.removed, records)
+            todo += E.read_added(w.root, cands.added, records, stat, racy, gone)
+            edited = E.read_templates(w.root, cands.templates, records)
         except E.Fallback:
             return None
         result = BuildResult(output_dir=w.out_dir, started=t0, warm=True)
-        result.rebuild_reason = "changed: " + ", ".join(changed)
+        result.rebuild_reason = "changed: " + ", ".join(changes.paths())
         result.inputs_changed = [str(c) for c in changes.changes]
-        if not todo and not edited:
+        if not todo and not edited and not gone:
             for rel, entry in same.items():
                 records.put_source(rel, entry)
             w.dirty = w.dirty or bool(same)
@@ -204,7 +204,7 @@ class WarmBuilder:
             result.timings["total"] = time.perf_counter() - t0
             return result
         try:
-            out = E.plan(records, todo, False, edited)
+            out = E.plan(records, todo, False, edited, gone)
         except E.Fallback:
             # The ordinary build from the in-memory cache (untouched so far) assembles the
             # site model again: the pages given new renderings here are dropped with this one.
@@ -226,6 +226,12 @@ class WarmBuilder:
         result.timings["render+write"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         E.finish(records, out, shard, same, w.out_dir, result)
+        content = w.tree.content  # (what the watcher's next paths are told apart by)
+        for rel in gone:
+            content.remove(rel)
+        for e in todo:
+            if e.entry.md is None:
+                bisect.insort(content, e.rel)
         result.timings["site-wide"] = time.perf_counter() - t2
         result.pages = len(w.cache.outputs)
         result.reused = result.pages - result.rendered
@@ -255,6 +261,8 @@ class WarmRecords:
         self.taxonomies = w.taxonomies
         self.per_page = w.per_page
         self._manifest_set: set[str] | None = None
+        self.pretty_urls = w.pretty_urls
+        self.menu_refs = w.menu_refs
         w.site_entries()  # (before an edit changes a page)
 
     @property
@@ -275,6 +283,17 @@ class WarmRecords:
     def page_at(self, url: str) -> Page | None:
         assert self.w.by_url is not None
         return self.w.by_url.get(url)
+
+    def placed(self, page: Page) -> None:
+        assert self.w.by_source is not None and self.w.by_url is not None
+        self.w.by_source[page.source] = page
+        self.w.by_url[page.url] = page
+
+    def unplaced(self, page: Page) -> None:
+        assert self.w.by_source is not None and self.w.by_url is not None
+        self.w.by_source.pop(page.source, None)
+        if self.w.by_url.get(page.url) is page:
+            del self.w.by_url[page.url]
 
     def fact(self, key: str) -> bytes | None:
         return self.w.cache.facts.get(key)
@@ -319,6 +338,12 @@ class WarmRecords:
         assert self.w.xref_users is not None
         return self.w.xref_users.get(path, set())
 
+    def ref_args(self) -> list[str]:
+        from bengal.incremental import REF_KEY
+
+        assert self.w.readers is not None
+        return [k[len(REF_KEY) :] for k, v in self.w.readers.items() if k.startswith(REF_KEY) and v]
+
     def set_index(self, index: Any, ambiguous: dict[str, list[str]]) -> None:
         # (A fallback after this drops the warm state: the ordinary build assembles anew.)
         self.w.md.index = index
@@ -337,6 +362,17 @@ class WarmRecords:
             for path in now - before:
                 users.setdefault(path, set()).add(rel)
 
+    def drop_source(self, rel: str) -> None:
+        from bengal.incremental import anchor_targets, xref_keys
+
+        was = self.w.cache.sources.pop(rel, None)
+        assert self.w.xref_users is not None and self.w.linkers is not None
+        for path in xref_keys(was):
+            self.w.xref_users.get(path, set()).discard(rel)
+        if was is not None and was.md is not None:
+            for url in anchor_targets(was.md.xrefs):
+                self.w.linkers.get(url, set()).discard(rel)
+
     def put_delta(self, d: Delta, facts: dict[str, bytes]) -> None:
         """The taxonomy and cross-reference records of a delta (its objects are the model in
         memory, changed already; the dev server records no model)."""
@@ -346,7 +382,11 @@ class WarmRecords:
         w = self.w
         cache = w.cache
         assert w.by_url is not None
-        cache.tax_pages.update(d.tax_pages)
+        for rel, contrib in d.tax_pages.items():
+            if contrib is None:
+                cache.tax_pages.pop(rel, None)
+            else:
+                cache.tax_pages[rel] = contrib
         for key, members in d.tax_terms.items():
             if members:
                 cache.tax_terms[key] = members
@@ -354,15 +394,18 @@ class WarmRecords:
                 cache.tax_terms.pop(key, None)
         if d.xrefs is not None:
             w.xref_added = d.xrefs.added
+            w.xref_tiers = d.xrefs.tiers
             cache.xref_digest = xref_digest(d.xrefs.added)
         for key in dropped(d):
             cache.facts.pop(key, None)
         for page in d.gone.values():
             if w.by_url.get(page.url) is page:
                 del w.by_url[page.url]
-        for path, page in d.new_outputs.items():
-            w.jobs[path] = (page, 1)
+        new = {path: (page, 1) for path, page in d.new_outputs.items()}
+        for page, _ in new.values():
             w.by_url[page.url] = page
+        for path, job in {**new, **d.new_pagers}.items():
+            w.jobs[path] = job
             if path not in self._manifest():
                 bisect.insort(cache.manifest, path)
                 self._manifest().add(path)

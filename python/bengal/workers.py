@@ -63,7 +63,7 @@ def _render_chunk(chunk: int) -> ShardResult:
     from bengal import incremental
 
     global _TEMPLATES
-    from bengal.render import pager_output_path
+    from bengal.incremental import pager_output_path
 
     jobs: list[tuple[Page, int]] = FORK_STATE["jobs"]
     chunks: int = FORK_STATE["chunks"]

@@ -95,8 +95,8 @@ def test_the_fast_path_matches_the_ordinary_build(site: Path, tmp_path: Path) ->
         "slug",  # front matter that decides a URL
         "draft",
         "date-newest",  # the site's build date changes
-        "added",
-        "removed",
+        "removed-newest",  # the site's newest page goes: its build date changes
+        "removed-referenced",  # a template's ref() names it: a template error now
         "template",
         "output-deleted",
         "store-damaged",
@@ -111,10 +111,10 @@ def test_other_changes_take_the_ordinary_build(site: Path, tmp_path: Path, edit:
         two.write_text(two.read_text().replace("title: Two", "title: Two\ndraft: true"))
     elif edit == "date-newest":
         two.write_text(two.read_text().replace("date: 2024-02-01", "date: 2025-02-01"))
-    elif edit == "added":
-        write_site(site, {"content/blog/four.md": "---\ntitle: Four\n---\nFour.\n"})
-    elif edit == "removed":
+    elif edit == "removed-newest":
         (site / "content/blog/three.md").unlink()
+    elif edit == "removed-referenced":
+        (site / "content/blog/one.md").unlink()
     elif edit == "template":
         write_site(site, {"templates/single.html": "{% extends 'base.html' %}{% block main %}"
                           "<article>{{ content }}</article>{% endblock %}"})  # fmt: skip
@@ -124,6 +124,9 @@ def test_other_changes_take_the_ordinary_build(site: Path, tmp_path: Path, edit:
         flip_value(db_file(site), "model", "p:blog/two.md")
     r = rebuild(site, tmp_path)
     assert not r.express and r.incremental
+    if edit == "removed-referenced":
+        assert any("ref('blog/one')" in str(e) for e in r.errors), r.errors
+        return
     if edit == "draft":
         return  # (a draft is no page: its edits are the ordinary build's)
     # And the next body edit takes the fast path again (a damaged store was written again).
@@ -232,6 +235,111 @@ def test_front_matter_edits_take_the_fast_path(site: Path, tmp_path: Path, edit:
     assert rebuild(site, tmp_path).express
     force_ordinary(site)
     append(two, "\nAgain.\n")
+    r = rebuild(site, tmp_path)
+    assert r.incremental and not r.express
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "add",  # a page in docs: its lists, its neighbours, a new term and its page
+        "add-resolves",  # a page a [[link]] did not find before: the linking page again
+        "add-shared-title",  # its title is another page's: [[one]] is ambiguous now
+        "remove",  # a page whose neighbours and lists change
+        "remove-linked",  # a page [[linked]] to: broken now; its term goes with it
+        "rename",  # the same bytes under a new name
+        "add-and-edit",  # a page added and another's front matter edited, at once
+        "add-pager",  # the blog's list needs a second pager: a new output
+        "add-ref",  # a template's ref('guide') answers with the new page now
+        "remove-pager",  # ... and no longer: the pager's output goes
+    ],
+)
+def test_pages_added_and_removed_take_the_fast_path(site: Path, tmp_path: Path, edit: str) -> None:
+    """Delta assembly (bengal.delta) for pages that come and go: the model updated in place,
+    the new page's output written, a gone page's removed; the output is a clean build's."""
+    docs = site / "content/docs"
+    if edit == "add":
+        write_site(site, {"content/docs/new.md": "---\ntitle: New\ntags: [a, Fresh]\n---\n"
+                          "See [[guide]].\n"})  # fmt: skip
+        changed = {"docs/new.md": "added"}
+    elif edit == "add-resolves":
+        append(docs / "faq.md", "\nSee [[later]].\n")
+        assert any("[[later]]" in w for w in rebuild(site, tmp_path).warnings)
+        write_site(site, {"content/docs/later.md": "---\ntitle: Later\n---\nLater.\n"})
+        changed = {"docs/later.md": "added"}
+    elif edit == "add-shared-title":
+        append(docs / "faq.md", "\nSee [[ONE]].\n")
+        assert not any("ambiguous" in w for w in rebuild(site, tmp_path).warnings)
+        write_site(site, {"content/docs/other.md": "---\ntitle: One\n---\nAnother one.\n"})
+        changed = {"docs/other.md": "added"}
+    elif edit == "remove":
+        (docs / "faq.md").unlink()
+        changed = {"docs/faq.md": "removed"}
+    elif edit == "remove-linked":
+        (docs / "guide.md").unlink()
+        changed = {"docs/guide.md": "removed"}
+    elif edit == "rename":
+        (docs / "faq.md").rename(docs / "questions.md")
+        changed = {"docs/faq.md": "removed", "docs/questions.md": "renamed from docs/faq.md"}
+    elif edit == "add-ref":
+        tpl = site / "templates/docs/single.html"
+        tpl.write_text(tpl.read_text().replace("{{ content }}", "<a href='{{ ref('guide') }}'>g</a>"
+                                                "{{ content }}"))  # fmt: skip
+        rebuild(site, tmp_path)
+        write_site(site, {"content/blog/guide.md": "---\ntitle: A guide\n---\nSooner.\n"})
+        changed = {"blog/guide.md": "added"}
+    elif edit == "add-pager":  # (3 a pager: blog has three, one, two)
+        write_site(site, {"content/blog/four.md": "---\ntitle: Four\n---\nFour.\n"})
+        changed = {"blog/four.md": "added"}
+    elif edit == "remove-pager":
+        write_site(site, {"content/blog/four.md": "---\ntitle: Four\n---\nFour.\n"})
+        assert (rebuild(site, tmp_path).explain_outputs["blog/page/2/index.html"]) == "new pager"
+        (site / "content/blog/two.md").unlink()
+        changed = {"blog/two.md": "removed"}
+    else:
+        write_site(site, {"content/docs/new.md": "---\ntitle: New\n---\nNew.\n"})
+        two = site / "content/blog/two.md"
+        two.write_text(two.read_text().replace("title: Two", "title: Zwei"))
+        changed = {"blog/two.md": "metadata", "docs/new.md": "added"}
+    r = rebuild(site, tmp_path)  # == a clean build, warnings too
+    assert r.express and r.incremental, r.rebuild_reason
+    assert r.changes == changed
+    why = r.explain_outputs
+    if edit == "add":
+        assert why["docs/new/index.html"] == "new output"
+        assert why["tags/fresh/index.html"] == "new output"
+        assert why["tags/a/index.html"] == "page nav changed"
+        assert r.markdown_rendered == 1
+    if edit == "add-resolves":
+        assert not any("[[later]]" in w for w in r.warnings)
+        assert why["docs/faq/index.html"] == "page body changed"
+    if edit == "add-shared-title":
+        assert any("faq.md" in w and "[[ONE]] is ambiguous" in w for w in r.warnings)
+        assert "docs/faq/index.html" not in why  # (its link resolves as before)
+    if edit in ("remove", "rename"):
+        assert not (site / "public/docs/faq").exists()
+    if edit == "remove-linked":
+        assert any("docs/guide#Setup" in w for w in r.warnings), r.warnings
+        assert not (site / "public/categories/howto").exists()
+        assert why["blog/one/index.html"] == "page body changed"
+    if edit == "add-ref":
+        assert why["docs/faq/index.html"] == "ref('guide') changed"
+        assert "/docs/blog/guide/" in (site / "public/docs/faq/index.html").read_text("utf-8")
+    if edit == "add-pager":
+        assert why["blog/page/2/index.html"] == "new pager"
+        assert why["blog/index.html"] == "page nav changed"  # (its pager links)
+    if edit == "remove-pager":
+        assert not (site / "public/blog/page/2").exists()
+        assert "blog/page/2/index.html" not in why
+    assert r.pages == run(site).pages  # (a no-op says what the state says)
+    assert _records(site) == _assembled_records(site)  # what an assembly of the site makes
+    # The records it wrote serve the next builds: a no-op, a body edit, the ordinary build.
+    assert run(site).noop
+    one = site / "content/blog/one.md"
+    append(one, "\nMore.\n")
+    assert rebuild(site, tmp_path).express
+    force_ordinary(site)
+    append(one, "\nAgain.\n")
     r = rebuild(site, tmp_path)
     assert r.incremental and not r.express
 

@@ -253,6 +253,44 @@ def test_flush_writes_a_cache_the_next_build_reuses(tmp_path: Path) -> None:
     assert again.incremental and again.rendered == 0 and again.markdown_rendered == 0
 
 
+def test_pages_that_come_and_go_take_the_warm_path(tmp_path: Path) -> None:
+    """Delta assembly in the dev server (bengal.delta): a page added (a new term, a new
+    pager), renamed and removed is rebuilt from the model in memory; after each the output
+    is a clean build's; the watcher's next events are told apart by the tree it keeps."""
+    site = tmp_path / "site"
+    write_site(site, SITE)
+    b = warm_builder(site)
+    b.build(None)
+    steps: list[tuple[str, list[str]]] = [
+        ("add", ["content/blog/four.md"]),  # blog's list: a second pager; a new term
+        ("retag", ["content/blog/four.md"]),  # the term left without pages goes
+        ("rename", ["content/blog/four.md", "content/docs/four.md"]),
+        ("edit", ["content/docs/four.md"]),  # (the tree knows the new name)
+        ("remove", ["content/docs/four.md"]),
+    ]
+    for what, paths in steps:
+        if what == "add":
+            write_site(site, {paths[0]: "---\ntitle: Four\ntags: [fresh]\n---\nSee [[one]].\n"})
+        elif what == "retag":
+            p = site / paths[0]
+            p.write_text(p.read_text(encoding="utf-8").replace("[fresh]", "[b]"), "utf-8")
+        elif what == "rename":
+            (site / paths[1]).parent.mkdir(exist_ok=True)
+            (site / paths[0]).rename(site / paths[1])
+        elif what == "edit":
+            p = site / paths[0]
+            p.write_text(p.read_text(encoding="utf-8") + "\nMore.\n", "utf-8")
+        else:
+            (site / paths[0]).unlink()
+        res = b.build(paths)
+        assert res.warm and not res.errors, (what, res.rebuild_reason)
+        assert_same(site, tmp_path / "scratch", res)
+    assert "blog/page/2/index.html" not in b.warm.jobs if b.warm else False
+    b.close()
+    again = warm_builder(site).build(None)  # the cache it wrote: nothing to do
+    assert again.incremental and again.rendered == 0
+
+
 @pytest.mark.parametrize("change", ["static/robots-note.txt", "bengal.toml", "data/team.yaml"])
 def test_other_changes_take_the_ordinary_build(tmp_path: Path, change: str) -> None:
     site = tmp_path / "site"
