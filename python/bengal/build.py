@@ -49,10 +49,10 @@ from bengal.workers import (
     FORK_STATE,
     LAST_BUILD,
     UNKNOWN_PAGE,
-    cpu_count,
     failed_page,
     no_cyclic_gc,
     run_chunks,
+    worker_count,
 )
 
 if TYPE_CHECKING:
@@ -351,8 +351,7 @@ def _read_sources(b: BuildContext) -> None:
     opts, result, config = b.opts, b.result, b.config
     with stage(result, "discover", opts.progress):
         b.tree = discover(b.root, b.check.inputs)
-    workers = opts.workers if opts.workers is not None else int(config.build["workers"])
-    b.workers = workers if workers > 0 else cpu_count()
+    b.workers = worker_count(opts.workers, config)
     with stage(result, "parse", opts.progress):
         prev_sources = b.prev.sources if b.prev else None
         b.loaded = load_sources(b.tree, b.workers, prev_sources, b.check.inputs)
@@ -818,6 +817,10 @@ def _keep_warm(b: BuildContext) -> None:
 
     asm = b.asm
     assert b.new_cache is not None
+    md = MarkdownContext.of(asm.site, asm.xref_index, b.config, asm.ambiguous_keys, b.store)
+    # Templates' ref() answers from the index the dev server's changes patch (md.index), not
+    # from the index this build assembled.
+    ref = ref_helper(lambda: md.index)
     keep(
         WarmState(
             root=b.root,
@@ -828,10 +831,10 @@ def _keep_warm(b: BuildContext) -> None:
             cache=b.new_cache,
             jobs=dict(zip([p for p, _ in b.job_paths], b.all_jobs, strict=True)),
             templates_factory=templates_factory(
-                b.root, asm.site, b.config, b.store, b.ref, b.asset_url
+                b.root, asm.site, b.config, b.store, ref, b.asset_url
             ),
             store=b.store,
-            md=MarkdownContext.of(asm.site, asm.xref_index, b.config, asm.ambiguous_keys, b.store),
+            md=md,
             alias_files=b.alias_files,
             warnings=b.site_warnings,
             entries=b.entries,
@@ -840,6 +843,7 @@ def _keep_warm(b: BuildContext) -> None:
             taxonomies=dict(b.config.taxonomies),
             per_page=int(b.config.pagination["per_page"]),
             pretty_urls=bool(b.config.build["pretty_urls"]),
+            drafts=bool(b.config.build["drafts"]),
             menu_refs=[e.page for m in b.config.menus.values() for e in m if e.page],
         )
     )

@@ -152,6 +152,7 @@ class WarmState:
     per_page: int = 10
     xref_users: dict[str, set[str]] | None = None  # [[path]] -> sources using it
     pretty_urls: bool = True  # the configuration's
+    drafts: bool = False  # ... (drafts are built)
     menu_refs: list[str] = field(default_factory=list)  # the pages its menus name
 
     def index(self) -> None:

@@ -67,6 +67,11 @@ MAY_CHANGE = frozenset(
 )
 
 
+# Front matter fields that move a page (its URL, whether it is one): an edit of them takes the
+# page out of the site and puts it back as a new page (remove, then add).
+MOVES = frozenset({"slug", "url", "draft"})
+
+
 class Fallback(Exception):
     """Not an edit delta assembly takes (bengal.edits.Fallback is this class)."""
 
@@ -92,7 +97,8 @@ class ModelRecords(Protocol):
     def ref_args(self) -> Iterable[str]: ...  # what templates called ref() with
     def in_manifest(self, path: str) -> bool: ...
 
-    pretty_urls: bool  # the configuration's (a new page's URL)
+    pretty_urls: bool  # the configuration's (a new page's URL) ...
+    drafts: bool  # ... and whether drafts are built
     menu_refs: list[str]  # the pages the configuration's menus name (cross-reference keys)
 
     # A page placed in the site or taken out: the lookups by source and URL answer so.
@@ -107,6 +113,7 @@ class Meta:
     fm: FrontMatter
     title: str
     body_line: int
+    moves: bool = False  # a field of MOVES changed: the page is removed and added again
 
 
 @dataclass
@@ -127,6 +134,9 @@ class Delta:
     refs: set[str] = field(default_factory=set)  # ref() arguments that may answer otherwise
     new_outputs: dict[str, Page] = field(default_factory=dict)  # output path -> its new page
     gone: dict[str, Page] = field(default_factory=dict)  # key -> a page that is no more
+    # key -> a page taken out and put back as a new page under the same key (its source moved:
+    # a new slug, say): its outputs go, the new page's come
+    moved: dict[str, Page] = field(default_factory=dict)
     gone_terms: dict[str, Term] = field(default_factory=dict)  # key -> a term that is no more
     new_pagers: dict[str, tuple[Page, int]] = field(default_factory=dict)  # path -> (page, n)
     gone_pagers: dict[str, tuple[str, int]] = field(default_factory=dict)  # path -> (key, n)
@@ -182,26 +192,28 @@ def read_meta(
     assert section is not None
     fm, raw, body, body_line, fm_digest = _parse(data, rel, section.cascade, taxonomies)
     old = page.fm
-    for name, value in vars(fm).items():
-        if name not in MAY_CHANGE and getattr(old, name) != value:
-            raise Fallback(f"content/{rel}: {name} changed")
+    changed = {name for name, value in vars(fm).items() if getattr(old, name) != value}
+    for name in sorted(changed - MAY_CHANGE - MOVES):
+        raise Fallback(f"content/{rel}: {name} changed")
     if old.menu:
         raise Fallback(f"content/{rel}: its menu entries show its title and weight")
     heading = "" if fm.title else (first_heading(body) or "")
     title = page_title(fm, lambda: heading, rel, site_title)
+    if old.aliases and title != page.title:
+        raise Fallback(f"content/{rel}: its aliases' redirect pages show its title")
     new = entry._replace(
         parsed=("ok", raw, body_line), heading=None if fm.title else heading, fm_digest=fm_digest
     )
-    return Meta(fm, title, body_line), new, body
+    return Meta(fm, title, body_line, bool(changed & MOVES)), new, body
 
 
 def read_new(
     data: bytes, rel: str, stamp: tuple[int, int], digest: bytes, records: ModelRecords,
     taxonomies: dict[str, str],
-) -> tuple[Page, incremental.SourceEntry, str]:  # fmt: skip
+) -> tuple[Page | None, incremental.SourceEntry, str]:  # fmt: skip
     """A new content file `rel` (bytes `data`) as the page it makes, not yet placed in the
     site (add does that), if this path takes it: a regular page in a section that exists (see
-    the module); with its source entry and body."""
+    the module) -- None for a draft the site does not build; with its source entry and body."""
     site = records.site
     d, _, name = rel.rpartition("/")
     stem = name.rsplit(".", 1)[0]
@@ -211,19 +223,20 @@ def read_new(
     if section is None:
         raise Fallback(f"content/{rel} is not in a section the last build had")
     fm, raw, body, body_line, fm_digest = _parse(data, rel, section.cascade, taxonomies)
-    for what, value in (("draft", fm.draft), ("aliases", fm.aliases), ("menu", fm.menu),
-                        ("id", fm.id)):  # fmt: skip
+    heading = "" if fm.title else (first_heading(body) or "")
+    entry = incremental.SourceEntry(
+        stamp, digest, ("ok", raw, body_line), None if fm.title else heading, None, fm_digest
+    )
+    if fm.draft and not records.drafts:
+        return None, entry._replace(heading=None), body  # (a source, no page)
+    for what, value in (("aliases", fm.aliases), ("menu", fm.menu), ("id", fm.id)):
         if value:
             raise Fallback(f"content/{rel}: a new page with {what}")
-    heading = "" if fm.title else (first_heading(body) or "")
     page = Page(source=rel, kind="page", fm=fm, _body=body, body_line=body_line)
     page.section = section
     page.title = page_title(fm, lambda: heading, rel, site.title)
     rel_url = page_rel_url(page, d, stem, section_rel_url, records.pretty_urls)
     set_url(page, rel_url, base_path_of(site.baseurl), site.baseurl)
-    entry = incremental.SourceEntry(
-        stamp, digest, ("ok", raw, body_line), None if fm.title else heading, None, fm_digest
-    )
     return page, entry, body
 
 
@@ -282,6 +295,8 @@ def add(records: ModelRecords, page: Page, delta: Delta) -> None:
     site.page_by_path = dict(sorted({**site.page_by_path, rel: page}.items()))
     records.placed(page)
     delta.pages[key] = page
+    if key in delta.gone:
+        delta.moved[key] = delta.gone.pop(key)
     delta.new_outputs[page.output_path] = page
     delta.site_lists = delta.by_path = True
     _reterm(records, page, delta, was=(None, ()))

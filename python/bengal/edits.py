@@ -39,9 +39,9 @@ from bengal.context import BuildResult, Message
 from bengal.delta import Delta, Fallback, Meta, ModelRecords
 from bengal.discover import MARKDOWN_EXTS
 from bengal.model import Page
-from bengal.outputs import changed_files, entry_of
+from bengal.outputs import changed_files, entry_of, feed_paths
 from bengal.publish import begin_writing, check_local_assets, remove_stale, write_files
-from bengal.workers import FORK_STATE, ShardResult, run_chunks
+from bengal.workers import FORK_STATE, ShardResult, merged, run_chunks
 
 if TYPE_CHECKING:
     from bengal.outputs import Entry
@@ -53,6 +53,8 @@ MAX_EDITS = 8
 # At most this many outputs are rendered on this path, in one process; more take the ordinary
 # build, which renders in parallel (a template every page uses, say).
 MAX_OUTPUTS = 3000
+# From this many outputs on, they are rendered in parallel (forking costs ~50 ms).
+PARALLEL_FROM = 200
 
 
 class Records(ModelRecords, Protocol):
@@ -90,6 +92,8 @@ class Records(ModelRecords, Protocol):
     def put_out_stats(self, stamps: dict[str, list[int]]) -> None: ...
     def put_linkers(self, rel: str, before: set[str], now: set[str]) -> None: ...
     def put_entries(self, changed: dict[str, Entry | None]) -> None: ...  # None: gone
+    # Site-wide files that came (written) and went (removed from the output directory).
+    def put_sitewide(self, came: list[str], went: list[str]) -> None: ...
     # An output no page shows any more: its record, stamp and reverse index entries.
     def drop_output(self, path: str) -> None: ...
     def put_template(self, name: str, digest: bytes | None) -> None: ...
@@ -127,6 +131,9 @@ class Plan:
     linkers: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
     old_messages: list[str] = field(default_factory=list)  # Markdown findings replaced ...
     new_messages: list[str] = field(default_factory=list)  # ... by these
+    workers: int = 1  # the processes that rendered them
+    # Site-wide files (sections' feeds) that come and go with pages: (came, went)
+    feeds: tuple[list[str], list[str]] = ([], [])
 
 
 def stamp(st: tuple[int, int], size: int, racy_ns: int) -> tuple[int, int]:
@@ -145,22 +152,28 @@ def read_edits(
     records: Records,
     stat_of: Callable[[str], tuple[int, int]],
     racy_ns: int,
-) -> tuple[list[Edit], dict[str, incremental.SourceEntry]]:
-    """The changed files (site-relative paths) as edits, and the entries (new stamps) of
-    those whose bytes are the last build's."""
+) -> tuple[list[Edit], dict[str, incremental.SourceEntry], list[str]]:
+    """The changed files (site-relative paths) as edits, the entries (new stamps) of those
+    whose bytes are the last build's, and the paths of those that move (a front matter edit
+    of bengal.delta.MOVES, or a draft the site does not build: taken out of the site, if they
+    were pages, and read again by read_added)."""
     if len(paths) > MAX_EDITS:
         raise Fallback(f"{len(paths)} files changed")
     edits: list[Edit] = []
     same: dict[str, incremental.SourceEntry] = {}
+    moved: list[str] = []
     for path in paths:
         if not path.startswith("content/") or not path.endswith(MARKDOWN_EXTS):
             raise Fallback(f"{path} is not a Markdown page")
         rel = path[len("content/") :]
         entry = records.source(rel)
-        if entry is None or entry.parsed[0] != "ok" or entry.md is None:
+        if entry is None or entry.parsed[0] != "ok":
             raise Fallback(f"{path} is not a page the last build rendered")
         page = records.page(rel)
-        if page is None or page.source != rel:
+        if page is None and entry.md is None:
+            moved.append(path)  # (a draft: no page; read_added says whether it is one now)
+            continue
+        if page is None or page.source != rel or entry.md is None:
             raise Fallback(f"{path} has no page")
         try:
             st = stat_of(path)
@@ -182,10 +195,13 @@ def read_edits(
         meta, entry, body = delta.read_meta(
             data, rel, entry, page, records.site.title, records.taxonomies
         )
+        if meta.moves:
+            moved.append(path)
+            continue
         # (As the ordinary build names it: a title from an edited first heading is a body edit.)
         why = "body" if entry.parsed[1:] == was.parsed[1:] else "metadata"
         edits.append(Edit(rel, page, entry, body, meta, why, page.body_line))
-    return edits, same
+    return edits, same, moved
 
 
 def read_added(
@@ -195,9 +211,13 @@ def read_added(
     stat_of: Callable[[str], tuple[int, int]],
     racy_ns: int,
     removed: list[str],
+    moved: list[str],
+    same: dict[str, incremental.SourceEntry],
 ) -> list[Edit]:
-    """The new Markdown files (site-relative paths) as edits making new pages (bengal.delta
-    .read_new; placed by plan). One whose bytes are a removed file's is "renamed from" it."""
+    """The new Markdown files and the moved ones (site-relative paths; read_edits) as edits
+    making new pages (bengal.delta.read_new; placed by plan). One whose bytes are a removed
+    file's is "renamed from" it; a draft the site does not build is a source, no page: its
+    entry goes into `same`."""
     if len(paths) + len(removed) > MAX_EDITS:
         raise Fallback(f"{len(paths) + len(removed)} files came or went")
     gone = {}
@@ -206,7 +226,7 @@ def read_added(
         if entry is not None:
             gone[entry.digest] = rel
     out = []
-    for path in paths:
+    for path in [*paths, *moved]:
         if not path.startswith("content/") or not path.endswith(MARKDOWN_EXTS):
             raise Fallback(f"{path} is not a Markdown page")
         rel = path[len("content/") :]
@@ -220,9 +240,22 @@ def read_added(
         page, entry, body = delta.read_new(
             data, rel, stamp(st, len(data), racy_ns), digest, records, records.taxonomies
         )
+        if page is None:
+            if path not in moved:
+                raise Fallback(f"{path} is a new draft")  # (the ordinary build: a new source)
+            same[rel] = entry
+            continue
         why = f"renamed from {gone[digest]}" if digest in gone else "added"
+        if path in moved:
+            why = "metadata"
         out.append(Edit(rel, page, entry, body, reason=why, was_line=page.body_line))
     return out
+
+
+def moved_pages(moved: list[str], records: Records) -> list[str]:
+    """Of the moved files (read_edits), the content paths of those that were pages."""
+    rels = [path[len("content/") :] for path in moved]
+    return [rel for rel in rels if records.page(rel) is not None]
 
 
 def read_removed(paths: list[str], records: Records) -> list[str]:
@@ -296,7 +329,7 @@ def plan(
         new_jobs.update(d.new_pagers)
         # (The outputs of pages the delta removed, and pagers lists no longer need: deleted,
         # not rendered.)
-        for path in [*[p for key in d.gone for p in records.readers(key)], *d.gone_pagers]:
+        for path in _going(records, d):
             if path in new_jobs:
                 raise Fallback(f"{path} goes with one page and comes with another")
             rec = records.output(path)
@@ -322,7 +355,31 @@ def plan(
         out.jobs.append(job)
     if out.sitewide:
         out.entries = records.entries()
+    if d is not None and (d.new_outputs or d.gone):
+        # (Pages came or went: a section's feed may come or go with them.)
+        before, now = feed_paths(out.entries), feed_paths(_entries_now(out))
+        out.feeds = (sorted(set(now) - set(before)), sorted(set(before) - set(now)))
     return out
+
+
+def _going(records: Records, d: Delta) -> list[str]:
+    """The outputs of the pages the delta removed or moved, and the pagers lists no longer
+    need."""
+    keys = [*d.gone, *d.moved]
+    return [*[p for key in keys for p in records.readers(key)], *d.gone_pagers]
+
+
+def _entries_now(out: Plan) -> dict[str, Entry]:
+    """Every page's site-wide entry after the edits: the recorded ones, those of the pages
+    the edits touched made again."""
+    entries = dict(out.entries)
+    for e, _ in out.edits:
+        entries["p:" + e.rel] = entry_of(e.page)
+    for k, touched in (out.delta.pages if out.delta is not None else {}).items():
+        entries[k] = entry_of(touched)
+    for k in out.delta.gone if out.delta is not None else {}:
+        entries.pop(k, None)
+    return entries
 
 
 def _apply_meta(records: Records, edits: list[Edit], removed: list[str]) -> Delta:
@@ -495,7 +552,7 @@ def _readers(records: Records, out: Plan) -> None:
     """The outputs showing a page whose fingerprints changed (as the ordinary build's planner
     says it: the first of its own groups that changed), then those that read what changed."""
     pages = {k.rpartition("|")[0] for k in out.facts if k.startswith("p:")}
-    going = out.delta.gone_pagers if out.delta is not None else {}
+    going = set(_going(records, out.delta)) if out.delta is not None else set()
     for pkey in sorted(pages):
         for p in records.readers(pkey):
             if p in going:
@@ -539,23 +596,25 @@ def _messages(report: MarkdownReport | None) -> list[str]:
 
 
 def render(
-    out: Plan, templates: Templates, out_dir: Path, store: Store, state_dir: Path
+    out: Plan, templates: Templates, out_dir: Path, store: Store, state_dir: Path, workers: int
 ) -> ShardResult:
     """Write the planned outputs (the store's state is cleared first: from here on it no
-    longer describes the output directory). Fallback when rendering says anything -- an
-    error, a warning -- or an output fails: the ordinary build renders them again."""
+    longer describes the output directory) -- with up to `workers` processes when there are
+    PARALLEL_FROM or more. Fallback when rendering says anything -- an error, a warning -- or
+    an output fails: the ordinary build renders them again."""
     cache.clear_state(store)
     templates.menu_cache.clear()  # a menu template may read what the edits changed
     d = out.delta
-    if d is not None and (d.new_outputs or d.new_pagers):
+    if d is not None and (d.new_outputs or d.new_pagers or out.feeds[0]):
         # (Outputs no build wrote before: a build killed from here on must know to remove
         # them, should they turn out stale. Cleared when a saved manifest lists them.)
-        incremental.write_pending(store, sorted({*d.new_outputs, *d.new_pagers}))
+        incremental.write_pending(store, sorted({*d.new_outputs, *d.new_pagers, *out.feeds[0]}))
     FORK_STATE.clear()
     FORK_STATE.update(jobs=out.jobs, out_dir=out_dir, templates_factory=lambda: templates)
     begin_writing(store, state_dir, out_dir)
     try:
-        shard = run_chunks(1, None)[0]
+        out.workers = workers if len(out.jobs) >= PARALLEL_FROM else 1
+        shard = merged(run_chunks(out.workers, None))
     finally:
         FORK_STATE.clear()
     if shard.errors or shard.warnings or len(shard.records) != len(out.jobs):
@@ -600,14 +659,12 @@ def finish(
         # The edited pages' entries made again; the files that show them differently joined
         # again from the rest as recorded (bengal.outputs).
         was = out.entries
-        entries = dict(was)
-        for e, _ in out.edits:
-            entries["p:" + e.rel] = entry_of(e.page)
-        for k, touched in (out.delta.pages if out.delta is not None else {}).items():
-            entries[k] = entry_of(touched)
-        for k in out.delta.gone if out.delta is not None else {}:
-            entries.pop(k, None)
+        entries = _entries_now(out)
         written.update(write_files(out_dir, changed_files(records.site, entries, was), result))
+        came, went = out.feeds
+        if came or went:
+            remove_stale(out_dir, set(went))
+            records.put_sitewide(came, went)
         changed: dict[str, Entry | None] = {k: v for k, v in entries.items() if was.get(k) != v}
         changed.update((k, None) for k in was.keys() - entries.keys())
         records.put_entries(changed)
@@ -619,7 +676,11 @@ def finish(
         records.put_source(e.rel, entry)
         if e.reason != "links":
             result.changes[e.rel] = e.reason
+    readded = {e.rel for e, _ in out.edits}
     for rel in out.delta.removed_sources if out.delta is not None else ():
+        if rel in readded or rel in same:  # (moved: its new entry is put above)
+            result.changes[rel] = "metadata"
+            continue
         records.drop_source(rel)
         result.changes[rel] = "removed"
     result.changes = dict(sorted(result.changes.items()))
@@ -634,7 +695,7 @@ def finish(
     records.warnings = replaced(warnings, old_assets, new_assets)
 
     result.incremental = True
-    result.workers = 1
+    result.workers = out.workers
     said = set(result.warnings)  # (the configuration's, say: in the recorded ones too)
     result.warnings.extend(w for w in records.warnings if w not in said)
     result.rendered = len(rendered)

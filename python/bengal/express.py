@@ -126,7 +126,8 @@ def try_build(
     candidates = changes.edit_candidates()
     if state is None or candidates is None:
         return None
-    run = _Run(root, config, out_dir, store, state_options, check, scan_ns, result, state)
+    run = _Run(root, config, out_dir, store, state_options, check, scan_ns, result, state,
+               workers.worker_count(opts.workers, config))  # fmt: skip
     try:
         fast = _express(run, candidates)
     except LoadedDamaged:
@@ -165,6 +166,7 @@ class _Run:
     scan_ns: int
     result: BuildResult
     state: dict[str, Any]
+    workers: int = 1  # processes to render with (bengal.edits.render)
     wrote: bool = False  # outputs were written (a fallback must not trust earlier stamps)
     damaged: list[str] = field(default_factory=list)  # cache damage met on the way
     reads: Reads | None = None
@@ -189,9 +191,10 @@ def _express(run: _Run, changed: Candidates) -> BuildResult | None:
     records = StoredRecords(run, reads, incremental.Cache.from_top(top))
     workers.LAST_BUILD.extend([reads, records.model, records.site])
     racy = run.scan_ns - incremental.RACY_NS
-    todo, same = edits.read_edits(root, changed.content, records, records.scan_stamp, racy)
-    gone = edits.read_removed(changed.removed, records)
-    todo += edits.read_added(root, changed.added, records, records.scan_stamp, racy, gone)
+    stat = records.scan_stamp
+    todo, same, moved = edits.read_edits(root, changed.content, records, stat, racy)
+    gone = edits.read_removed(changed.removed, records) + edits.moved_pages(moved, records)
+    todo += edits.read_added(root, changed.added, records, stat, racy, gone, moved, same)
     edited = edits.read_templates(root, changed.templates, records)
     result.timings["load cache"] = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -207,7 +210,7 @@ def _express(run: _Run, changed: Candidates) -> BuildResult | None:
     asset_url = helpers.asset_url_helper(plan, records.site.baseurl)
     templates = Templates(root, records.site, run.config, store, ref, asset_url)
     run.wrote = True
-    shard = edits.render(out, templates, run.out_dir, store, state_dir)
+    shard = edits.render(out, templates, run.out_dir, store, state_dir, run.workers)
     result.timings["render+write"] = time.perf_counter() - t2
     t3 = time.perf_counter()
     stamps = edits.finish(records, out, shard, same, run.out_dir, result)
@@ -228,9 +231,9 @@ def _express(run: _Run, changed: Candidates) -> BuildResult | None:
         outputs_now = (joined, cache.patch_stamps(joined, packed, stamps))
     summary = dict(run.state.get("summary", {}))
     summary["warnings"] = records.warnings
-    came = len(records.new_paths) - len(records.removed_paths)  # (HTML outputs)
-    for k in ("pages", "files"):
-        summary[k] = int(summary.get(k, 0)) + came
+    came = len(records.new_paths) - len(records.removed_paths)
+    summary["pages"] = int(summary.get("pages", 0)) + came - records.sitewide_came  # (HTML)
+    summary["files"] = int(summary.get("files", 0)) + came
     with store.transaction():
         reads.save()
         # (The edited pages' new renderings; the ones they replace are removed by the next
@@ -276,8 +279,10 @@ class StoredRecords:
         self._manifest_set: set[str] | None = None
         self.new_paths: set[str] = set()  # outputs the fast path created ...
         self.removed_paths: set[str] = set()  # ... and removed
+        self.sitewide_came = 0  # site-wide files among them (feeds), came less went
         self.per_page = int(run.config.pagination["per_page"])
         self.pretty_urls = bool(run.config.build["pretty_urls"])
+        self.drafts = bool(run.config.build["drafts"])
         self.menu_refs = [e.page for m in run.config.menus.values() for e in m if e.page]
         self._gone: set[str] = set()  # keys of pages taken out of the site
         # (Pages' recorded renderings are applied without an index: they are rendered.)
@@ -576,6 +581,22 @@ class StoredRecords:
 
     def put_template(self, name: str, digest: bytes | None) -> None:
         self.top.templates[name] = digest
+
+    def put_sitewide(self, came: list[str], went: list[str]) -> None:
+        top = self.top
+        top.sitewide = sorted({*top.sitewide, *came} - set(went))
+        for path in came:
+            if path not in self._manifest():
+                bisect.insort(top.manifest, path)
+                self._manifest().add(path)
+            self.new_paths.add(path)
+        for path in went:
+            if path in self._manifest():
+                top.manifest.remove(path)
+                self._manifest().discard(path)
+            self.reads.put("out_stats", path, None)
+            self.removed_paths.add(path)
+        self.sitewide_came += len(came) - len(went)
 
     def put_entries(self, changed: dict[str, Entry | None]) -> None:
         for k, e in changed.items():

@@ -19,7 +19,7 @@ from bengal.context import BuildOptions, BuildResult, WarmState
 from bengal.model import Page
 from bengal.outputs import Entry
 from bengal.publish import end_writing
-from bengal.workers import no_cyclic_gc
+from bengal.workers import no_cyclic_gc, worker_count
 
 if TYPE_CHECKING:
     from bengal import incremental
@@ -184,9 +184,9 @@ class WarmBuilder:
         records = WarmRecords(w)
         stat, racy = _stat_in(w.root), scan_ns - incremental.RACY_NS
         try:
-            todo, same = E.read_edits(w.root, cands.content, records, stat, racy)
-            gone = E.read_removed(cands.removed, records)
-            todo += E.read_added(w.root, cands.added, records, stat, racy, gone)
+            todo, same, moved = E.read_edits(w.root, cands.content, records, stat, racy)
+            gone = E.read_removed(cands.removed, records) + E.moved_pages(moved, records)
+            todo += E.read_added(w.root, cands.added, records, stat, racy, gone, moved, same)
             edited = E.read_templates(w.root, cands.templates, records)
         except E.Fallback:
             return None
@@ -216,7 +216,8 @@ class WarmBuilder:
             w.templates = w.templates_factory()
         w.dirty = True
         try:
-            shard = E.render(out, w.templates, w.out_dir, w.store, w.state_dir)
+            n = worker_count(self.workers, load_config(self.root))
+            shard = E.render(out, w.templates, w.out_dir, w.store, w.state_dir, n)
         except E.Fallback:
             # Outputs were written; the in-memory cache still has the stamps from before them,
             # so the ordinary build renders them again (and reports what rendering said).
@@ -227,11 +228,10 @@ class WarmBuilder:
         t2 = time.perf_counter()
         E.finish(records, out, shard, same, w.out_dir, result)
         content = w.tree.content  # (what the watcher's next paths are told apart by)
-        for rel in gone:
-            content.remove(rel)
-        for e in todo:
-            if e.entry.md is None:
-                bisect.insort(content, e.rel)
+        for path in cands.removed:
+            content.remove(path[len("content/") :])
+        for path in cands.added:
+            bisect.insort(content, path[len("content/") :])
         result.timings["site-wide"] = time.perf_counter() - t2
         result.pages = len(w.cache.outputs)
         result.reused = result.pages - result.rendered
@@ -262,6 +262,7 @@ class WarmRecords:
         self.per_page = w.per_page
         self._manifest_set: set[str] | None = None
         self.pretty_urls = w.pretty_urls
+        self.drafts = w.drafts
         self.menu_refs = w.menu_refs
         w.site_entries()  # (before an edit changes a page)
 
@@ -451,6 +452,19 @@ class WarmRecords:
 
     def put_template(self, name: str, digest: bytes | None) -> None:
         self.w.cache.templates[name] = digest
+
+    def put_sitewide(self, came: list[str], went: list[str]) -> None:
+        cache = self.w.cache
+        cache.sitewide = sorted({*cache.sitewide, *came} - set(went))
+        for path in came:
+            if path not in self._manifest():
+                bisect.insort(cache.manifest, path)
+                self._manifest().add(path)
+        for path in went:
+            if path in self._manifest():
+                cache.manifest.remove(path)
+                self._manifest().discard(path)
+            cache.out_stats.pop(path, None)
 
     def put_entries(self, changed: dict[str, Entry | None]) -> None:
         entries = self.entries()

@@ -171,6 +171,30 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def worker_count(requested: int | None, config: Any) -> int:
+    """The processes a build renders with: asked for (--workers), else the configuration's
+    build.workers; 0 is one per CPU."""
+    n = requested if requested is not None else int(config.build["workers"])
+    return n if n > 0 else cpu_count()
+
+
+def merged(shards: list[ShardResult]) -> ShardResult:
+    """The workers' results as one."""
+    out = ShardResult()
+    for s in shards:
+        out.pages += s.pages
+        out.written += s.written
+        out.skipped += s.skipped
+        out.errors += s.errors
+        out.warnings += s.warnings
+        out.records += s.records
+        for k, v in s.seconds.items():
+            out.seconds[k] = out.seconds.get(k, 0.0) + v
+        out.attempted += s.attempted
+        out.damaged += s.damaged
+    return out
+
+
 def _gil_enabled() -> bool:
     check = getattr(sys, "_is_gil_enabled", None)
     return True if check is None else bool(check())

@@ -62,7 +62,7 @@ def test_a_body_edit_takes_the_fast_path(site: Path, tmp_path: Path) -> None:
     again = run(site)
     assert again.noop
     p = site / "content/blog/two.md"
-    p.write_text(p.read_text().replace("title: Two", "title: Two\nslug: second"))
+    p.write_text(p.read_text().replace("title: Two", "title: Two\naliases: [/old-two/]"))
     r = rebuild(site, tmp_path)
     assert r.incremental and not r.express
 
@@ -92,8 +92,8 @@ def test_the_fast_path_matches_the_ordinary_build(site: Path, tmp_path: Path) ->
 @pytest.mark.parametrize(
     "edit",
     [
-        "slug",  # front matter that decides a URL
-        "draft",
+        "aliases",  # front matter that makes redirect files
+        "section-page",  # an _index.md
         "date-newest",  # the site's build date changes
         "removed-newest",  # the site's newest page goes: its build date changes
         "removed-referenced",  # a template's ref() names it: a template error now
@@ -105,10 +105,11 @@ def test_the_fast_path_matches_the_ordinary_build(site: Path, tmp_path: Path) ->
 def test_other_changes_take_the_ordinary_build(site: Path, tmp_path: Path, edit: str) -> None:
     two = site / "content/blog/two.md"
     append(two, "\nA body edit.\n")  # with every change below
-    if edit == "slug":
-        two.write_text(two.read_text().replace("title: Two", "title: Two\nslug: second"))
-    elif edit == "draft":
-        two.write_text(two.read_text().replace("title: Two", "title: Two\ndraft: true"))
+    if edit == "aliases":
+        two.write_text(two.read_text().replace("title: Two", "title: Two\naliases: [/old-two/]"))
+    elif edit == "section-page":
+        blog = site / "content/blog/_index.md"
+        blog.write_text(blog.read_text().replace("title: Blog", "title: Weblog"))
     elif edit == "date-newest":
         two.write_text(two.read_text().replace("date: 2024-02-01", "date: 2025-02-01"))
     elif edit == "removed-newest":
@@ -127,8 +128,6 @@ def test_other_changes_take_the_ordinary_build(site: Path, tmp_path: Path, edit:
     if edit == "removed-referenced":
         assert any("ref('blog/one')" in str(e) for e in r.errors), r.errors
         return
-    if edit == "draft":
-        return  # (a draft is no page: its edits are the ordinary build's)
     # And the next body edit takes the fast path again (a damaged store was written again).
     append(two, "\nOne more line.\n")
     r = rebuild(site, tmp_path)
@@ -251,6 +250,10 @@ def test_front_matter_edits_take_the_fast_path(site: Path, tmp_path: Path, edit:
         "add-and-edit",  # a page added and another's front matter edited, at once
         "add-pager",  # the blog's list needs a second pager: a new output
         "add-ref",  # a template's ref('guide') answers with the new page now
+        "empty-section",  # docs left without pages: its feed goes; and comes back
+        "slug",  # a new URL: the page moves (taken out and put back)
+        "draft-on",  # a draft is no page: it goes ...
+        "draft-off",  # ... and comes back
         "remove-pager",  # ... and no longer: the pager's output goes
     ],
 )
@@ -288,6 +291,24 @@ def test_pages_added_and_removed_take_the_fast_path(site: Path, tmp_path: Path, 
         rebuild(site, tmp_path)
         write_site(site, {"content/blog/guide.md": "---\ntitle: A guide\n---\nSooner.\n"})
         changed = {"blog/guide.md": "added"}
+    elif edit == "empty-section":
+        (docs / "faq.md").unlink()
+        (docs / "guide.md").unlink()
+        r = rebuild(site, tmp_path)
+        assert r.express and not (site / "public/docs/index.xml").exists(), r.rebuild_reason
+        assert r.pages == run(site).pages and r.files == run(site).files
+        write_site(site, {"content/docs/faq.md": BASE_SITE["content/docs/faq.md"]})
+        changed = {"docs/faq.md": "added"}
+    elif edit == "slug":
+        (docs / "faq.md").write_text("---\ntitle: FAQ\nweight: 1\nslug: questions\n---\nQ.\n")
+        changed = {"docs/faq.md": "metadata"}
+    elif edit in ("draft-on", "draft-off"):
+        faq = docs / "faq.md"
+        faq.write_text(faq.read_text().replace("weight: 1", "weight: 1\ndraft: true"))
+        changed = {"docs/faq.md": "metadata"}
+        if edit == "draft-off":
+            assert rebuild(site, tmp_path).express
+            faq.write_text(faq.read_text().replace("draft: true", "draft: false"))
     elif edit == "add-pager":  # (3 a pager: blog has three, one, two)
         write_site(site, {"content/blog/four.md": "---\ntitle: Four\n---\nFour.\n"})
         changed = {"blog/four.md": "added"}
@@ -331,7 +352,18 @@ def test_pages_added_and_removed_take_the_fast_path(site: Path, tmp_path: Path, 
     if edit == "remove-pager":
         assert not (site / "public/blog/page/2").exists()
         assert "blog/page/2/index.html" not in why
-    assert r.pages == run(site).pages  # (a no-op says what the state says)
+    if edit == "empty-section":
+        assert (site / "public/docs/index.xml").exists()
+    if edit == "slug":
+        assert why["docs/questions/index.html"] == "new output"
+        assert not (site / "public/docs/faq").exists()
+    if edit == "draft-on":
+        assert not (site / "public/docs/faq").exists()
+        faq.write_text(faq.read_text() + "\nA draft's edit.\n")  # (renders nothing)
+        again = rebuild(site, tmp_path)
+        assert again.express and again.rendered == 0, again.rebuild_reason
+    noop = run(site)  # (it says what the state says)
+    assert (r.pages, r.files) == (noop.pages, noop.files)
     assert _records(site) == _assembled_records(site)  # what an assembly of the site makes
     # The records it wrote serve the next builds: a no-op, a body edit, the ordinary build.
     assert run(site).noop
@@ -443,7 +475,7 @@ def test_damage_elsewhere_is_found_by_the_build_that_reads_it(site: Path, tmp_pa
     r = rebuild(site, tmp_path)
     assert r.express
     two = site / "content/blog/two.md"
-    two.write_text(two.read_text().replace("title: Two", "title: Two\nslug: second"))
+    two.write_text(two.read_text().replace("title: Two", "title: Two\naliases: [/old-two/]"))
     r = rebuild(site, tmp_path)
     assert not r.express and not r.incremental
     assert any("table outputs" in w and "rebuilding everything" in w for w in r.warnings)
@@ -539,7 +571,8 @@ def test_a_title_edit_keeps_unchanged_model_records(site: Path, tmp_path: Path) 
     """After a title edit only the records of objects whose fingerprints changed are written;
     every record equals the model's."""
     p = site / "content/blog/two.md"
-    p.write_text(p.read_text().replace("title: Two", "title: Two\nslug: second"))
+    p.write_text(p.read_text().replace("title: Two", "title: Two\ndescription: The second"))
+    force_ordinary(site)
     r = rebuild(site, tmp_path)
     assert not r.express and r.incremental
     stored = _records(site)
