@@ -35,18 +35,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bengal import cache, delta, incremental
-from bengal.context import BuildResult, Message
+from bengal.context import Message
 from bengal.delta import Delta, Fallback, Meta, ModelRecords
 from bengal.discover import MARKDOWN_EXTS
 from bengal.model import Page
 from bengal.outputs import changed_files, entry_of, feed_paths
-from bengal.publish import begin_writing, check_local_assets, remove_stale, write_files
+from bengal.publish import Publisher, check_local_assets
 from bengal.workers import FORK_STATE, ShardResult, merged, run_chunks
 
 if TYPE_CHECKING:
     from bengal.outputs import Entry
     from bengal.render import MarkdownContext, MarkdownReport, Templates
-    from bengal.store import Store
 
 # At most this many edited files take this path (a bigger change is no longer "an edit").
 MAX_EDITS = 8
@@ -439,6 +438,20 @@ def _report(
         e.page.body_line = now
 
 
+def _page_at_before(records: Records, d: Delta | None) -> Callable[[str], Page | None]:
+    """The page at a URL before the delta: a page it removed (or moved away) still answers
+    for its old URL (the findings checked then saw its headings)."""
+    if d is None or not d.removed_pages:
+        return records.page_at
+    gone = {page.url: page for page, _ in d.removed_pages}
+
+    def at(url: str) -> Page | None:
+        hit = gone.get(url)
+        return hit if hit is not None else records.page_at(url)
+
+    return at
+
+
 def _context_before(ctx: MarkdownContext, d: Delta | None) -> MarkdownContext:
     """What the Markdown findings were checked with before the delta: its index and ambiguous
     keys as they were, when the delta changed which keys are ambiguous (a key's ambiguity
@@ -488,21 +501,21 @@ def _findings(records: Records, edits: list[Edit], fresh: Rendered, ctx: Markdow
     before = _anchors(records, toc_before)
     now = _anchors(records, toc_now)
     reports: list[tuple[MarkdownReport | None, MarkdownReport | None]] = []
-    ctx_was = _context_before(ctx, d)
+    ctx_was, at_was = _context_before(ctx, d), _page_at_before(records, d)
     for e, (f, _html) in zip(edits, fresh, strict=True):
         was = e.was_line or e.page.body_line
-        reports.append((_report(ctx_was, e, e.entry.md, records.page_at, before, was)
+        reports.append((_report(ctx_was, e, e.entry.md, at_was, before, was)
                         if e.entry.md is not None else None,  # (a new page: none before)
                         ctx.page_report(e.page, f, records.page_at, now)))  # fmt: skip
     for page, md in d.removed_pages if d is not None else ():
-        reports.append((ctx_was.page_report(page, md, records.page_at, before), None))
+        reports.append((ctx_was.page_report(page, md, at_was, before), None))
     edited = {e.rel for e in edits}
     renamed = sorted(url for url in toc_now if toc_now[url] != toc_before.get(url))
     for rel in sorted({r for url in renamed for r in records.linkers(url)} - edited):
         linker, entry = records.page(rel), records.source(rel)
         if linker is None or entry is None or entry.md is None:
             raise Fallback(f"content/{rel} links to an edited page and is not in the records")
-        reports.append((ctx_was.page_report(linker, entry.md, records.page_at, before),
+        reports.append((ctx_was.page_report(linker, entry.md, at_was, before),
                         ctx.page_report(linker, entry.md, records.page_at, now)))  # fmt: skip
     for old_report, new_report in reports:
         if strict and new_report is not None and new_report.broken:
@@ -595,13 +608,12 @@ def _messages(report: MarkdownReport | None) -> list[str]:
     return [str(Message(*w)) for w in (*report.warnings, *report.broken)]
 
 
-def render(
-    out: Plan, templates: Templates, out_dir: Path, store: Store, state_dir: Path, workers: int
-) -> ShardResult:
+def render(out: Plan, templates: Templates, publisher: Publisher, workers: int) -> ShardResult:
     """Write the planned outputs (the store's state is cleared first: from here on it no
     longer describes the output directory) -- with up to `workers` processes when there are
     PARALLEL_FROM or more. Fallback when rendering says anything -- an error, a warning -- or
     an output fails: the ordinary build renders them again."""
+    store = publisher.store
     cache.clear_state(store)
     templates.menu_cache.clear()  # a menu template may read what the edits changed
     d = out.delta
@@ -610,8 +622,8 @@ def render(
         # them, should they turn out stale. Cleared when a saved manifest lists them.)
         incremental.write_pending(store, sorted({*d.new_outputs, *d.new_pagers, *out.feeds[0]}))
     FORK_STATE.clear()
-    FORK_STATE.update(jobs=out.jobs, out_dir=out_dir, templates_factory=lambda: templates)
-    begin_writing(store, state_dir, out_dir)
+    FORK_STATE.update(jobs=out.jobs, publisher=publisher, templates_factory=lambda: templates)
+    publisher.begin()
     try:
         out.workers = workers if len(out.jobs) >= PARALLEL_FROM else 1
         shard = merged(run_chunks(out.workers, None))
@@ -629,11 +641,11 @@ def finish(
     out: Plan,
     shard: ShardResult,
     same: dict[str, incremental.SourceEntry],
-    out_dir: Path,
-    result: BuildResult,
+    publisher: Publisher,
 ) -> dict[str, list[int]]:
     """Bring the records up to date after `render`; returns the stamps of the outputs
-    written (pages and site-wide files). The result says what was done."""
+    written (pages and site-wide files). The publisher's result says what was done."""
+    out_dir, result = publisher.out_dir, publisher.result
     rendered = dict(shard.records)
     for name, digest in out.templates.items():
         records.put_template(name, digest)
@@ -650,7 +662,7 @@ def finish(
         records.put_asset_warnings(p, found.get(p, []))
     written = set(rendered)
     if out.removed:
-        remove_stale(out_dir, set(out.removed))
+        publisher.remove(set(out.removed))
         for path in out.removed:
             records.drop_output(path)
             old_assets += records.asset_warnings(path)
@@ -660,10 +672,10 @@ def finish(
         # again from the rest as recorded (bengal.outputs).
         was = out.entries
         entries = _entries_now(out)
-        written.update(write_files(out_dir, changed_files(records.site, entries, was), result))
+        written.update(publisher.write(changed_files(records.site, entries, was)))
         came, went = out.feeds
         if came or went:
-            remove_stale(out_dir, set(went))
+            publisher.remove(set(went))
             records.put_sitewide(came, went)
         changed: dict[str, Entry | None] = {k: v for k, v in entries.items() if was.get(k) != v}
         changed.update((k, None) for k in was.keys() - entries.keys())

@@ -246,6 +246,7 @@ def test_front_matter_edits_take_the_fast_path(site: Path, tmp_path: Path, edit:
         "add-shared-title",  # its title is another page's: [[one]] is ambiguous now
         "remove",  # a page whose neighbours and lists change
         "remove-linked",  # a page [[linked]] to: broken now; its term goes with it
+        "remove-linked-heading",  # ... after the heading linked to was renamed
         "rename",  # the same bytes under a new name
         "add-and-edit",  # a page added and another's front matter edited, at once
         "add-pager",  # the blog's list needs a second pager: a new output
@@ -280,6 +281,12 @@ def test_pages_added_and_removed_take_the_fast_path(site: Path, tmp_path: Path, 
         changed = {"docs/faq.md": "removed"}
     elif edit == "remove-linked":
         (docs / "guide.md").unlink()
+        changed = {"docs/guide.md": "removed"}
+    elif edit == "remove-linked-heading":  # (one.md's [[docs/guide#Setup]] names no heading ...
+        guide = docs / "guide.md"
+        guide.write_text(guide.read_text().replace("## Setup", "## Getting started"))
+        assert any("has no heading" in w for w in rebuild(site, tmp_path).warnings)
+        guide.unlink()  # ... and then no page: the warning it had is replaced)
         changed = {"docs/guide.md": "removed"}
     elif edit == "rename":
         (docs / "faq.md").rename(docs / "questions.md")
