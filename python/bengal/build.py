@@ -30,18 +30,12 @@ from bengal.errors import BengalError, BuildError, TemplateError
 from bengal.helpers import asset_url_helper, plan_assets, ref_helper
 from bengal.model import Page, Site
 from bengal.publish import (
-    begin_writing,
+    Publisher,
     check_local_assets,
     check_output_dir,
-    clean_output,
     conflicting_stale,
-    copy_files,
     copy_jobs,
-    end_writing,
-    make_dir,
-    remove_stale,
     store_write,
-    write_sitewide,
 )
 from bengal.sources import SourceLoad, load_data, load_sources
 from bengal.store import Store, StoreDamaged, db_path
@@ -86,6 +80,7 @@ class BuildContext:
     check: NoopCheck
     scan_ns: int  # when the change check began (the racy rule's reference)
     reset: bool  # the store was made anew (found damaged or missing)
+    publisher: Publisher  # every write into out_dir
     # _load_cache: the last build's cache and what it left in the output directory
     key: str = ""
     prev: incremental.Cache | None = None  # None: a full build
@@ -242,7 +237,7 @@ def _start(root: Path, opts: BuildOptions) -> BuildContext:
     return BuildContext(
         root=root, opts=opts, config=config, out_dir=out_dir, result=result,
         state_dir=state_dir, state_options=state_options, store=store, check=check,
-        scan_ns=scan_ns, reset=reset,
+        scan_ns=scan_ns, reset=reset, publisher=Publisher(out_dir, store, state_dir, result),
     )  # fmt: skip
 
 
@@ -278,7 +273,7 @@ def _body_edits(b: BuildContext) -> bool:
     from bengal import express
 
     fast = express.try_build(
-        b.root, b.opts, b.config, b.out_dir, b.store, b.state_options, check, b.scan_ns, result,
+        b.root, b.opts, b.config, b.publisher, b.state_options, check, b.scan_ns, result,
         changes,
     )  # fmt: skip
     if fast is not None:
@@ -341,7 +336,7 @@ def _load_cache(b: BuildContext) -> None:
         result.explain.append(f"full build: {why}")
     if opts.clean and b.out_dir.exists():
         with stage(result, "clean"):
-            clean_output(b.out_dir)
+            b.publisher.clean()
             b.old_manifest = set()
     LAST_BUILD.append(old)
 
@@ -516,7 +511,7 @@ def _render(b: BuildContext) -> None:
     from bengal import incremental, outputs
     from bengal.render import Templates
 
-    result, out_dir, store, root = b.result, b.out_dir, b.store, b.root
+    result, store, root = b.result, b.store, b.root
     site = b.asm.site
     result.reused = len(b.all_jobs) - len(b.jobs)
     workers = max(1, min(b.workers, len(b.jobs) // 50 or 1))
@@ -525,11 +520,10 @@ def _render(b: BuildContext) -> None:
     FORK_STATE.clear()
     FORK_STATE.update(
         jobs=b.jobs,
-        out_dir=out_dir,
+        publisher=b.publisher,
         templates_factory=lambda: Templates(root, site, config, store, ref, asset_url),
     )
-    make_dir(out_dir, "remove what is there or choose another with -o / [build] output_dir")
-    begin_writing(store, b.state_dir, out_dir)
+    b.publisher.begin(create=True)
     # A file that became a folder (or the reverse) since the last build: its old outputs would
     # block the new ones, so they go first (the rest of the stale outputs go at the end).
     b.failed_sources = {"p:" + str(e.file) for e in [*b.loaded.errors, *b.asm.errors] if e.file}
@@ -545,7 +539,7 @@ def _render(b: BuildContext) -> None:
         stale_now -= expected
     in_the_way = conflicting_stale(stale_now, expected)
     if in_the_way:
-        result.removed += remove_stale(out_dir, in_the_way)
+        b.publisher.remove(in_the_way)
         b.old_manifest -= in_the_way
     # Outputs this build may write that the last one did not: if the build is killed, the next
     # one must know to remove them should they turn out stale.
@@ -559,10 +553,9 @@ def _render(b: BuildContext) -> None:
     def copy_static() -> None:
         t0 = time.perf_counter()
         try:
-            copy_outcome["result"] = copy_files(
-                root, b.tree, site, b.assets, out_dir, b.scan_ns - incremental.RACY_NS,
-                b.opts.verify,
-            )  # fmt: skip
+            copy_outcome["result"] = b.publisher.copy(
+                root, b.tree, site, b.assets, b.scan_ns - incremental.RACY_NS, b.opts.verify
+            )
         except BaseException as exc:  # reported below; never lost in the thread
             copy_outcome["error"] = exc
         copy_outcome["seconds"] = time.perf_counter() - t0
@@ -650,10 +643,9 @@ def _publish(b: BuildContext) -> None:
         )
         if b.sitewide_dirty:
             before = None if prev is None or touched or b.opts.verify else _stored_entries(b)
-            b.sitewide, b.entries, delta = write_sitewide(
-                b.asm.site, b.tree, out_dir, b.alias_files, result, before,
-                _entry_may_change(b.changed_facts),
-            )  # fmt: skip
+            b.sitewide, b.entries, delta = b.publisher.write_sitewide(
+                b.asm.site, b.tree, b.alias_files, before, _entry_may_change(b.changed_facts)
+            )
             # (What changed since the store's entries, when they are what it started from.)
             b.entries_delta = delta if before is not None and b.opts.prev_cache is None else None
         else:
@@ -672,7 +664,7 @@ def _publish(b: BuildContext) -> None:
             if failed_page(k, b.failed_sources) and p in b.old_manifest
         )
         manifest.update(p for p, _ in b.job_paths if p not in records and p in b.old_manifest)
-        result.removed = remove_stale(out_dir, b.old_manifest - manifest)
+        b.publisher.remove(b.old_manifest - manifest)
         b.manifest = manifest
 
     # After every file is in place (and stale ones are gone): feeds and sitemap are link
@@ -800,7 +792,7 @@ def _save(b: BuildContext) -> None:
                         racy_ns=racy, bad_names=b.check.bad_names,
                         digest_of=incremental.content_digests(loaded.entries.get),
                     )  # fmt: skip
-                end_writing(store)
+                b.publisher.end()
             store.written()
             incremental.saved(new_cache)
             b.saved = True

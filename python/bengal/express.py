@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bengal import __version__, delta, edits, helpers, incremental, publish, workers
+from bengal import __version__, delta, edits, helpers, incremental, workers
 from bengal.edits import Fallback
 from bengal.errors import ContentError
 from bengal.model import Page, Site
+from bengal.publish import Publisher
 from bengal.recorded import Model, Xrefs, key_of, load_entries
 from bengal.store import Store, StoreDamaged
 
@@ -108,8 +109,7 @@ def try_build(
     root: Path,
     opts: BuildOptions,
     config: Any,
-    out_dir: Path,
-    store: Store,
+    publisher: Publisher,
     state_options: dict[str, Any],
     check: NoopCheck,
     scan_ns: int,
@@ -126,7 +126,7 @@ def try_build(
     candidates = changes.edit_candidates()
     if state is None or candidates is None:
         return None
-    run = _Run(root, config, out_dir, store, state_options, check, scan_ns, result, state,
+    run = _Run(root, config, publisher, state_options, check, scan_ns, result, state,
                workers.worker_count(opts.workers, config))  # fmt: skip
     try:
         fast = _express(run, candidates)
@@ -148,7 +148,7 @@ def try_build(
         # writes both again (see build.py).
         check.repair = True
         result.warnings.append(
-            f"{store.path}: {run.damaged[0]}; the cache is repaired by this build"
+            f"{publisher.store.path}: {run.damaged[0]}; the cache is repaired by this build"
         )
     return fast
 
@@ -159,8 +159,7 @@ class _Run:
 
     root: Path
     config: Any
-    out_dir: Path
-    store: Store
+    publisher: Publisher  # the output directory's (and the store's "writing" mark)
     state_options: dict[str, Any]
     check: NoopCheck
     scan_ns: int
@@ -170,6 +169,10 @@ class _Run:
     wrote: bool = False  # outputs were written (a fallback must not trust earlier stamps)
     damaged: list[str] = field(default_factory=list)  # cache damage met on the way
     reads: Reads | None = None
+
+    @property
+    def store(self) -> Store:
+        return self.publisher.store
 
 
 def _express(run: _Run, changed: Candidates) -> BuildResult | None:
@@ -203,17 +206,16 @@ def _express(run: _Run, changed: Candidates) -> BuildResult | None:
 
     # Everything checked: from here on outputs and caches change.
     t2 = time.perf_counter()
-    state_dir = store.path.parent
     plan = helpers.plan_assets(root, records.tree(), bool(run.config.build["fingerprint_assets"]))
     # ref() in templates: the recorded index, replayed on first use
     ref = helpers.ref_helper(records.model.xref_index)
     asset_url = helpers.asset_url_helper(plan, records.site.baseurl)
     templates = Templates(root, records.site, run.config, store, ref, asset_url)
     run.wrote = True
-    shard = edits.render(out, templates, run.out_dir, store, state_dir, run.workers)
+    shard = edits.render(out, templates, run.publisher, run.workers)
     result.timings["render+write"] = time.perf_counter() - t2
     t3 = time.perf_counter()
-    stamps = edits.finish(records, out, shard, same, run.out_dir, result)
+    stamps = edits.finish(records, out, shard, same, run.publisher)
     result.timings["site-wide"] = time.perf_counter() - t3
 
     # The caches: sources, facts, records, reverse index, output stamps; then the state -- in
@@ -246,7 +248,7 @@ def _express(run: _Run, changed: Candidates) -> BuildResult | None:
             bad_names=check.bad_names,
             digest_of=incremental.content_digests(lambda rel: reads.get("sources", rel)),
         )  # fmt: skip
-        publish.end_writing(store)
+        run.publisher.end()
     store.written()
     result.timings["save cache"] = time.perf_counter() - t4
 

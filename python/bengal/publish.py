@@ -1,7 +1,9 @@
-"""Stage "publish": the only code that writes into the output directory besides the render
-workers' native OutputWriter (bengal.workers) -- static and asset copies, site-wide files
-(sitemap, feeds, search index, alias redirects, robots.txt), stale-output removal -- and the
-"writing" mark in the store that lets the next build sweep a killed build's temp files.
+"""Stage "publish": the Publisher, the one owner of the output directory. Everything a build
+writes there goes through it -- rendered pages (each render worker's native OutputWriter is
+the publisher's page_writer()), static, asset and bundle copies, site-wide files (sitemap,
+feeds, search index, alias redirects, robots.txt), the removal of stale outputs, emptying it
+for --clean -- and so does the "writing" mark in the store that brackets those writes and lets
+the next build sweep a killed build's temp files.
 
     rendered pages + site model -> files in the output directory
 """
@@ -72,30 +74,6 @@ def copy_file(src: Path, dst: Path, racy_ns: int, verify: bool = False) -> bool:
         if tmp.exists():
             tmp.unlink()
     return True
-
-
-def copy_files(
-    root: Path,
-    tree: SourceTree,
-    site: Site,
-    plan: AssetPlan,
-    out: Path,
-    racy_ns: int,
-    verify: bool = False,
-) -> tuple[list[str], list[str], int]:
-    """static/, assets/ and content resources -> output. Returns (output paths, errors, how
-    many were copied). `verify`: a file with the stamps of its source is compared byte for
-    byte too (`bengal build --verify`)."""
-    errors: list[str] = []
-    done: list[str] = []
-    copies = 0
-    for src, dst in copy_jobs(root, tree, site, plan):
-        try:
-            copies += copy_file(src, out / dst, racy_ns, verify)
-            done.append(dst)
-        except OSError as exc:
-            errors.append(f"{src}: cannot copy to {dst}: {exc.strerror or exc}")
-    return done, errors, copies
 
 
 def copy_jobs(root: Path, tree: SourceTree, site: Site, plan: AssetPlan) -> list[tuple[Path, str]]:
@@ -180,65 +158,6 @@ def check_output_dir(root: Path, out_dir: Path) -> None:
             )
 
 
-def write_sitewide(
-    site: Site,
-    tree: SourceTree,
-    out_dir: Path,
-    alias_files: dict[str, bytes],
-    result: BuildResult,
-    before: dict[str, Entry] | None = None,
-    changed: Callable[[Page], bool] | None = None,
-) -> tuple[list[str], dict[str, Entry], dict[str, Entry | None]]:
-    """Sitemap, search index, feeds, redirects and robots.txt, made from the pages' entries
-    (bengal.outputs). With `before` (every page's entry as the last build made them) only the
-    entries of the pages `changed` says may differ are made again, and only the files they
-    show differently are joined again; redirects and robots.txt are written as always (the
-    writer leaves unchanged bytes alone). Returns the paths of every site-wide file, the
-    entries and what changed in them since `before` (None: removed)."""
-    from bengal import outputs
-    from bengal.incremental import page_key
-
-    before = before or {}
-    entries: dict[str, Entry] = {}
-    delta: dict[str, Entry | None] = {}
-    for p in site.pages:
-        k = page_key(p)
-        old = before.get(k)
-        e = old if old is not None and changed is not None and not changed(p) else None
-        entries[k] = e = e or outputs.entry_of(p)
-        if e != old:
-            delta[k] = e
-    delta.update(dict.fromkeys(before.keys() - entries.keys()))
-    files = outputs.changed_files(site, entries, before)
-    files.update(alias_files)
-    if "robots.txt" not in tree.static:
-        files["robots.txt"] = outputs.robots(site)
-    write_files(out_dir, files, result)
-    paths = {"sitemap.xml", "search.json", *outputs.feed_paths(entries), *files}
-    return sorted(paths), entries, delta
-
-
-def write_files(out_dir: Path, files: dict[str, bytes], result: BuildResult) -> list[str]:
-    """Site-wide files written (in path order; unchanged bytes are left alone); their paths."""
-    writer = bengal_native.OutputWriter(str(out_dir), max_buffer_mb=64, threads=1)
-    try:
-        with writer:
-            for path, blob in sorted(files.items()):
-                writer.write(path, blob)
-    except OSError as exc:
-        result.errors.append(write_error(exc))
-    st = writer.stats()
-    result.written += int(st["files_written"])
-    result.skipped_identical += int(st["skipped_identical"])
-    return sorted(files)
-
-
-UNFINISHED_MARKER = "writing"
-
-
-TEMP_PREFIX = ".~bengal."  # the writer's and copy_file's temp files: .~bengal.PID.*.tmp
-
-
 def store_write(fn: Callable[..., None], store: Store, *args: Any) -> None:
     """One of the small writes a build commits before it writes outputs; a store that cannot be
     written stops the build (nothing has been written yet)."""
@@ -246,67 +165,6 @@ def store_write(fn: Callable[..., None], store: Store, *args: Any) -> None:
         fn(store, *args)
     except OSError as exc:
         raise BuildError(f"cannot write the build cache: {exc}") from None
-
-
-def begin_writing(store: Store, state_dir: Path, out_dir: Path) -> None:
-    """Mark in the store that a build writes, until end_writing() (in the transaction that saves
-    the build). A build killed meanwhile leaves temp files -- .~bengal.PID.N.tmp beside the
-    outputs being replaced, the store's own beside it -- and the mark:
-    the next build sweeps them first (so does a build whose store was lost). Only one build
-    runs per site (the site lock), so none of them is being written."""
-    try:
-        marked = store.get("meta", UNFINISHED_MARKER) is not None
-    except StoreDamaged:
-        marked = True
-    if marked or not store.keys("meta"):
-        found: dict[str, list[int]] = {}
-        bengal_native.scan_tree(str(out_dir), "", found, False)
-        leftovers = [
-            out_dir / rel
-            for rel in found
-            if rel.rpartition("/")[2].startswith(TEMP_PREFIX) and rel.endswith(".tmp")
-        ]
-        for pattern in (".*.tmp", ".*.tmp.*"):
-            leftovers.extend(state_dir.glob(pattern))
-        for f in leftovers:
-            with contextlib.suppress(OSError):
-                f.unlink()
-    if not marked:
-        store_write(_mark_writing, store)
-
-
-def _mark_writing(store: Store) -> None:
-    with store.transaction():
-        store.put("meta", UNFINISHED_MARKER, 1)
-
-
-def end_writing(store: Store) -> None:
-    """Every temp file the build made was renamed into place or removed: drop the mark (inside
-    the transaction that saves the build)."""
-    store.delete_many("meta", [UNFINISHED_MARKER])
-
-
-def remove_stale(out_dir: Path, paths: set[str]) -> int:
-    """Delete outputs an earlier build wrote that this one does not, and directories left empty."""
-    removed = 0
-    dirs: set[Path] = set()
-    for rel in sorted(paths):
-        p = out_dir / rel
-        try:
-            p.unlink()
-            removed += 1
-        except FileNotFoundError:
-            pass
-        except OSError:
-            continue
-        d = p.parent
-        while d != out_dir and out_dir in d.parents:
-            dirs.add(d)
-            d = d.parent
-    for d in sorted(dirs, key=lambda x: len(x.parts), reverse=True):
-        with contextlib.suppress(OSError):
-            d.rmdir()  # only succeeds when empty
-    return removed
 
 
 def check_local_assets(
@@ -345,18 +203,176 @@ def check_local_assets(
     return warnings
 
 
-def clean_output(out_dir: Path) -> None:
-    """Empty the output directory (keeping the directory itself, which a server may watch)."""
-    for entry in out_dir.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
-
-
 def write_error(exc: OSError) -> str:
     where = exc.filename or "output"
     return (
         f"{where}: cannot write ({exc.strerror or exc}); pages not written are rendered again "
         "by the next build"
     )
+
+
+UNFINISHED_MARKER = "writing"  # in the store's meta table while a build writes outputs
+
+
+TEMP_PREFIX = ".~bengal."  # the writer's and copy_file's temp files: .~bengal.PID.*.tmp
+
+
+class Publisher:
+    """The output directory of one build (command line, fast path, dev server): every write
+    and removal there, counted in the build's `result` (files written, left alone because
+    their bytes were the same, removed). Render workers -- forked processes that inherit it --
+    write pages through page_writer() and count their own writes (bengal.workers)."""
+
+    def __init__(self, out_dir: Path, store: Store, state_dir: Path, result: BuildResult):
+        self.out_dir = out_dir
+        self.store = store
+        self.state_dir = state_dir
+        self.result = result
+
+    def begin(self, create: bool = False) -> None:
+        """Before the first write: the folder made (`create`), and the store marked "writing"
+        until end() (in the transaction that saves the build). A build killed meanwhile leaves
+        temp files -- .~bengal.PID.N.tmp beside the outputs being replaced, the store's own
+        beside it -- and the mark: the next build sweeps them first (so does a build whose
+        store was lost). Only one build runs per site (the site lock), so none of them is
+        being written."""
+        out_dir, store = self.out_dir, self.store
+        if create:
+            make_dir(out_dir, "remove what is there or choose another with -o / [build] output_dir")
+        try:
+            marked = store.get("meta", UNFINISHED_MARKER) is not None
+        except StoreDamaged:
+            marked = True
+        if marked or not store.keys("meta"):
+            found: dict[str, list[int]] = {}
+            bengal_native.scan_tree(str(out_dir), "", found, False)
+            leftovers = [
+                out_dir / rel
+                for rel in found
+                if rel.rpartition("/")[2].startswith(TEMP_PREFIX) and rel.endswith(".tmp")
+            ]
+            for pattern in (".*.tmp", ".*.tmp.*"):
+                leftovers.extend(self.state_dir.glob(pattern))
+            for f in leftovers:
+                with contextlib.suppress(OSError):
+                    f.unlink()
+        if not marked:
+            store_write(_mark_writing, store)
+
+    def end(self) -> None:
+        """Every temp file the build made was renamed into place or removed: the mark dropped
+        (inside the transaction that saves the build)."""
+        self.store.delete_many("meta", [UNFINISHED_MARKER])
+
+    def page_writer(self) -> Any:
+        """A native writer for rendered pages (one per render worker): atomic temp + rename,
+        unchanged bytes left alone, written behind the renders by its own thread."""
+        return bengal_native.OutputWriter(str(self.out_dir), max_buffer_mb=64, threads=1)
+
+    def clean(self) -> None:
+        """--clean: the folder emptied (kept itself: a server may watch it)."""
+        for entry in self.out_dir.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+    def copy(
+        self, root: Path, tree: SourceTree, site: Site, plan: AssetPlan, racy_ns: int,
+        verify: bool = False,
+    ) -> tuple[list[str], list[str], int]:  # fmt: skip
+        """static/, assets/ and content resources -> output (copy_jobs). Returns (output paths,
+        errors, how many were copied). `verify`: a file with the stamps of its source is
+        compared byte for byte too (`bengal build --verify`)."""
+        errors: list[str] = []
+        done: list[str] = []
+        copies = 0
+        for src, dst in copy_jobs(root, tree, site, plan):
+            try:
+                copies += copy_file(src, self.out_dir / dst, racy_ns, verify)
+                done.append(dst)
+            except OSError as exc:
+                errors.append(f"{src}: cannot copy to {dst}: {exc.strerror or exc}")
+        return done, errors, copies
+
+    def write(self, files: dict[str, bytes]) -> list[str]:
+        """Files made whole in memory (site-wide files, redirects) written, in path order;
+        unchanged bytes are left alone. Their paths."""
+        writer = self.page_writer()
+        result = self.result
+        try:
+            with writer:
+                for path, blob in sorted(files.items()):
+                    writer.write(path, blob)
+        except OSError as exc:
+            result.errors.append(write_error(exc))
+        st = writer.stats()
+        result.written += int(st["files_written"])
+        result.skipped_identical += int(st["skipped_identical"])
+        return sorted(files)
+
+    def write_sitewide(
+        self,
+        site: Site,
+        tree: SourceTree,
+        alias_files: dict[str, bytes],
+        before: dict[str, Entry] | None = None,
+        changed: Callable[[Page], bool] | None = None,
+    ) -> tuple[list[str], dict[str, Entry], dict[str, Entry | None]]:
+        """Sitemap, search index, feeds, redirects and robots.txt, made from the pages' entries
+        (bengal.outputs). With `before` (every page's entry as the last build made them) only
+        the entries of the pages `changed` says may differ are made again, and only the files
+        they show differently are joined again; redirects and robots.txt are written as always
+        (the writer leaves unchanged bytes alone). Returns the paths of every site-wide file,
+        the entries and what changed in them since `before` (None: removed)."""
+        from bengal import outputs
+        from bengal.incremental import page_key
+
+        before = before or {}
+        entries: dict[str, Entry] = {}
+        delta: dict[str, Entry | None] = {}
+        for p in site.pages:
+            k = page_key(p)
+            old = before.get(k)
+            e = old if old is not None and changed is not None and not changed(p) else None
+            entries[k] = e = e or outputs.entry_of(p)
+            if e != old:
+                delta[k] = e
+        delta.update(dict.fromkeys(before.keys() - entries.keys()))
+        files = outputs.changed_files(site, entries, before)
+        files.update(alias_files)
+        if "robots.txt" not in tree.static:
+            files["robots.txt"] = outputs.robots(site)
+        self.write(files)
+        paths = {"sitemap.xml", "search.json", *outputs.feed_paths(entries), *files}
+        return sorted(paths), entries, delta
+
+    def remove(self, paths: set[str]) -> int:
+        """Outputs an earlier build wrote that this one does not, deleted, and the folders left
+        empty. How many were (also added to the result's count)."""
+        out_dir = self.out_dir
+        removed = 0
+        dirs: set[Path] = set()
+        for rel in sorted(paths):
+            p = out_dir / rel
+            try:
+                p.unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+            except OSError:
+                continue
+            d = p.parent
+            while d != out_dir and out_dir in d.parents:
+                dirs.add(d)
+                d = d.parent
+        for d in sorted(dirs, key=lambda x: len(x.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                d.rmdir()  # only succeeds when empty
+        self.result.removed += removed
+        return removed
+
+
+def _mark_writing(store: Store) -> None:
+    with store.transaction():
+        store.put("meta", UNFINISHED_MARKER, 1)

@@ -18,7 +18,7 @@ from bengal.config import load_config
 from bengal.context import BuildOptions, BuildResult, WarmState
 from bengal.model import Page
 from bengal.outputs import Entry
-from bengal.publish import end_writing
+from bengal.publish import Publisher
 from bengal.workers import no_cyclic_gc, worker_count
 
 if TYPE_CHECKING:
@@ -217,16 +217,17 @@ class WarmBuilder:
         w.dirty = True
         try:
             n = worker_count(self.workers, load_config(self.root))
-            shard = E.render(out, w.templates, w.out_dir, w.store, w.state_dir, n)
+            publisher = Publisher(w.out_dir, w.store, w.state_dir, result)
+            shard = E.render(out, w.templates, publisher, n)
         except E.Fallback:
             # Outputs were written; the in-memory cache still has the stamps from before them,
             # so the ordinary build renders them again (and reports what rendering said).
             return None
         with w.store.transaction():
-            end_writing(w.store)
+            publisher.end()
         result.timings["render+write"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        E.finish(records, out, shard, same, w.out_dir, result)
+        E.finish(records, out, shard, same, publisher)
         content = w.tree.content  # (what the watcher's next paths are told apart by)
         for path in cands.removed:
             content.remove(path[len("content/") :])

@@ -2,9 +2,10 @@
 
 Template rendering runs in a fork-based process pool on a GIL build of CPython (threads on a
 free-threaded one); the parent stops oneTBB's worker threads before forking (shared/NOTES.md,
-"fork() and threads"), and every worker opens its own native writer. Pages are dealt to
-workers round-robin in output-path order, and a page's HTML depends only on the site model, so
-the output is the same for any worker count. What a worker needs is left in FORK_STATE before
+"fork() and threads"), and every worker opens its own native writer (the build's
+bengal.publish.Publisher gives it). Pages are dealt to workers round-robin in output-path
+order, and a page's HTML depends only on the site model, so the output is the same for any
+worker count. What a worker needs is left in FORK_STATE before
 the fork (inherited, never pickled).
 """
 
@@ -17,13 +18,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import bengal_native
 from bengal.errors import TemplateError
 from bengal.model import Page
-from bengal.publish import write_error
+from bengal.publish import Publisher, write_error
 
 if TYPE_CHECKING:
     from bengal import incremental
@@ -70,11 +70,11 @@ def _render_chunk(chunk: int) -> ShardResult:
     if _TEMPLATES is None:
         _TEMPLATES = FORK_STATE["templates_factory"]()
     templates = _TEMPLATES
-    out_dir: Path = FORK_STATE["out_dir"]
+    publisher: Publisher = FORK_STATE["publisher"]
     progress: Callable[[int], None] | None = FORK_STATE.get("inline_progress")
     res = ShardResult()
     t_tpl = t_assets = 0.0
-    writer = bengal_native.OutputWriter(str(out_dir), max_buffer_mb=64, threads=1)
+    writer = publisher.page_writer()
     writer_failed = False
     failed_path: str | None = None
     dep_memo: dict[tuple[int, str], str | None] = {}

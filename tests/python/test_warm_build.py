@@ -327,7 +327,7 @@ def test_vanished_temporary_files_do_not_spoil_a_body_edit(tmp_path: Path) -> No
 def test_a_failure_midway_is_never_trusted_later(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A warm build that fails after changing its in-memory state (here: the disk fills up
     while the feeds are written) must not leave that state for later builds or the cache."""
-    import bengal.edits as bb
+    from bengal.publish import Publisher
 
     site = tmp_path / "site"
     write_site(site, SITE)
@@ -339,7 +339,7 @@ def test_a_failure_midway_is_never_trusted_later(tmp_path: Path, monkeypatch) ->
     def full(*args: object, **kw: object) -> list[str]:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(bb, "write_files", full)
+    monkeypatch.setattr(Publisher, "write", full)
     with pytest.raises(OSError):
         b.build(["content/blog/one.md"])
     monkeypatch.undo()
