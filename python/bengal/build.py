@@ -44,6 +44,7 @@ from bengal.workers import (
     LAST_BUILD,
     UNKNOWN_PAGE,
     failed_page,
+    merged,
     no_cyclic_gc,
     run_chunks,
     worker_count,
@@ -596,23 +597,23 @@ def _collect(b: BuildContext) -> None:
         assets = [canon.setdefault(a, a) for a in rec.assets]
         return rec._replace(deps=deps, templates=tpls, calls=calls, assets=assets)
 
-    for sr in b.shard_results:
-        result.pages += sr.pages
-        result.written += sr.written
-        result.skipped_identical += sr.skipped
-        result.errors.extend(sr.errors)
-        result.warnings.extend(sr.warnings)
-        for path, rec in sr.records:
-            records[path] = intern(rec)
-        for k, v in sr.seconds.items():
-            result.cpu[k] = result.cpu.get(k, 0.0) + v
-        for rel in sr.damaged:
-            # Its stored rendering is damaged: the next build renders its Markdown again and
-            # stores that (its facts are the same: nothing else changes).
-            stale = loaded.entries.get(rel)
-            if stale is not None and stale.md is not None:
-                loaded.entries[rel] = stale._replace(md=None)
-    b.rendered_ok = {path for sr in b.shard_results for path, _ in sr.records}
+    sr = merged(b.shard_results)
+    result.pages += sr.pages
+    result.written += sr.written
+    result.skipped_identical += sr.skipped
+    result.errors.extend(sr.errors)
+    result.warnings.extend(sr.warnings)
+    for path, rec in sr.records:
+        records[path] = intern(rec)
+    for k, v in sr.seconds.items():
+        result.cpu[k] = result.cpu.get(k, 0.0) + v
+    for rel in sr.damaged:
+        # Its stored rendering is damaged: the next build renders its Markdown again and
+        # stores that (its facts are the same: nothing else changes).
+        stale = loaded.entries.get(rel)
+        if stale is not None and stale.md is not None:
+            loaded.entries[rel] = stale._replace(md=None)
+    b.rendered_ok = {path for path, _ in sr.records}
     for path in [p for p in records if p not in b.rendered_ok and p in result.explain_outputs]:
         del records[path]  # it failed this time: never reuse its old record
     result.rendered = result.pages
@@ -836,6 +837,7 @@ def _keep_warm(b: BuildContext) -> None:
             per_page=int(b.config.pagination["per_page"]),
             pretty_urls=bool(b.config.build["pretty_urls"]),
             drafts=bool(b.config.build["drafts"]),
+            workers=b.workers,
             menu_refs=[e.page for m in b.config.menus.values() for e in m if e.page],
         )
     )

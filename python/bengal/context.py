@@ -153,6 +153,7 @@ class WarmState:
     xref_users: dict[str, set[str]] | None = None  # [[path]] -> sources using it
     pretty_urls: bool = True  # the configuration's
     drafts: bool = False  # ... (drafts are built)
+    workers: int = 1  # the processes its build rendered with (bengal.workers.worker_count)
     menu_refs: list[str] = field(default_factory=list)  # the pages its menus name
 
     def index(self) -> None:

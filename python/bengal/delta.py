@@ -193,8 +193,9 @@ def read_meta(
     fm, raw, body, body_line, fm_digest = _parse(data, rel, section.cascade, taxonomies)
     old = page.fm
     changed = {name for name, value in vars(fm).items() if getattr(old, name) != value}
-    for name in sorted(changed - MAY_CHANGE - MOVES):
-        raise Fallback(f"content/{rel}: {name} changed")
+    fixed = sorted(changed - MAY_CHANGE - MOVES)
+    if fixed:
+        raise Fallback(f"content/{rel}: {fixed[0]} changed")
     if old.menu:
         raise Fallback(f"content/{rel}: its menu entries show its title and weight")
     heading = "" if fm.title else (first_heading(body) or "")

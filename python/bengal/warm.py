@@ -19,7 +19,7 @@ from bengal.context import BuildOptions, BuildResult, WarmState
 from bengal.model import Page
 from bengal.outputs import Entry
 from bengal.publish import Publisher
-from bengal.workers import no_cyclic_gc, worker_count
+from bengal.workers import no_cyclic_gc
 
 if TYPE_CHECKING:
     from bengal import incremental
@@ -216,9 +216,8 @@ class WarmBuilder:
             w.templates = w.templates_factory()
         w.dirty = True
         try:
-            n = worker_count(self.workers, load_config(self.root))
             publisher = Publisher(w.out_dir, w.store, w.state_dir, result)
-            shard = E.render(out, w.templates, publisher, n)
+            shard = E.render(out, w.templates, publisher, w.workers)
         except E.Fallback:
             # Outputs were written; the in-memory cache still has the stamps from before them,
             # so the ordinary build renders them again (and reports what rendering said).
