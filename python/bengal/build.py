@@ -391,7 +391,6 @@ def _markdown(b: BuildContext) -> None:
             b.config,
             asm.ambiguous_keys,
             cached_md,
-            b.store,
             index_unchanged=b.prev is not None and b.prev.xref_digest == asm.xref_digest,
         )
     result.markdown_rendered = len(b.md.rendered)
@@ -581,7 +580,7 @@ def _collect(b: BuildContext) -> None:
     """The workers' results -> the output records (the last build's kept for what was not
     rendered), counts, messages."""
 
-    result, prev, loaded = b.result, b.prev, b.loaded
+    result, prev = b.result, b.prev
     records: dict[str, incremental.OutputRecord] = {}
     if prev is not None:
         expected = {p for p, _ in b.job_paths}
@@ -607,12 +606,6 @@ def _collect(b: BuildContext) -> None:
         records[path] = intern(rec)
     for k, v in sr.seconds.items():
         result.cpu[k] = result.cpu.get(k, 0.0) + v
-    for rel in sr.damaged:
-        # Its stored rendering is damaged: the next build renders its Markdown again and
-        # stores that (its facts are the same: nothing else changes).
-        stale = loaded.entries.get(rel)
-        if stale is not None and stale.md is not None:
-            loaded.entries[rel] = stale._replace(md=None)
     b.rendered_ok = {path for path, _ in sr.records}
     for path in [p for p in records if p not in b.rendered_ok and p in result.explain_outputs]:
         del records[path]  # it failed this time: never reuse its old record
@@ -794,7 +787,6 @@ def _save(b: BuildContext) -> None:
                         digest_of=incremental.content_digests(loaded.entries.get),
                     )  # fmt: skip
                 b.publisher.end()
-            store.written()
             incremental.saved(new_cache)
             b.saved = True
         except OSError as exc:
@@ -810,7 +802,7 @@ def _keep_warm(b: BuildContext) -> None:
 
     asm = b.asm
     assert b.new_cache is not None
-    md = MarkdownContext.of(asm.site, asm.xref_index, b.config, asm.ambiguous_keys, b.store)
+    md = MarkdownContext.of(asm.site, asm.xref_index, b.config, asm.ambiguous_keys)
     # Templates' ref() answers from the index the dev server's changes patch (md.index), not
     # from the index this build assembled.
     ref = ref_helper(lambda: md.index)

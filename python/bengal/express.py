@@ -25,6 +25,7 @@ again.
 from __future__ import annotations
 
 import bisect
+import functools
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -238,9 +239,6 @@ def _express(run: _Run, changed: Candidates) -> BuildResult | None:
     summary["files"] = int(summary.get("files", 0)) + came
     with store.transaction():
         reads.save()
-        # (The edited pages' new renderings; the ones they replace are removed by the next
-        # ordinary build, which keeps only the renderings some source uses.)
-        store.write_html(None)
         store.put("meta", "cache", records.top.top())
         incremental.clear_pending(store)  # (the manifest lists the outputs created)
         cache.save_state(
@@ -249,7 +247,6 @@ def _express(run: _Run, changed: Candidates) -> BuildResult | None:
             digest_of=incremental.content_digests(lambda rel: reads.get("sources", rel)),
         )  # fmt: skip
         run.publisher.end()
-    store.written()
     result.timings["save cache"] = time.perf_counter() - t4
 
     result.express = True
@@ -257,6 +254,15 @@ def _express(run: _Run, changed: Candidates) -> BuildResult | None:
     result.files = int(summary.get("files", 0))
     result.reused = result.pages - result.rendered
     return result
+
+
+def _answering(answers: list[Any]) -> Any:
+    """A cross-reference index that answers just `answers` (stored (path, url, title) rows)."""
+    import bengal_native
+
+    index = bengal_native.XrefIndex()
+    index.add_many([tuple(a) for a in answers])
+    return index
 
 
 class StoredRecords:
@@ -287,14 +293,21 @@ class StoredRecords:
         self.drafts = bool(run.config.build["drafts"])
         self.menu_refs = [e.page for m in run.config.menus.values() for e in m if e.page]
         self._gone: set[str] = set()  # keys of pages taken out of the site
-        # (Pages' recorded renderings are applied without an index: they are rendered.)
-        base = MarkdownContext.of(self.site, bengal_native.XrefIndex(), run.config, {}, run.store)
+        # Pages' recorded renderings: rendered again, if their content is used, with an index
+        # that answers what the store says the site's index answers for them.
+        base = MarkdownContext.of(self.site, bengal_native.XrefIndex(), run.config, {})
 
         def md_apply(page: Page) -> None:
             entry = reads.get("sources", page.source)
             if entry is None or entry.md is None:
                 raise Fallback(f"no rendering cached for {page.source}")
-            base.apply(entry.md, None, page)
+            index = None
+            if entry.md.xrefs:
+                found = reads.get("answers", page.source)
+                if found is None:
+                    raise Fallback(f"no stored answers for {page.source}")
+                index = functools.partial(_answering, found)
+            base.apply(entry.md, None, page, index)
 
         self.model.md_apply = md_apply
 
@@ -395,7 +408,6 @@ class StoredRecords:
         their cross-reference paths (stored with their last renderings; bengal.edits renders
         again with the whole recorded index when a body names a path not among them). A site
         with ambiguous keys always uses the whole index (the check for them asks it)."""
-        import bengal_native
         from bengal.render import MarkdownContext
 
         ambiguous = self.model.ambiguous()
@@ -404,16 +416,16 @@ class StoredRecords:
             if ctx is None:
                 index = self.model.xref_index()
                 ctx = self._ctx[True] = MarkdownContext.of(
-                    self.site, index, self.run.config, ambiguous, self.run.store
+                    self.site, index, self.run.config, ambiguous
                 )
         else:
-            index = bengal_native.XrefIndex()
+            answers = []
             for rel in rels:
                 found = self.reads.get("answers", rel)
                 if found is None:
                     raise Fallback(f"no stored answers for {rel}")
-                index.add_many([tuple(a) for a in found])
-            ctx = MarkdownContext.of(self.site, index, self.run.config, {}, self.run.store)
+                answers += found
+            ctx = MarkdownContext.of(self.site, _answering(answers), self.run.config, {})
         self._index_used = ctx.index
         return ctx
 

@@ -5,11 +5,11 @@ The contract is that an incremental build writes exactly what a clean build woul
 by recording, not by guessing:
 
 * Sources. Every Markdown file's (mtime_ns, size, content digest), its parsed front matter (or
-  the error it gave) and its rendered Markdown (the HTML in the store's html table under its
-  digest, the small facts -- TOC, anchors, words, summary, warnings, cross-references -- in the
-  source's record). A file whose stat changed is read and hashed; equal digests mean unchanged.
-  Unchanged pages are restored without reading their files; their body and HTML are loaded
-  when first used. Directory mtimes are never used as a shortcut: editing a file in place does
+  the error it gave) and its rendered Markdown's facts (the HTML's digest, TOC, anchors, words,
+  summary, warnings, cross-references; not the HTML, which an unchanged page renders again if an
+  output shows it). A file whose stat changed is read and hashed; equal digests mean unchanged.
+  Unchanged pages are restored without reading their files; their body is read, and their HTML
+  rendered again, when first used. Directory mtimes are never used as a shortcut: editing a file in place does
   not change its directory's mtime (shared/NOTES.md), so every file is stat()ed.
 * Cross-references. A cached rendering stays valid only while every [[target]] it contains
   resolves to the same (URL, title) in the new cross-reference index.
@@ -35,8 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from markupsafe import Markup
-
 from bengal import __version__
 from bengal.model import MenuItem, Page, Section, Site, Term
 from bengal.store import RECORDS, Store, StoreDamaged
@@ -49,8 +47,8 @@ RACY_NS = 100_000_000
 
 
 class MdFacts(NamedTuple):
-    """A page's Markdown rendering, minus its HTML (stored in the store's html table under
-    `html_hash`). Cache records are named tuples: immutable, so an entry kept from the last
+    """A page's Markdown rendering, minus its HTML (`html_hash` is its digest: what the outputs
+    that show it compare; the HTML is rendered again when needed). Cache records are named tuples: immutable, so an entry kept from the last
     build stays the very object that was loaded (save() relies on that)."""
 
     html_hash: bytes
@@ -241,7 +239,6 @@ def save(store: Store, cache: Cache, previous: Cache | None, index: Any = None) 
     _save_reverse_index(store, cache, stored.get("outputs") if not fresh else None)
     _save_source_indexes(store, cache, stored.get("sources") if not fresh else None)
     _save_answers(store, cache, stored.get("sources") if not fresh else None, index)
-    _save_html(store, cache, stored.get("sources") if not fresh else None)
     for kind in LOADED:
         now: dict[str, Any] = getattr(cache, kind)
         old: dict[str, Any] = {} if fresh else stored.get(kind, {})
@@ -436,21 +433,6 @@ def _save_answers(
                 if e.md is not None and ((now := cache.sources.get(r)) is None or now.md is None)
             ],
         )
-
-
-def _save_html(store: Store, cache: Cache, old_sources: dict[str, SourceEntry] | None) -> None:
-    """The renderings this build made; those no source uses any more are removed."""
-    live = {e.md.html_hash for e in cache.sources.values() if e.md is not None}
-    store.pending_html = {k: v for k, v in store.pending_html.items() if k in live}
-    if old_sources is None:
-        store.write_html(live)
-        return
-    dropped = {
-        e.md.html_hash
-        for r, e in old_sources.items()
-        if e.md is not None and cache.sources.get(r) is not e
-    }
-    store.write_html(None, dropped - live)
 
 
 def write_pending(store: Store, paths: list[str]) -> None:
@@ -915,23 +897,3 @@ def content_digests(
         return entry.digest if entry is not None else None
 
     return digest_of
-
-
-DAMAGE_WARNINGS: list[str] = []  # collected by the build from every process
-DAMAGED_SOURCES: list[str] = []  # whose stored rendering was damaged: stored again
-
-
-def markup_loader(store: Store, digest: bytes, cut: int, fallback: Any, source: str) -> Any:
-    """Load a page's HTML from the store; a missing or damaged one is rendered again
-    (`fallback`)."""
-
-    def load() -> Markup:
-        try:
-            html = store.html(digest)
-        except StoreDamaged as exc:
-            DAMAGE_WARNINGS.append(f"{store.path}: {exc}; {source} rendered again")
-            DAMAGED_SOURCES.append(source)
-            html = fallback()
-        return Markup(html[cut:] if cut > 0 else html)
-
-    return load

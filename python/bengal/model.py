@@ -41,9 +41,10 @@ class Page:
     source: str  # content-relative path ("docs/setup.md"); "" for generated pages
     kind: str
     fm: FrontMatter
-    # The Markdown body and the rendered HTML are loaded on first use: an incremental build
+    # The Markdown body and the rendered HTML are made on first use: an incremental build
     # restores unchanged pages from the store (.bengal/bengal.db) without reading their files
-    # (bengal.incremental), and only pages that are rendered again need either.
+    # (bengal.incremental), and only outputs that show a page's content read its body and
+    # render its Markdown again.
     _body: str | None = field(default=None, repr=False)
     _body_loader: Callable[[], str] | None = field(default=None, repr=False)
     body_line: int = 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import html as html_module
 import io
 import posixpath
@@ -30,11 +31,10 @@ from bengal.incremental import (
     LIST_KINDS,
     MdFacts,
     lookups_digest,
-    markup_loader,
     pagers,
 )
 from bengal.model import MenuItem, Page, Section, Site, Term
-from bengal.store import Store, StoreDamaged, html_digest
+from bengal.store import Store, StoreDamaged
 
 TRACKED_TYPES = frozenset({Page, Section, Term, Site, MenuItem})
 
@@ -60,7 +60,12 @@ class MarkdownReport:
     rendered: list[str] = field(default_factory=list)  # content paths rendered (not cached)
 
 
-def _facts_of(res: Any, html: str, store: Store | None, index: Any) -> MdFacts:
+def html_digest(html: str) -> bytes:
+    """A rendering's fingerprint (MdFacts.html_hash: what the outputs that show it compare)."""
+    return hashlib.blake2b(html.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _facts_of(res: Any, html: str, index: Any) -> MdFacts:
     h1_cut = html.index("</h1>\n") + 6 if html.startswith("<h1") and "</h1>\n" in html else -1
     cut = html.find(_MORE)
     more_full = plain_text(html[:cut]) if cut >= 0 else None
@@ -70,11 +75,8 @@ def _facts_of(res: Any, html: str, store: Store | None, index: Any) -> MdFacts:
         c = rest.find(_MORE)
         more_cut = plain_text(rest[:c]) if c >= 0 else None
     xrefs = [(x.target, bool(x.resolved), x.url, x.line) for x in res.xrefs]
-    digest = html_digest(html)
-    if store is not None:
-        store.pending_html[digest] = html  # written with the cache at the end of the build
     return MdFacts(
-        html_hash=digest,
+        html_hash=html_digest(html),
         h1_cut=h1_cut,
         toc=[(e.level, e.id, e.text) for e in res.toc],
         images=list(res.images),
@@ -88,6 +90,11 @@ def _facts_of(res: Any, html: str, store: Store | None, index: Any) -> MdFacts:
     )
 
 
+def _rendered_again(again: Callable[[], str], cut: int) -> Markup:
+    html = again()
+    return Markup(html[cut:] if cut > 0 else html)
+
+
 @dataclass
 class MarkdownContext:
     """What rendering one page's Markdown needs besides the page (shared by the build's
@@ -99,7 +106,6 @@ class MarkdownContext:
     url_prefix: str
     toc_min: int
     toc_max: int
-    store: Store | None  # where renderings are kept (None: nowhere; tests)
 
     @classmethod
     def of(
@@ -108,7 +114,6 @@ class MarkdownContext:
         index: bengal_native.XrefIndex,
         config: Config,
         ambiguous: dict[str, list[str]],
-        store: Store | None,
     ) -> MarkdownContext:
         from urllib.parse import urlparse
 
@@ -120,7 +125,6 @@ class MarkdownContext:
             url_prefix=base_path.rstrip("/"),
             toc_min=int(config.markdown["toc_min"]),
             toc_max=int(config.markdown["toc_depth"]),
-            store=store,
         )
 
     def render(self, bodies: list[str]) -> list[Any]:
@@ -135,14 +139,18 @@ class MarkdownContext:
 
     def facts(self, res: Any) -> tuple[MdFacts, str]:
         html = res.html
-        return _facts_of(res, html, self.store, self.index), html
+        return _facts_of(res, html, self.index), html
 
-    def rerender(self, page: Page) -> Callable[[], str]:
+    def rerender(self, page: Page, index: Callable[[], Any] | None = None) -> Callable[[], str]:
+        """`page`'s Markdown rendered again, when called: with this context's index, or with
+        the one `index` gives (the fast path's: what the store says the site's index answers
+        for the page's cross-references)."""
+
         def again() -> str:
             return str(
                 bengal_native.render_markdown(
                     page.body,
-                    xref_index=self.index,
+                    xref_index=self.index if index is None else index(),
                     unsafe_html=self.unsafe_html,
                     url_prefix=self.url_prefix,
                 ).html
@@ -150,18 +158,25 @@ class MarkdownContext:
 
         return again
 
-    def apply(self, f: MdFacts, fresh: str | None, page: Page) -> None:
-        """Give `page` what its rendering says; run on first use of any of it (Page._md)."""
+    def apply(
+        self, f: MdFacts, fresh: str | None, page: Page, index: Callable[[], Any] | None = None
+    ) -> None:
+        """Give `page` what its rendering says; run on first use of any of it (Page._md).
+        Without `fresh` HTML its Markdown is rendered again when its content is first used
+        (with `index`: see rerender)."""
         toc = f.toc
         # A body that opens with "# <page title>" repeats the title the template shows; drop it.
         strip = f.h1_cut > 0 and bool(toc) and toc[0][0] == 1 and toc[0][2] == page.title
         if fresh is not None:
             page.content = Markup(fresh[f.h1_cut :] if strip else fresh)
         else:
-            assert self.store is not None
-            page._content_loader = markup_loader(
-                self.store, f.html_hash, f.h1_cut if strip else -1, self.rerender(page), page.source
-            )
+            # A rendering is not stored (writing every page's HTML was most of a cold build's
+            # save, and a page renders again in ~0.1 ms): one whose body did not change is
+            # rendered again when its HTML is first used -- the same HTML, since the
+            # cross-reference answers it depends on are checked by the planner.
+            cut = f.h1_cut if strip else -1
+            again = self.rerender(page, index)
+            page._content_loader = functools.partial(_rendered_again, again, cut)
         page.anchors = [t[1] for t in toc]
         page.toc = [t for t in toc if self.toc_min <= t[0] <= self.toc_max]
         page.images = list(f.images)
@@ -253,25 +268,20 @@ def render_markdown_stage(
     config: Config,
     ambiguous: dict[str, list[str]],
     cached: dict[str, MdFacts] | None = None,
-    store: Store | None = None,
     index_unchanged: bool = False,
 ) -> MarkdownReport:
     """Render every content page's Markdown, reusing `cached` renderings (incremental builds)
     whose cross-references still resolve the same way (`index_unchanged`: the index is the one
-    every cached rendering was last checked against); fresh HTML goes into `store`."""
+    every cached rendering was last checked against)."""
     report = MarkdownReport()
-    ctx = MarkdownContext.of(site, index, config, ambiguous, store)
+    ctx = MarkdownContext.of(site, index, config, ambiguous)
     pages = [p for p in site.pages if p.source]
     todo: list[Page] = []
     reuse: list[tuple[Page, MdFacts]] = []
     for p in pages:
         f = cached.get(p.source) if cached else None
-        if (
-            f is not None
-            and store is not None
-            and (
-                index_unchanged or f.lookups is None or lookups_digest(index, f.xrefs) == f.lookups
-            )
+        if f is not None and (
+            index_unchanged or f.lookups is None or lookups_digest(index, f.xrefs) == f.lookups
         ):
             reuse.append((p, f))
         else:

@@ -4,11 +4,12 @@
     build cache and state (bengal.incremental, bengal.cache) -> tables -> the next build
 
 Tables are key -> value maps, one per kind of record (TABLES below): the sources' stamps,
-digests, parsed front matter and Markdown facts; the rendered HTML (keyed by its own digest);
+digests, parsed front matter and Markdown facts (not the rendered HTML: a page whose body did
+not change renders it again when it is needed, which costs less than storing every page's);
 what each output read (its record) and the reverse index; the objects' fingerprints; output
 stamps; the taxonomy index; the recorded site model; the build state and the outputs a build
-is about to create. A value is stored with the CRC-32 of its bytes, checked when it is read
-(the HTML is checked against its key, its own BLAKE2 digest): damage shows up as StoreDamaged,
+is about to create. A value is stored with the CRC-32 of its bytes, checked when it is read:
+damage shows up as StoreDamaged,
 never as a wrong record.
 
 One transaction per build writes the cache and the state together (a build killed before the
@@ -28,7 +29,6 @@ first use (SQLite connections must not cross fork()).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import marshal
 import os
 import pickle
@@ -41,7 +41,7 @@ from typing import Any
 DB_NAME = "bengal.db"
 # Bumped when a table's meaning or a value's encoding changes: a store of another version is
 # not read (a full build replaces it).
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 PAGE_SIZE = 65536
 
 # table -> how its values are encoded. "pickle": records with datetimes, frozensets or named
@@ -64,7 +64,6 @@ TABLES: dict[str, str] = {
     "pending": "bytes",  # output paths a build may create (see incremental.write_pending)
     "jinja": "bytes",  # Jinja2 bucket key -> a compiled template (bengal.render)
 }
-HTML_TABLE = "html"  # html digest -> rendered Markdown (UTF-8)
 KEPT = "jinja"  # written outside the build's transaction: kept when a build rewrites the file
 
 # table -> (record -> plain data, plain data -> record), registered by the module that owns a
@@ -79,11 +78,6 @@ class StoreDamaged(Exception):
 
 def db_path(state_dir: Path) -> Path:
     return state_dir / DB_NAME
-
-
-def html_digest(html: str) -> bytes:
-    """The HTML table's key for a rendering: its own digest (checked when it is read)."""
-    return hashlib.blake2b(html.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def _encode(table: str, value: Any) -> bytes:
@@ -124,9 +118,6 @@ class Store:
         # that writes every table from scratch may write a new file instead (rewrite()).
         self.created = False
         self._pid = -1
-        # HTML rendered by this build, not yet written (the build writes it with the rest at
-        # the end; until then renderers read it from here -- forked ones too).
-        self.pending_html: dict[bytes, str] = {}
 
     # ---- opening ------------------------------------------------------------------------
 
@@ -193,7 +184,7 @@ class Store:
                 )
             else:
                 names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-                missing = sorted({*TABLES, HTML_TABLE} - names)
+                missing = sorted(set(TABLES) - names)
                 if missing:
                     raise StoreDamaged(f"tables missing: {', '.join(missing)}")
             conn.execute("PRAGMA journal_mode=WAL")
@@ -216,7 +207,6 @@ class Store:
                 f"CREATE TABLE {name} (key TEXT PRIMARY KEY, value BLOB NOT NULL, "
                 "crc INTEGER NOT NULL) WITHOUT ROWID"
             )
-        conn.execute(f"CREATE TABLE {HTML_TABLE} (key BLOB PRIMARY KEY, value BLOB NOT NULL)")
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
 
@@ -294,23 +284,6 @@ class Store:
             return [r[0] for r in self._rows(table, f"SELECT key FROM {table}")]
         sql = f"SELECT key FROM {table} WHERE key >= ? AND key < ?"
         return [r[0] for r in self._rows(table, sql, (prefix, prefix + "\U0010ffff"))]
-
-    def html(self, digest: bytes) -> str:
-        """Rendered Markdown by its digest (html_digest); StoreDamaged when it is missing or
-        does not match."""
-        fresh = self.pending_html.get(digest)
-        if fresh is not None:
-            return fresh
-        rows = self._rows(HTML_TABLE, f"SELECT value FROM {HTML_TABLE} WHERE key=?", (digest,))
-        if not rows:
-            raise self._fail(HTML_TABLE, f"no rendering {digest.hex()}")
-        try:
-            text = rows[0][0].decode("utf-8", "surrogatepass")
-        except UnicodeDecodeError:
-            text = ""
-        if html_digest(text) != digest:
-            raise self._fail(HTML_TABLE, f"rendering {digest.hex()} is damaged")
-        return str(text)
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -414,29 +387,3 @@ class Store:
 
     def clear(self, table: str) -> None:
         self.conn.execute(f"DELETE FROM {table}")
-
-    def write_html(self, live: set[bytes] | None, dropped: Iterable[bytes] = ()) -> None:
-        """Write the pending renderings; remove those no source uses any more: `dropped` (the
-        digests edits replaced, minus those still live) -- or, with `live` given, every stored
-        one not in it (a full build)."""
-        conn = self.conn
-        if live is not None:
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS live_html (key BLOB PRIMARY KEY)")
-            conn.execute("DELETE FROM live_html")
-            conn.executemany("INSERT OR IGNORE INTO live_html VALUES (?)", [(k,) for k in live])
-            conn.execute(f"DELETE FROM {HTML_TABLE} WHERE key NOT IN (SELECT key FROM live_html)")
-            conn.execute("DELETE FROM live_html")
-        else:
-            conn.executemany(f"DELETE FROM {HTML_TABLE} WHERE key=?", [(k,) for k in dropped])
-        if self.pending_html:
-            conn.executemany(
-                f"INSERT OR IGNORE INTO {HTML_TABLE} (key, value) VALUES (?, ?)",
-                [
-                    (k, self.pending_html[k].encode("utf-8", "surrogatepass"))
-                    for k in sorted(self.pending_html)  # in key order (see put_many)
-                ],
-            )
-
-    def written(self) -> None:
-        """The pending renderings are in the database now (after the commit)."""
-        self.pending_html.clear()

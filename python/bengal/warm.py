@@ -100,14 +100,7 @@ class WarmBuilder:
         opts = self.options()
         if self.warm is not None:
             # The ordinary build starts from the in-memory cache (no need to write it and
-            # read it back); the site model is built again. The renderings made since the
-            # last flush are written first: that cache names them, the build reads them.
-            try:
-                with self.warm.store.transaction():
-                    self.warm.store.write_html(None)
-                self.warm.store.written()
-            except OSError:
-                pass  # (a rendering it cannot read is rendered again: see build._render)
+            # read it back); the site model is built again.
             opts.prev_cache = self.warm.cache
             opts.prev_entries = self.warm.entries
             self.warm.close()
@@ -142,7 +135,6 @@ class WarmBuilder:
             with w.store.transaction():
                 incremental.save(w.store, w.cache, w.cache, w.md.index)
                 incremental.clear_pending(w.store)  # (the manifest lists the outputs created)
-            w.store.written()
             incremental.saved(w.cache)
         except OSError:
             # The cache on disk stays the older one; the next build treats what differs from

@@ -51,7 +51,6 @@ class ShardResult:
     # After a writer failure: every path handed to the writer (some may be on disk). Kept in
     # the manifest without a record, so they are rendered again -- or removed if stale.
     attempted: list[str] = field(default_factory=list)
-    damaged: list[str] = field(default_factory=list)  # sources whose stored HTML was damaged
 
 
 _TEMPLATES: Templates | None = None  # one environment per process, made on first use
@@ -147,10 +146,6 @@ def _render_chunk(chunk: int) -> ShardResult:
     res.seconds["templates"] = t_tpl
     res.seconds["asset extraction"] = t_assets
     templates.warnings.clear()
-    res.warnings.extend(incremental.DAMAGE_WARNINGS)
-    incremental.DAMAGE_WARNINGS.clear()
-    res.damaged.extend(incremental.DAMAGED_SOURCES)
-    incremental.DAMAGED_SOURCES.clear()
     return res
 
 
@@ -191,7 +186,6 @@ def merged(shards: list[ShardResult]) -> ShardResult:
         for k, v in s.seconds.items():
             out.seconds[k] = out.seconds.get(k, 0.0) + v
         out.attempted += s.attempted
-        out.damaged += s.damaged
     return out
 
 

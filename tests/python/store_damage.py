@@ -97,16 +97,3 @@ def delete(path: Path, table: str, key: str) -> None:
         conn.commit()
     finally:
         conn.close()
-
-
-def flip_html(path: Path, digest: bytes) -> None:
-    """Damage one stored rendering (its key, its own digest, no longer matches)."""
-    conn = sqlite3.connect(path)
-    try:
-        (blob,) = conn.execute("SELECT value FROM html WHERE key=?", (digest,)).fetchone()
-        data = bytearray(blob)
-        data[len(data) // 2] ^= 0x01
-        conn.execute("UPDATE html SET value=? WHERE key=?", (bytes(data), digest))
-        conn.commit()
-    finally:
-        conn.close()

@@ -12,12 +12,10 @@ from pathlib import Path
 import pytest
 from bengal.store import (
     DB_NAME,
-    HTML_TABLE,
     PAGE_SIZE,
     SCHEMA_VERSION,
     Store,
     StoreDamaged,
-    html_digest,
 )
 from store_damage import flip_value
 
@@ -94,27 +92,6 @@ def test_a_damaged_record_is_reported_not_returned(tmp_path: Path) -> None:
         again.read_all("answers")
 
 
-def test_html_is_checked_against_its_digest(tmp_path: Path) -> None:
-    store = Store.open(tmp_path)
-    html = "<p>héllo</p>\n"
-    digest = html_digest(html)
-    store.pending_html[digest] = html
-    assert store.html(digest) == html  # a rendering of this build, not yet written
-    with store.transaction():
-        store.write_html(live={digest})
-    store.written()
-    assert store.pending_html == {}
-    assert store.html(digest) == html
-    conn = sqlite3.connect(tmp_path / DB_NAME)
-    conn.execute(f"UPDATE {HTML_TABLE} SET value=? WHERE key=?", (b"<p>other</p>", digest))
-    conn.commit()
-    conn.close()
-    with pytest.raises(StoreDamaged, match="is damaged"):
-        store.html(digest)
-    with pytest.raises(StoreDamaged):
-        store.html(html_digest("never stored"))
-
-
 def test_other_versions_and_foreign_files_are_damage(tmp_path: Path) -> None:
     Store.open(tmp_path).close()
     conn = sqlite3.connect(tmp_path / DB_NAME)
@@ -140,18 +117,13 @@ def test_rewrite_replaces_the_database_in_one_step(tmp_path: Path) -> None:
     store = Store.open(tmp_path)
     with store.transaction():
         store.put("meta", "writing", 1)  # what the build marks before it writes outputs
-    html = "<p>x</p>"
-    store.pending_html[html_digest(html)] = html
     with store.rewrite():
         store.put("answers", "a.md", ("entry",))
-        store.write_html(live={html_digest(html)})
-    store.written()
     assert not store.created
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [DB_NAME]  # no temp file, no WAL of the old file left beside the new one
     assert store.get("meta", "writing") is None  # the old file's records are not carried over
     assert store.get("answers", "a.md") == ("entry",)
-    assert store.html(html_digest(html)) == html
     conn = sqlite3.connect(tmp_path / DB_NAME)
     assert conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # as every connection
