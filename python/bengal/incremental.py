@@ -9,8 +9,8 @@ by recording, not by guessing:
   summary, warnings, cross-references; not the HTML, which an unchanged page renders again if an
   output shows it). A file whose stat changed is read and hashed; equal digests mean unchanged.
   Unchanged pages are restored without reading their files; their body is read, and their HTML
-  rendered again, when first used. Directory mtimes are never used as a shortcut: editing a file in place does
-  not change its directory's mtime (shared/NOTES.md), so every file is stat()ed.
+  rendered again, when first used. Directory mtimes are never used as a shortcut: editing a
+  file in place does not change its directory's mtime (shared/NOTES.md), so every file is stat()ed.
 * Cross-references. A cached rendering stays valid only while every [[target]] it contains
   resolves to the same (URL, title) in the new cross-reference index.
 * Reads. While a template renders an output, the Jinja2 environment records every attribute it
@@ -48,8 +48,9 @@ RACY_NS = 100_000_000
 
 class MdFacts(NamedTuple):
     """A page's Markdown rendering, minus its HTML (`html_hash` is its digest: what the outputs
-    that show it compare; the HTML is rendered again when needed). Cache records are named tuples: immutable, so an entry kept from the last
-    build stays the very object that was loaded (save() relies on that)."""
+    that show it compare; the HTML is rendered again when needed). Cache records are named
+    tuples: immutable, so an entry kept from the last build stays the very object that was
+    loaded (save() relies on that)."""
 
     html_hash: bytes
     h1_cut: int  # len("<h1...</h1>\n") when the HTML opens with an h1, else -1
