@@ -68,12 +68,21 @@ class Reads:
         # Damage met (noted here too: one met inside a template render comes out of it as a
         # template error, not as itself).
         self.damaged: list[str] = []
+        # Records read by get_many(), as the store holds them (it does not change during a
+        # build; what the build changes is in `changed`, which get() asks first).
+        self.ahead: dict[tuple[str, str], Any] = {}
 
     def get(self, kind: str, key: str) -> Any:
         hit = self.changed.get((kind, key), _UNSET)
         if hit is not _UNSET:
             return hit
+        hit = (self.ahead.get if kind in _KEPT_READS else self.ahead.pop)((kind, key), _UNSET)
+        if hit is not _UNSET:
+            return hit
         try:
+            if kind in _KEPT_READS:  # asked for again and again: remembered (immutable values)
+                hit = self.ahead[(kind, key)] = self.store.get(kind, key)
+                return hit
             return self.store.get(kind, key)
         except StoreDamaged as exc:
             # Damage to a table the ordinary build loads is reported by that load (once).
@@ -81,6 +90,36 @@ class Reads:
                 raise LoadedDamaged(str(exc)) from None
             self.damaged.append(str(exc))
             raise
+
+    def get_many(self, kind: str, keys: list[str]) -> dict[str, Any]:
+        """get() for several keys at once (those found), with one query for those this build
+        did not change."""
+        out: dict[str, Any] = {}
+        rest = []
+        for key in keys:
+            hit = self.changed.get((kind, key), _UNSET)
+            if hit is _UNSET:
+                rest.append(key)
+            elif hit is not None:
+                out[key] = hit
+        try:
+            out.update(self.store.get_many(kind, rest))
+        except StoreDamaged as exc:
+            if kind in incremental.LOADED:
+                raise LoadedDamaged(str(exc)) from None
+            self.damaged.append(str(exc))
+            raise
+        return out
+
+    def read_ahead(self, kind: str, keys: list[str]) -> None:
+        """Read the records of `keys` now, with one query, for the get() calls to come (none
+        if the first, the one needed now, is read already)."""
+        if not keys or (kind, keys[0]) in self.ahead:
+            return
+        rest = [k for k in keys if (kind, k) not in self.changed and (kind, k) not in self.ahead]
+        if len(rest) > 1:
+            for key, value in self.get_many(kind, rest).items():
+                self.ahead[(kind, key)] = value
 
     def put(self, kind: str, key: str, value: Any) -> None:
         self.changed[(kind, key)] = value
@@ -101,6 +140,9 @@ class Reads:
 
 
 _UNSET = object()
+# Tables whose records Reads keeps once read (the planner and the renderer ask for the same
+# output records and reverse-index entries several times each; their values are immutable).
+_KEPT_READS = frozenset({"outputs", "rdeps", "facts"})
 
 
 # ---- the fast path ----------------------------------------------------------------------------
@@ -301,15 +343,17 @@ class StoredRecords:
             entry = reads.get("sources", page.source)
             if entry is None or entry.md is None:
                 raise Fallback(f"no rendering cached for {page.source}")
-            index = None
-            if entry.md.xrefs:
-                found = reads.get("answers", page.source)
-                if found is None:
-                    raise Fallback(f"no stored answers for {page.source}")
-                index = functools.partial(_answering, found)
+            index = functools.partial(self._answers_index, page.source) if entry.md.xrefs else None
             base.apply(entry.md, None, page, index)
 
         self.model.md_apply = md_apply
+
+    def _answers_index(self, rel: str) -> Any:
+        """For a recorded rendering rendered again: an index answering what the store says the
+        site's index answers for its cross-references (read only when its HTML is needed); the
+        whole index when there is no such record."""
+        found = self.reads.get("answers", rel)
+        return _answering(found) if found is not None else self.model.xref_index()
 
     def scan_stamp(self, path: str) -> tuple[int, int]:
         st = self.run.check.inputs[path]
