@@ -68,20 +68,20 @@ class Reads:
         # Damage met (noted here too: one met inside a template render comes out of it as a
         # template error, not as itself).
         self.damaged: list[str] = []
-        # Records read by get_many(), as the store holds them (it does not change during a
-        # build; what the build changes is in `changed`, which get() asks first).
-        self.ahead: dict[tuple[str, str], Any] = {}
+        # Records of _KEPT_READS as the store holds them (it does not change during a build;
+        # what the build changes is in `changed`, which get() asks first).
+        self.kept: dict[tuple[str, str], Any] = {}
 
     def get(self, kind: str, key: str) -> Any:
         hit = self.changed.get((kind, key), _UNSET)
         if hit is not _UNSET:
             return hit
-        hit = (self.ahead.get if kind in _KEPT_READS else self.ahead.pop)((kind, key), _UNSET)
+        hit = self.kept.get((kind, key), _UNSET)
         if hit is not _UNSET:
             return hit
         try:
             if kind in _KEPT_READS:  # asked for again and again: remembered (immutable values)
-                hit = self.ahead[(kind, key)] = self.store.get(kind, key)
+                hit = self.kept[(kind, key)] = self.store.get(kind, key)
                 return hit
             return self.store.get(kind, key)
         except StoreDamaged as exc:
@@ -90,36 +90,6 @@ class Reads:
                 raise LoadedDamaged(str(exc)) from None
             self.damaged.append(str(exc))
             raise
-
-    def get_many(self, kind: str, keys: list[str]) -> dict[str, Any]:
-        """get() for several keys at once (those found), with one query for those this build
-        did not change."""
-        out: dict[str, Any] = {}
-        rest = []
-        for key in keys:
-            hit = self.changed.get((kind, key), _UNSET)
-            if hit is _UNSET:
-                rest.append(key)
-            elif hit is not None:
-                out[key] = hit
-        try:
-            out.update(self.store.get_many(kind, rest))
-        except StoreDamaged as exc:
-            if kind in incremental.LOADED:
-                raise LoadedDamaged(str(exc)) from None
-            self.damaged.append(str(exc))
-            raise
-        return out
-
-    def read_ahead(self, kind: str, keys: list[str]) -> None:
-        """Read the records of `keys` now, with one query, for the get() calls to come (none
-        if the first, the one needed now, is read already)."""
-        if not keys or (kind, keys[0]) in self.ahead:
-            return
-        rest = [k for k in keys if (kind, k) not in self.changed and (kind, k) not in self.ahead]
-        if len(rest) > 1:
-            for key, value in self.get_many(kind, rest).items():
-                self.ahead[(kind, key)] = value
 
     def put(self, kind: str, key: str, value: Any) -> None:
         self.changed[(kind, key)] = value

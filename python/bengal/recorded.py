@@ -30,8 +30,6 @@ from bengal.store import Store, StoreDamaged
 class Reader(Protocol):
     def get(self, kind: str, key: str) -> Any: ...
 
-    def read_ahead(self, kind: str, keys: list[str]) -> None: ...
-
 
 @dataclass
 class Xrefs:
@@ -287,20 +285,6 @@ class Model:
             raise StoreDamaged(f"table model: no record {key!r}")
         return rec
 
-    def _read_ahead(self, key: str, batch: list[str], at: int) -> None:
-        """The records of `key` (batch[at]) and of the next pages of its list not filled yet
-        (up to BATCH in all), with their sources' entries (which their renderings need): one
-        query each instead of one per page (a pager shows its pages in a row)."""
-        objs = self.objects
-        keys = [key]
-        for k in batch[at + 1 : at + self.BATCH]:
-            o = objs.get(k)
-            if o is not None and "_key" in o.__dict__:
-                keys.append(k)
-        if len(keys) > 1:
-            self.reads.read_ahead("model", keys)
-            self.reads.read_ahead("sources", [k[2:] for k in keys if not k.startswith("p:@")])
-
     def _lazy(self, cls: type, key: str) -> Any:
         obj = self.objects.get(key)
         if obj is None:
@@ -311,23 +295,19 @@ class Model:
             self.objects[key] = obj
         return obj
 
-    BATCH = 32  # records read ahead in a list (see _read_ahead)
-
     def pages(self, keys: list[str]) -> list[Page]:
-        """Page objects for `keys` (the inner loop of every list: inlined). Each remembers its
-        place in the list: the first of them filled reads its next ones' records too."""
+        """Page objects for `keys` (the inner loop of every list: inlined)."""
         objs = self.objects
         new = object.__new__
         loader = self._loader
         out = []
-        for i, k in enumerate(keys):
+        for k in keys:
             o = objs.get(k)
             if o is None:
                 o = new(Page)
                 d = o.__dict__
                 d["_lazy"] = loader
                 d["_key"] = k
-                d["_batch"] = (keys, i)
                 objs[k] = o
             out.append(o)
         return out
@@ -363,11 +343,7 @@ class Model:
 
     def _fill(self, obj: Any, name: str) -> bool:
         d = obj.__dict__
-        batch = d.pop("_batch", None)
-        key = d.pop("_key")
-        if batch is not None:
-            self._read_ahead(key, *batch)
-        rec = self.record(key)
+        rec = self.record(d.pop("_key"))
         cls = type(obj)
         names = _FIELDS.get(cls)
         if names is None or cls is Site or len(rec) != len(names):

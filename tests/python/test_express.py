@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -760,50 +759,6 @@ def test_the_recorded_xref_index_answers_as_the_assembled_one(site: Path) -> Non
     assert sorted(replayed.keys()) == sorted(real.keys()) and len(real) > 10
     for key in [*real.keys(), "Two", "TWO", "./blog/two.md", "nothing"]:
         assert replayed.lookup(key) == real.lookup(key), key
-
-
-def test_a_lists_pages_are_read_a_batch_at_a_time(site: Path) -> None:
-    """The recorded model fills the pages of a list with one query for a batch of them and one
-    for their sources' entries (a pager shows its pages in a row), and each page gets exactly
-    its own record."""
-    from bengal.store import Store
-
-    class Counting(Store):
-        singles: list[tuple[str, str]] = []
-        batches: list[tuple[str, list[str]]] = []
-
-        def get(self, table: str, key: str) -> object:
-            self.singles.append((table, key))
-            return super().get(table, key)
-
-        def get_many(self, table: str, keys: Iterable[str]) -> dict[str, object]:
-            self.batches.append((table, list(keys)))
-            return super().get_many(table, keys)
-
-    store = Counting(db_file(site))
-    reads = express.Reads(store)
-    model = recorded.Model(reads, str(site / "content"))
-    blog = model.section("blog")
-    assert blog is not None
-    pages = blog.pages
-    assert len(pages) == 3
-    keys = [recorded.key_of(p) for p in pages]
-    store.singles.clear()
-    titles = [p.title for p in pages]  # the first fill reads the other two ahead
-    assert store.batches == [("model", keys), ("sources", [k[2:] for k in keys])]
-    assert store.singles == []
-    assert [reads.get("sources", k[2:]) for k in keys] == [
-        store.get("sources", k[2:]) for k in keys
-    ]
-    stored = _records(site)
-    for p in pages:
-        rec = stored[recorded.key_of(p)]
-        assert isinstance(rec, tuple) and p.title in rec
-    assert titles == [p.title for p in blog.pages] and len(set(titles)) == 3
-    store.singles.clear()
-    lone = model.page("p:docs/guide.md")  # not through a list: read alone
-    assert lone is not None and lone.title == "Guide"
-    assert store.singles == [("model", "p:docs/guide.md")]
 
 
 def test_the_reverse_index_matches_the_records(site: Path, tmp_path: Path) -> None:
