@@ -68,21 +68,12 @@ class Reads:
         # Damage met (noted here too: one met inside a template render comes out of it as a
         # template error, not as itself).
         self.damaged: list[str] = []
-        # Records of _KEPT_READS as the store holds them (it does not change during a build;
-        # what the build changes is in `changed`, which get() asks first).
-        self.kept: dict[tuple[str, str], Any] = {}
 
     def get(self, kind: str, key: str) -> Any:
         hit = self.changed.get((kind, key), _UNSET)
         if hit is not _UNSET:
             return hit
-        hit = self.kept.get((kind, key), _UNSET)
-        if hit is not _UNSET:
-            return hit
         try:
-            if kind in _KEPT_READS:  # asked for again and again: remembered (immutable values)
-                hit = self.kept[(kind, key)] = self.store.get(kind, key)
-                return hit
             return self.store.get(kind, key)
         except StoreDamaged as exc:
             # Damage to a table the ordinary build loads is reported by that load (once).
@@ -110,9 +101,6 @@ class Reads:
 
 
 _UNSET = object()
-# Tables whose records Reads keeps once read (the planner and the renderer ask for the same
-# output records and reverse-index entries several times each; their values are immutable).
-_KEPT_READS = frozenset({"outputs", "rdeps", "facts"})
 
 
 # ---- the fast path ----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from conftest import REPO
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-from store_damage import damage_file, db_file, flip_value, record, records, set_raw
+from store_damage import damage_file, db_file, delete, flip_value, record, records, set_raw
 
 CONFIG = """[site]
 title = "Inc"
@@ -433,23 +433,36 @@ def test_unchanged_bodies_are_rendered_again_when_their_html_is_needed(
     conn.close()
     assert "html" not in tables
     for n, text in enumerate(["NEW", "AGAIN"]):
-        for tpl in ("templates/docs/single.html", "templates/single.html"):
-            if (site / tpl).exists() or tpl == "templates/single.html":
-                (site / tpl).parent.mkdir(parents=True, exist_ok=True)
-                block = "{% block main %}" + text + " {{ content }}{% endblock %}"
-                (site / tpl).write_text("{% extends 'base.html' %}" + block)
+        block = "{% block main %}" + text + " {{ content }}{% endblock %}"
+        write_site(
+            site,
+            {
+                "templates/docs/single.html": "{% extends 'base.html' %}" + block,
+                "templates/single.html": "{% extends 'base.html' %}" + block,
+            },
+        )
         r = assert_same(site, tmp_path / f"clean{n}")
         assert not r.noop and r.errors == []
         one = (site / "public/blog/one/index.html").read_text()
         assert text in one and 'href="/docs/docs/guide/#setup"' in one, one
-    # a title edit the fast path takes: the edited page's body, unchanged, is rendered again
-    (site / "content/blog/one.md").write_text(
-        (site / "content/blog/one.md").read_text().replace("title: One", "title: Uno")
-    )
-    age_edits(site)
-    r = assert_same(site, tmp_path / "clean-title")
-    assert r.express
-    assert 'href="/docs/docs/guide/#setup"' in (site / "public/blog/one/index.html").read_text()
+    # Title edits of two.md the fast path takes: three.md, its neighbour, shows the new title in
+    # its navigation -- its output is rendered again, its body is not (the Markdown rendered is
+    # two.md's and one.md's, whose [[two]] shows the title): three.md's HTML is made again from
+    # its body, with an index of its stored answers for [[one]], or, with those gone, with the
+    # whole recorded index.
+    (site / "templates/single.html").unlink()  # the theme's again: it shows prev and next
+    assert_same(site, tmp_path / "clean-theme")
+    src = site / "content/blog/two.md"
+    for n, (old, new) in enumerate([("Two", "Second"), ("Second", "Deux")]):
+        if n:
+            delete(db_file(site), "answers", "blog/three.md")
+        src.write_text(src.read_text().replace(f"title: {old}", f"title: {new}"))
+        age_edits(site)
+        r = assert_same(site, tmp_path / f"clean-title{n}")
+        assert r.express and r.markdown_rendered == 2, (r.express, r.markdown_rendered)
+        assert "blog/three/index.html" in r.explain_outputs
+        html = (site / "public/blog/three/index.html").read_text()
+        assert new in html and 'href="/docs/blog/one/"' in html, html
 
 
 # ---- kill -9 --------------------------------------------------------------------------------
